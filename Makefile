@@ -1,0 +1,52 @@
+# flink-ha-webhook: every target is short; the work lives in hack/ and in Go.
+SHELL := /usr/bin/env bash
+.DEFAULT_GOAL := help
+
+BIN          ?= bin/flink-ha-webhook
+GO           ?= go
+STATICCHECK  ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME     ?= 20s
+BENCHTIME    ?= 1s
+UNIT_PKGS     = $(shell $(GO) list ./... | grep -v /test/)
+
+.PHONY: help
+help: ## List the targets.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build the flink-ha-webhook binary into bin/.
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/webhook
+
+.PHONY: controlplane
+controlplane: ## Build (once, cached) kube-apiserver, etcd, kube-controller-manager and kubectl for the tests.
+	@hack/controlplane.sh >/dev/null
+
+.PHONY: test
+test: controlplane ## Run every test: unit, fuzz seeds and end to end on the real control plane.
+	$(GO) test -race -count=1 ./...
+
+.PHONY: test-unit
+test-unit: ## Run the tests that need no control plane.
+	$(GO) test -race -count=1 $(UNIT_PKGS)
+
+.PHONY: test-e2e
+test-e2e: controlplane ## Run only the end-to-end tests.
+	$(GO) test -count=1 ./test/...
+
+.PHONY: lint
+lint: ## go vet, staticcheck and gofmt.
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz test for FUZZTIME each (default 20s).
+	hack/fuzz.sh $(FUZZTIME)
+
+.PHONY: bench
+bench: ## Run the benchmarks (BENCHTIME each, default 1s).
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) $(UNIT_PKGS)
+
+.PHONY: clean
+clean: ## Remove bin/ (the control-plane cache outside the checkout stays).
+	rm -rf bin
