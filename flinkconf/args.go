@@ -1,0 +1,137 @@
+package flinkconf
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Args is the dynamic properties in a container's arguments: "-D", "key=value"
+// as two arguments or "-Dkey=value" as one. Later definitions win, as on
+// Flink's command line.
+type Args struct {
+	args     []string
+	insertAt int
+	entries  []Entry
+	joined   []bool // parallel to entries: written as one "-Dkey=value" argument
+	last     map[string]int
+	warnings []Warning
+}
+
+// ParseArgs reads the dynamic properties of args. New properties are added
+// after the last existing one or, when there is none, at index insertAt (a
+// negative insertAt or one past the end means at the end). args is copied.
+func ParseArgs(args []string, insertAt int) *Args {
+	a := &Args{args: slices.Clone(args), insertAt: insertAt}
+	a.parse()
+	return a
+}
+
+func (a *Args) parse() {
+	a.entries, a.joined, a.warnings = a.entries[:0], a.joined[:0], nil
+	a.last = make(map[string]int)
+	for i := 0; i < len(a.args); i++ {
+		arg := a.args[i]
+		var kv string
+		at := i
+		switch {
+		case arg == "-D":
+			if i+1 >= len(a.args) {
+				a.warnings = append(a.warnings, Warning{Message: fmt.Sprintf("argument %d is a \"-D\" with nothing after it", i)})
+				continue
+			}
+			i++
+			kv, at = a.args[i], i
+		case strings.HasPrefix(arg, "-D"):
+			kv = arg[2:]
+		default:
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" {
+			a.warnings = append(a.warnings, Warning{Message: fmt.Sprintf("argument %d (%q) is not key=value; Flink ignores it", at, kv)})
+			continue
+		}
+		a.last[k] = len(a.entries)
+		a.entries = append(a.entries, Entry{Key: k, Value: v, Arg: at})
+		a.joined = append(a.joined, arg != "-D")
+	}
+}
+
+// Format implements Source.
+func (a *Args) Format() Format { return FormatArgs }
+
+// Entries implements Source.
+func (a *Args) Entries() []Entry { return a.entries }
+
+// Warnings implements Source.
+func (a *Args) Warnings() []Warning { return a.warnings }
+
+// Args returns the current arguments.
+func (a *Args) Args() []string { return a.args }
+
+// Get implements Source.
+func (a *Args) Get(key string) (Entry, bool) {
+	i, ok := a.last[key]
+	if !ok {
+		return Entry{}, false
+	}
+	return a.entries[i], true
+}
+
+// Set implements Source. A present property is rewritten in place in the
+// form it was written; a new one is added as the two arguments "-D",
+// "key=value", which every Flink entrypoint script reads (jobmanager.sh
+// takes a lone "-Dkey=value" right after "jobmanager" for a host name).
+func (a *Args) Set(key, value string) (bool, error) {
+	if key == "" || strings.ContainsAny(key, "= \t\r\n") {
+		return false, &EditError{Key: key, Msg: "a dynamic property key must be non-empty without '=' or white space"}
+	}
+	if strings.ContainsAny(value, "\r\n") || strings.TrimSpace(value) != value {
+		return false, &EditError{Key: key, Msg: "a dynamic property value cannot hold line breaks or start or end with white space"}
+	}
+	if i, ok := a.last[key]; ok {
+		e := a.entries[i]
+		if e.Value == value {
+			return false, nil
+		}
+		if a.joined[i] {
+			a.args[e.Arg] = "-D" + key + "=" + value
+		} else {
+			a.args[e.Arg] = key + "=" + value
+		}
+		a.parse()
+		return true, nil
+	}
+	at := a.insertAt
+	if len(a.entries) > 0 {
+		at = a.entries[len(a.entries)-1].Arg + 1
+	}
+	if at < 0 || at > len(a.args) {
+		at = len(a.args)
+	}
+	a.args = slices.Insert(a.args, at, "-D", key+"="+value)
+	a.parse()
+	return true, nil
+}
+
+// Delete implements Source.
+func (a *Args) Delete(key string) (bool, error) {
+	if _, ok := a.last[key]; !ok {
+		return false, nil
+	}
+	for j := len(a.entries) - 1; j >= 0; j-- {
+		e := a.entries[j]
+		if e.Key != key {
+			continue
+		}
+		from := e.Arg
+		if !a.joined[j] {
+			from-- // the "-D" before it
+		}
+		a.args = slices.Delete(a.args, from, e.Arg+1)
+	}
+	a.parse()
+	return true, nil
+}

@@ -1,0 +1,226 @@
+package flinkconf
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Object is a FlinkDeployment's spec.flinkConfiguration as decoded JSON: a
+// flat map of strings (operator 1.12 and older) or any nested object
+// (operator 1.13 and later), flattened with '.' and with lists joined by ';'.
+type Object struct {
+	m        map[string]any
+	entries  []Entry
+	last     map[string]int
+	warnings []Warning
+}
+
+// ParseObject reads a decoded flinkConfiguration. The map is deep-copied:
+// edits never touch the caller's.
+func ParseObject(m map[string]any) (*Object, error) {
+	cp, err := copyJSON(m, 0)
+	if err != nil {
+		return nil, err
+	}
+	o := &Object{m: cp.(map[string]any)}
+	if o.m == nil {
+		o.m = map[string]any{}
+	}
+	if err := o.parse(); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func copyJSON(v any, depth int) (any, error) {
+	if depth > maxDepth {
+		return nil, &ParseError{Msg: fmt.Sprintf("flinkConfiguration nests deeper than %d levels", maxDepth)}
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		if v == nil {
+			return map[string]any(nil), nil
+		}
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			c, err := copyJSON(x, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = c
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			c, err := copyJSON(x, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = c
+		}
+		return out, nil
+	case nil, string, bool, float64, json.Number, int, int32, int64:
+		return v, nil
+	default:
+		return nil, &ParseError{Msg: fmt.Sprintf("flinkConfiguration holds a %T, which JSON cannot", v)}
+	}
+}
+
+func (o *Object) parse() error {
+	o.entries, o.warnings = o.entries[:0], nil
+	o.last = make(map[string]int)
+	return o.flatten(o.m, nil)
+}
+
+// flatten walks keys in sorted order so that results, and which of two
+// colliding spellings wins, are the same on every run.
+func (o *Object) flatten(m map[string]any, path []string) error {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		p := append(slices.Clip(path), k)
+		v := m[k]
+		if sub, ok := v.(map[string]any); ok {
+			if err := o.flatten(sub, p); err != nil {
+				return err
+			}
+			continue
+		}
+		if v == nil {
+			continue
+		}
+		key := strings.Join(p, ".")
+		if prev, ok := o.last[key]; ok {
+			o.warnings = append(o.warnings, Warning{Message: fmt.Sprintf("%q is set both as %s and as %s; which one the operator uses is not defined",
+				key, pathString(o.entries[prev].Path), pathString(p))})
+		}
+		o.last[key] = len(o.entries)
+		o.entries = append(o.entries, Entry{Key: key, Value: jsonString(v), Arg: -1, Path: p})
+	}
+	return nil
+}
+
+func pathString(p []string) string { return "[" + strings.Join(p, "][") + "]" }
+
+func jsonString(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case bool:
+		return strconv.FormatBool(v)
+	case float64:
+		if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+			return strconv.FormatInt(int64(v), 10)
+		}
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	case json.Number:
+		return v.String()
+	case int:
+		return strconv.Itoa(v)
+	case int32:
+		return strconv.FormatInt(int64(v), 10)
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case []any:
+		parts := make([]string, len(v))
+		for i, x := range v {
+			parts[i] = jsonString(x)
+		}
+		return strings.Join(parts, ";")
+	case map[string]any:
+		parts := make([]string, 0, len(v))
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			parts = append(parts, k+":"+jsonString(v[k]))
+		}
+		return strings.Join(parts, ",")
+	}
+	return ""
+}
+
+// Format implements Source.
+func (o *Object) Format() Format { return FormatObject }
+
+// Entries implements Source.
+func (o *Object) Entries() []Entry { return o.entries }
+
+// Warnings implements Source.
+func (o *Object) Warnings() []Warning { return o.warnings }
+
+// Map returns the current configuration.
+func (o *Object) Map() map[string]any { return o.m }
+
+// Get implements Source.
+func (o *Object) Get(key string) (Entry, bool) {
+	i, ok := o.last[key]
+	if !ok {
+		return Entry{}, false
+	}
+	return o.entries[i], true
+}
+
+// Set implements Source. A present key is overwritten where it is, as a
+// string; a new key goes into the nested object that already holds its
+// prefix, else at the top as a flat key.
+func (o *Object) Set(key, value string) (bool, error) {
+	if key == "" {
+		return false, &EditError{Key: key, Msg: "the key is empty"}
+	}
+	if i, ok := o.last[key]; ok {
+		e := o.entries[i]
+		if e.Value == value {
+			return false, nil // a number or list that reads as value stays as written
+		}
+		o.put(e.Path, value)
+		return true, o.parse()
+	}
+	for _, e := range o.entries {
+		if strings.HasPrefix(e.Key, key+".") || strings.HasPrefix(key, e.Key+".") {
+			return false, &EditError{Key: key, Msg: fmt.Sprintf("%q is a value; a nested flinkConfiguration cannot hold %q beside it", e.Key, key)}
+		}
+	}
+	m, rest := o.m, key
+	for {
+		var next map[string]any
+		best := ""
+		for k, v := range m {
+			if sub, ok := v.(map[string]any); ok && len(k) > len(best) && strings.HasPrefix(rest, k+".") {
+				next, best = sub, k
+			}
+		}
+		if next == nil {
+			break
+		}
+		m, rest = next, rest[len(best)+1:]
+	}
+	m[rest] = value
+	return true, o.parse()
+}
+
+func (o *Object) put(path []string, value any) {
+	m := o.m
+	for _, p := range path[:len(path)-1] {
+		m = m[p].(map[string]any)
+	}
+	m[path[len(path)-1]] = value
+}
+
+// Delete implements Source.
+func (o *Object) Delete(key string) (bool, error) {
+	if _, ok := o.last[key]; !ok {
+		return false, nil
+	}
+	for _, e := range o.entries {
+		if e.Key == key {
+			m := o.m
+			for _, p := range e.Path[:len(e.Path)-1] {
+				m = m[p].(map[string]any)
+			}
+			delete(m, e.Path[len(e.Path)-1])
+		}
+	}
+	return true, o.parse()
+}
