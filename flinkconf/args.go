@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 // Args is the dynamic properties in a container's arguments: "-D", "key=value"
@@ -14,6 +15,7 @@ type Args struct {
 	insertAt int
 	entries  []Entry
 	joined   []bool // parallel to entries: written as one "-Dkey=value" argument
+	consumed []bool // consumed[i]: argument i, if any, is the value of a "-D" before it
 	last     map[string]int
 	warnings []Warning
 }
@@ -29,6 +31,7 @@ func ParseArgs(args []string, insertAt int) *Args {
 
 func (a *Args) parse() {
 	a.entries, a.joined, a.warnings = a.entries[:0], a.joined[:0], nil
+	a.consumed = make([]bool, len(a.args)+1)
 	a.last = make(map[string]int)
 	for i := 0; i < len(a.args); i++ {
 		arg := a.args[i]
@@ -36,6 +39,7 @@ func (a *Args) parse() {
 		at := i
 		switch {
 		case arg == "-D":
+			a.consumed[i+1] = true
 			if i+1 >= len(a.args) {
 				a.warnings = append(a.warnings, Warning{Message: fmt.Sprintf("argument %d is a \"-D\" with nothing after it", i)})
 				continue
@@ -47,8 +51,7 @@ func (a *Args) parse() {
 		default:
 			continue
 		}
-		k, v, ok := strings.Cut(kv, "=")
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		k, v, ok := strings.Cut(kv, "=") // Flink does not trim dynamic properties
 		if !ok || k == "" {
 			a.warnings = append(a.warnings, Warning{Message: fmt.Sprintf("argument %d (%q) is not key=value; Flink ignores it", at, kv)})
 			continue
@@ -85,11 +88,11 @@ func (a *Args) Get(key string) (Entry, bool) {
 // "key=value", which every Flink entrypoint script reads (jobmanager.sh
 // takes a lone "-Dkey=value" right after "jobmanager" for a host name).
 func (a *Args) Set(key, value string) (bool, error) {
-	if key == "" || strings.ContainsAny(key, "= \t\r\n") {
+	if key == "" || strings.ContainsRune(key, '=') || strings.IndexFunc(key, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
 		return false, &EditError{Key: key, Msg: "a dynamic property key must be non-empty without '=' or white space"}
 	}
-	if strings.ContainsAny(value, "\r\n") || strings.TrimSpace(value) != value {
-		return false, &EditError{Key: key, Msg: "a dynamic property value cannot hold line breaks or start or end with white space"}
+	if strings.ContainsAny(value, "\r\n\x00") {
+		return false, &EditError{Key: key, Msg: "a dynamic property value cannot hold line breaks or NUL bytes"}
 	}
 	if i, ok := a.last[key]; ok {
 		e := a.entries[i]
@@ -110,6 +113,9 @@ func (a *Args) Set(key, value string) (bool, error) {
 	}
 	if at < 0 || at > len(a.args) {
 		at = len(a.args)
+	}
+	for at > 0 && a.consumed[at] {
+		at-- // never between a "-D" and its value: it would swallow ours
 	}
 	a.args = slices.Insert(a.args, at, "-D", key+"="+value)
 	a.parse()

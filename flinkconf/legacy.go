@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Legacy is configuration in Flink's legacy flink-conf.yaml format, which is
@@ -142,6 +143,8 @@ func (l *Legacy) Get(key string) (Entry, bool) {
 // legacy parser, or "" when it can.
 func legacyWritable(key, value string) string {
 	switch {
+	case !utf8.ValidString(key) || !utf8.ValidString(value):
+		return "key and value must be UTF-8"
 	case key == "":
 		return "the key is empty"
 	case strings.ContainsAny(key, "#\r\n"):

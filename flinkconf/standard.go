@@ -158,6 +158,9 @@ func (s *Standard) flatten(m *yaml.Node, prefix string, depth int, viaAlias bool
 		}
 		value, err := scalarString(target, depth+1, budget)
 		if err != nil {
+			if pe, ok := err.(*ParseError); ok {
+				pe.Line = k.Line // the key whose value is too large, not a node deep inside it
+			}
 			return err
 		}
 		if prev, ok := s.last[key]; ok {
@@ -252,14 +255,16 @@ func (s *Standard) Set(key, value string) (bool, error) {
 		if s.entries[i].Value == value {
 			return false, nil
 		}
-		return true, s.edit(key, value, func() ([]byte, error) { return s.replaceValue(i, value) })
+		err := s.edit(key, value, func() ([]byte, error) { return s.replaceValue(i, value) })
+		return err == nil, err
 	}
 	for _, e := range s.entries {
 		if strings.HasPrefix(e.Key, key+".") || strings.HasPrefix(key, e.Key+".") {
 			return false, &EditError{Key: key, Msg: fmt.Sprintf("%q on line %d is a value; nested YAML cannot hold %q beside it", e.Key, e.Line, key)}
 		}
 	}
-	return true, s.edit(key, value, func() ([]byte, error) { return s.insert(key, value) })
+	err := s.edit(key, value, func() ([]byte, error) { return s.insert(key, value) })
+	return err == nil, err
 }
 
 // Delete implements Source: every definition's lines go, with the lines of
@@ -274,7 +279,7 @@ func (s *Standard) Delete(key string) (bool, error) {
 	if len(doomed) == 0 {
 		return false, nil
 	}
-	return true, s.edit(key, "", func() ([]byte, error) {
+	err := s.edit(key, "", func() ([]byte, error) {
 		out := s.src
 		for j := len(doomed) - 1; j >= 0; j-- { // bottom up, so offsets stay true
 			a, b, err := s.pairSpan(doomed[j])
@@ -285,6 +290,7 @@ func (s *Standard) Delete(key string) (bool, error) {
 		}
 		return out, nil
 	})
+	return err == nil, err
 }
 
 // edit applies change and checks the result reads back as intended: key has

@@ -1,0 +1,143 @@
+package flinkconf
+
+import (
+	"encoding/json"
+	"errors"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// checkEdit is the property every Source keeps: after Set, the source reads
+// back value for key and every other key as before; a second Set changes
+// nothing; Delete removes key and only key. reparse reads the source's
+// current output from scratch.
+func checkEdit(t *testing.T, s Source, key, value string, reparse func(Source) (Source, error)) {
+	before := make(map[string]string)
+	for _, e := range s.Entries() {
+		before[e.Key] = e.Value
+	}
+	changed, err := s.Set(key, value)
+	if err != nil {
+		var ee *EditError
+		if !errors.As(err, &ee) {
+			t.Fatalf("Set returned %T, want *EditError: %v", err, err)
+		}
+		if changed {
+			t.Fatalf("Set failed but reported a change")
+		}
+		return
+	}
+	after, err := reparse(s)
+	if err != nil {
+		t.Fatalf("the edited source does not parse: %v", err)
+	}
+	want := maps.Clone(before)
+	want[key] = value
+	got := make(map[string]string)
+	for _, e := range after.Entries() {
+		got[e.Key] = e.Value
+	}
+	if !maps.Equal(want, got) {
+		t.Fatalf("after Set(%q, %q):\nwant %q\ngot  %q", key, value, want, got)
+	}
+	if changed, err := after.Set(key, value); err != nil || changed {
+		t.Fatalf("a second Set changed %v, err %v", changed, err)
+	}
+	if _, err := after.Delete(key); err != nil {
+		var ee *EditError
+		if !errors.As(err, &ee) {
+			t.Fatalf("Delete returned %T: %v", err, err)
+		}
+		return
+	}
+	gone, err := reparse(after)
+	if err != nil {
+		t.Fatalf("the source does not parse after Delete: %v", err)
+	}
+	delete(want, key)
+	got = make(map[string]string)
+	for _, e := range gone.Entries() {
+		got[e.Key] = e.Value
+	}
+	if !maps.Equal(want, got) {
+		t.Fatalf("after Delete(%q):\nwant %q\ngot  %q", key, want, got)
+	}
+}
+
+func seedFiles(f *testing.F, dir string) {
+	paths, _ := filepath.Glob(filepath.Join("testdata", dir, "*.in.*"))
+	for _, p := range paths {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(raw, "high-availability.type", "kubernetes")
+		f.Add(raw, "high-availability.storageDir", "s3://flink-ha/recovery")
+	}
+}
+
+func FuzzLegacy(f *testing.F) {
+	seedFiles(f, "legacy")
+	f.Add([]byte("a: b\r\nc: d"), "c", "e # f")
+	f.Fuzz(func(t *testing.T, src []byte, key, value string) {
+		l, err := ParseLegacy(src)
+		if err != nil {
+			var pe *ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("ParseLegacy returned %T: %v", err, err)
+			}
+			return
+		}
+		checkEdit(t, l, key, value, func(s Source) (Source, error) { return ParseLegacy(s.(*Legacy).Bytes()) })
+	})
+}
+
+func FuzzStandard(f *testing.F) {
+	seedFiles(f, "standard")
+	f.Add([]byte("a:\n  b: 1\n"), "a.c", "x: y")
+	f.Add([]byte("a: &x {b: 1}\nc: *x\n"), "c.b", "2")
+	f.Fuzz(func(t *testing.T, src []byte, key, value string) {
+		s, err := ParseStandard(src)
+		if err != nil {
+			var pe *ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("ParseStandard returned %T: %v", err, err)
+			}
+			return
+		}
+		checkEdit(t, s, key, value, func(s Source) (Source, error) { return ParseStandard(s.(*Standard).Bytes()) })
+	})
+}
+
+func FuzzArgs(f *testing.F) {
+	f.Add("jobmanager\n$(POD_IP)\n-D\na=b", 1, "high-availability.type", "kubernetes")
+	f.Add("standalone-job\n-Dx=y\n--job-classname\nX", 1, "x", "z")
+	f.Add("-D", 0, "a", "b")
+	f.Fuzz(func(t *testing.T, joined string, insertAt int, key, value string) {
+		a := ParseArgs(strings.Split(joined, "\n"), insertAt)
+		checkEdit(t, a, key, value, func(s Source) (Source, error) { return ParseArgs(s.(*Args).Args(), insertAt), nil })
+	})
+}
+
+func FuzzObject(f *testing.F) {
+	seedFiles(f, "object")
+	f.Add([]byte(`{"a":{"b":1},"a.c":[1,"x"]}`), "a.d", "v")
+	f.Fuzz(func(t *testing.T, raw []byte, key, value string) {
+		var m map[string]any
+		if json.Unmarshal(raw, &m) != nil {
+			return
+		}
+		o, err := ParseObject(m)
+		if err != nil {
+			var pe *ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("ParseObject returned %T: %v", err, err)
+			}
+			return
+		}
+		checkEdit(t, o, key, value, func(s Source) (Source, error) { return ParseObject(s.(*Object).Map()) })
+	})
+}
