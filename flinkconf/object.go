@@ -178,7 +178,7 @@ func (o *Object) Set(key, value string) (bool, error) {
 		return true, o.parse()
 	}
 	for _, e := range o.entries {
-		if strings.HasPrefix(e.Key, key+".") || strings.HasPrefix(key, e.Key+".") {
+		if overlaps(e.Key, key) {
 			return false, &EditError{Key: key, Msg: fmt.Sprintf("%q is a value; a nested flinkConfiguration cannot hold %q beside it", e.Key, key)}
 		}
 	}

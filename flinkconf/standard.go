@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -24,20 +25,84 @@ const (
 // 1.19 and later: YAML 1.2 whose nested mappings flatten into dotted keys.
 // Duplicate keys in one mapping are an error, as in Flink; a key reached
 // twice through different nesting is a Warning and the later one wins.
+//
+// Parsing takes a fast path for the block-style YAML that configuration
+// files are written in (block mappings, one-line scalars, comments) and
+// hands anything else to a full YAML parser; both build the same compact
+// tree, from which entries are flattened and edits are planned.
 type Standard struct {
 	src      []byte
+	text     string
 	lines    []int // byte offset of each line's start
-	root     *yaml.Node
+	maps     []stdMap
+	pairs    []stdPair
+	root     int32 // index into maps, -1 for an empty document
 	entries  []Entry
 	refs     []stdRef // parallel to entries
 	last     map[string]int
 	warnings []Warning
+
+	// The arenas of the tree before the last edit, reused by the next one.
+	sparePairs []stdPair
+	spareMaps  []stdMap
+}
+
+type stdMap struct {
+	flow        bool
+	first, last int32 // pair indices, -1 when empty
+	count       int
+}
+
+type stdPair struct {
+	next      int32 // next pair of the same mapping, -1 for none
+	parent    int32 // the mapping holding it
+	key       string
+	keyLine   int
+	keyOff    int // byte offset of the key
+	keyTagged bool
+	val       stdValue
+}
+
+type valueKind uint8
+
+const (
+	valScalar valueKind = iota // a scalar, or a sequence rendered as one
+	valMap
+	valNull
+)
+
+type valueStyle uint8
+
+const (
+	stylePlain valueStyle = iota
+	styleSingle
+	styleDouble
+	styleOther // block scalars, tagged values, aliases, sequences: rewritten whole
+)
+
+// scalarTag is the YAML type of a plain scalar, as far as edits care.
+type scalarTag uint8
+
+const (
+	tagOther scalarTag = iota
+	tagInt
+	tagBool
+)
+
+type stdValue struct {
+	kind  valueKind
+	style valueStyle
+	alias bool      // the value is an alias to an anchor elsewhere
+	tag   scalarTag // set for plain scalars
+	text  string    // as Flink reads it
+	off   int       // byte offset of the value
+	end   int       // byte offset after a one-line scalar, 0 when not known
+	m     int32     // the mapping, when kind is valMap
 }
 
 type stdRef struct {
-	key, value *yaml.Node
-	parent     *yaml.Node // the mapping holding key
-	viaAlias   bool       // inside a mapping reached through an alias: editing it would edit the anchor
+	pair     int32
+	viaAlias bool // inside a mapping reached through an alias: editing it would edit the anchor
 }
 
 // ParseStandard reads config.yaml text.
@@ -64,8 +129,8 @@ func yamlError(err error) error {
 }
 
 func (s *Standard) parse() error {
-	s.lines = s.lines[:0]
-	s.lines = append(s.lines, 0)
+	s.text = string(s.src)
+	s.lines = make([]int, 1, bytes.Count(s.src, []byte{'\n'})+2)
 	for i := 0; i < len(s.src); i++ {
 		switch s.src[i] {
 		case '\r':
@@ -81,11 +146,167 @@ func (s *Standard) parse() error {
 			}
 		}
 	}
+	if !s.scanBlock() {
+		if err := s.parseYAML(); err != nil {
+			return err
+		}
+	}
+	s.entries, s.refs, s.warnings, s.last = nil, nil, nil, nil
+	if s.root < 0 {
+		return nil
+	}
+	// Flattening writes every nested key into one buffer and records where;
+	// one string conversion then gives every key without an allocation each.
+	f := flattener{s: s, budget: maxNodes, flat: make([]flatKey, 0, len(s.pairs))}
+	if err := f.walk(s.root, -1, -1, 0, false); err != nil {
+		return err
+	}
+	keys := string(f.buf)
+	s.entries, s.refs = make([]Entry, 0, len(f.flat)), make([]stdRef, 0, len(f.flat))
+	for _, fk := range f.flat {
+		p := &s.pairs[fk.pair]
+		key := p.key
+		if fk.start >= 0 {
+			key = keys[fk.start:fk.end]
+		}
+		s.entries = append(s.entries, Entry{Key: key, Value: p.val.text, Line: p.keyLine, Arg: -1})
+		s.refs = append(s.refs, stdRef{pair: fk.pair, viaAlias: fk.viaAlias})
+	}
+	// Keys are unique within a mapping, so two entries can share a flattened
+	// key only when a nested key meets one written with dots ("a.b" beside
+	// "a: {b: ..}"); only then is the index needed to find them.
+	if f.nested && f.dotted {
+		s.index()
+		for i, e := range s.entries {
+			if j := s.last[e.Key]; j != i {
+				s.warnings = append(s.warnings, Warning{Line: s.entries[j].Line,
+					Message: fmt.Sprintf("%q is also set on line %d; Flink uses this line", e.Key, e.Line)})
+			}
+		}
+		slices.SortStableFunc(s.warnings, func(a, b Warning) int { return a.Line - b.Line })
+	}
+	return nil
+}
 
+// lookup finds the entry of key that Flink uses: the last one.
+func (s *Standard) lookup(key string) (int, bool) {
+	if s.last == nil && len(s.entries) > 64 {
+		s.index()
+	}
+	if s.last != nil {
+		i, ok := s.last[key]
+		return i, ok
+	}
+	for i := len(s.entries) - 1; i >= 0; i-- {
+		if s.entries[i].Key == key {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+func (s *Standard) index() {
+	s.last = make(map[string]int, len(s.entries))
+	for i, e := range s.entries {
+		s.last[e.Key] = i
+	}
+}
+
+// flatKey is a flattened key: buf[start:end], or its pair's own key when
+// start is -1 (a top-level key).
+type flatKey struct {
+	start, end int
+	pair       int32
+	viaAlias   bool
+}
+
+type flattener struct {
+	s      *Standard
+	budget int
+	buf    []byte
+	flat   []flatKey
+	nested bool // some key is under a nested mapping
+	dotted bool // some key is written with a dot
+}
+
+// walk flattens mapping mi under the prefix buf[ps:pe] (none when ps < 0).
+func (f *flattener) walk(mi int32, ps, pe, depth int, viaAlias bool) error {
+	s := f.s
+	if depth > maxDepth {
+		return &ParseError{Line: s.pairs[s.maps[mi].first].keyLine, Msg: fmt.Sprintf("nests deeper than %d levels", maxDepth)}
+	}
+	m := s.maps[mi]
+	var seen map[string]int32 // only for large mappings; small ones are scanned
+	if m.count > 16 {
+		seen = make(map[string]int32, m.count)
+	}
+	for pi := m.first; pi >= 0; pi = s.pairs[pi].next {
+		p := &s.pairs[pi]
+		f.budget--
+		if f.budget < 0 {
+			return &ParseError{Line: p.keyLine, Msg: fmt.Sprintf("expands to more than %d YAML nodes (through aliases?)", maxNodes)}
+		}
+		if first := s.findDuplicate(m, pi, seen); first >= 0 {
+			return &ParseError{Line: p.keyLine, Msg: fmt.Sprintf("duplicate key %q (first on line %d); Flink rejects duplicate keys: keep one", p.key, s.pairs[first].keyLine)}
+		}
+		if p.val.kind == valNull {
+			continue // Flink reads no value
+		}
+		f.nested = f.nested || ps >= 0
+		f.dotted = f.dotted || strings.IndexByte(p.key, '.') >= 0
+		start, end := -1, -1
+		if ps >= 0 || p.val.kind == valMap {
+			start = len(f.buf)
+			if ps >= 0 {
+				f.buf = append(f.buf, f.buf[ps:pe]...)
+				f.buf = append(f.buf, '.')
+			}
+			f.buf = append(f.buf, p.key...)
+			end = len(f.buf)
+		}
+		if p.val.kind == valMap {
+			if err := f.walk(p.val.m, start, end, depth+1, viaAlias || p.val.alias); err != nil {
+				return err
+			}
+			continue
+		}
+		if ps < 0 {
+			start = -1 // a top-level key is its pair's key
+		}
+		f.flat = append(f.flat, flatKey{start: start, end: end, pair: pi, viaAlias: viaAlias})
+	}
+	return nil
+}
+
+func (s *Standard) reset() {
+	s.maps, s.pairs, s.root = s.maps[:0], s.pairs[:0], -1
+}
+
+func (s *Standard) newMap(flow bool) int32 {
+	s.maps = append(s.maps, stdMap{flow: flow, first: -1, last: -1})
+	return int32(len(s.maps) - 1)
+}
+
+func (s *Standard) addPair(m int32, p stdPair) int32 {
+	p.parent, p.next = m, -1
+	s.pairs = append(s.pairs, p)
+	i := int32(len(s.pairs) - 1)
+	mm := &s.maps[m]
+	if mm.last >= 0 {
+		s.pairs[mm.last].next = i
+	} else {
+		mm.first = i
+	}
+	mm.last = i
+	mm.count++
+	return i
+}
+
+// parseYAML builds the tree with the full YAML parser.
+func (s *Standard) parseYAML() error {
+	s.reset()
 	dec := yaml.NewDecoder(bytes.NewReader(s.src))
 	var doc yaml.Node
-	s.root, s.entries, s.refs, s.warnings = nil, s.entries[:0], s.refs[:0], nil
-	s.last = make(map[string]int)
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil // empty, or comments only
@@ -109,69 +330,94 @@ func (s *Standard) parse() error {
 	if root.Kind != yaml.MappingNode {
 		return &ParseError{Line: root.Line, Msg: "must be a YAML mapping of keys to values"}
 	}
-	s.root = root
 	budget := maxNodes
-	return s.flatten(root, "", 0, false, &budget)
+	var err error
+	s.root, err = s.convertMap(root, map[*yaml.Node]int32{}, 0, &budget)
+	return err
 }
 
-func (s *Standard) flatten(m *yaml.Node, prefix string, depth int, viaAlias bool, budget *int) error {
-	if depth > maxDepth {
-		return &ParseError{Line: m.Line, Msg: fmt.Sprintf("nests deeper than %d levels", maxDepth)}
+func (s *Standard) convertMap(n *yaml.Node, memo map[*yaml.Node]int32, depth int, budget *int) (int32, error) {
+	if mi, ok := memo[n]; ok {
+		return mi, nil
 	}
-	seen := make(map[string]int, len(m.Content)/2)
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		*budget -= 2
-		if *budget < 0 {
-			return &ParseError{Line: m.Line, Msg: fmt.Sprintf("expands to more than %d YAML nodes (through aliases?)", maxNodes)}
-		}
-		k, v := m.Content[i], m.Content[i+1]
+	if depth > maxDepth {
+		return 0, &ParseError{Line: n.Line, Msg: fmt.Sprintf("nests deeper than %d levels", maxDepth)}
+	}
+	mi := s.newMap(n.Style&yaml.FlowStyle != 0)
+	memo[n] = mi
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind == yaml.AliasNode {
-			return &ParseError{Line: k.Line, Msg: "uses an alias as a key; write the key out"}
+			return 0, &ParseError{Line: k.Line, Msg: "uses an alias as a key; write the key out"}
 		}
 		if k.Kind != yaml.ScalarNode || k.Tag == "!!null" {
-			return &ParseError{Line: k.Line, Msg: "has a key that is not a plain value; Flink keys are strings"}
+			return 0, &ParseError{Line: k.Line, Msg: "has a key that is not a plain value; Flink keys are strings"}
 		}
-		if prev, dup := seen[k.Value]; dup {
-			return &ParseError{Line: k.Line, Msg: fmt.Sprintf("duplicate key %q (first on line %d); Flink rejects duplicate keys: keep one", k.Value, prev)}
-		}
-		seen[k.Value] = k.Line
-		key := k.Value
-		if prefix != "" {
-			key = prefix + "." + key
-		}
-		target := v // what v means; v itself may be an alias, whose line can be rewritten
+		p := stdPair{key: k.Value, keyLine: k.Line, keyOff: s.offset(k.Line, k.Column), keyTagged: k.Style&yaml.TaggedStyle != 0}
+		target := v
 		if v.Kind == yaml.AliasNode {
 			target = v.Alias
 		}
-		switch target.Kind {
-		case yaml.MappingNode:
-			// Keys inside an aliased mapping live at the anchor: editing them
-			// would edit every place that uses it.
-			if err := s.flatten(target, key, depth+1, viaAlias || v.Kind == yaml.AliasNode, budget); err != nil {
-				return err
+		p.val = stdValue{alias: v.Kind == yaml.AliasNode, off: s.offset(v.Line, v.Column)}
+		switch target.Tag {
+		case "!!int":
+			p.val.tag = tagInt
+		case "!!bool":
+			p.val.tag = tagBool
+		}
+		switch {
+		case target.Kind == yaml.MappingNode:
+			p.val.kind = valMap
+			m, err := s.convertMap(target, memo, depth+1, budget)
+			if err != nil {
+				return 0, err
 			}
-			continue
-		case yaml.ScalarNode:
-			if target.Tag == "!!null" {
-				continue // Flink reads no value
+			p.val.m = m
+		case target.Kind == yaml.ScalarNode && target.Tag == "!!null":
+			p.val.kind = valNull
+		default:
+			text, err := scalarString(target, depth+1, budget)
+			if err != nil {
+				if pe, ok := err.(*ParseError); ok {
+					pe.Line = k.Line // the key whose value is too large, not a node deep inside it
+				}
+				return 0, err
+			}
+			p.val.text = text
+			switch {
+			case v.Kind != yaml.ScalarNode || v.Style&(yaml.TaggedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0:
+				p.val.style = styleOther
+			case v.Style&yaml.SingleQuotedStyle != 0:
+				p.val.style = styleSingle
+			case v.Style&yaml.DoubleQuotedStyle != 0:
+				p.val.style = styleDouble
+			default:
+				if end := p.val.off + len(v.Value); end <= len(s.src) && string(s.src[p.val.off:end]) == v.Value {
+					p.val.end = end // a one-line plain scalar
+				}
 			}
 		}
-		value, err := scalarString(target, depth+1, budget)
-		if err != nil {
-			if pe, ok := err.(*ParseError); ok {
-				pe.Line = k.Line // the key whose value is too large, not a node deep inside it
-			}
-			return err
-		}
-		if prev, ok := s.last[key]; ok {
-			s.warnings = append(s.warnings, Warning{Line: k.Line,
-				Message: fmt.Sprintf("%q is also set on line %d; Flink uses this line", key, s.entries[prev].Line)})
-		}
-		s.last[key] = len(s.entries)
-		s.entries = append(s.entries, Entry{Key: key, Value: value, Line: k.Line, Arg: -1})
-		s.refs = append(s.refs, stdRef{key: k, value: v, parent: m, viaAlias: viaAlias})
+		s.addPair(mi, p)
 	}
-	return nil
+	return mi, nil
+}
+
+// findDuplicate returns the earlier pair of m with pair pi's key, or -1.
+func (s *Standard) findDuplicate(m stdMap, pi int32, seen map[string]int32) int32 {
+	key := s.pairs[pi].key
+	if seen != nil {
+		if first, dup := seen[key]; dup {
+			return first
+		}
+		seen[key] = pi
+		return -1
+	}
+	for qi := m.first; qi != pi; qi = s.pairs[qi].next {
+		if s.pairs[qi].key == key {
+			return qi
+		}
+	}
+	return -1
 }
 
 // scalarString renders a value the way Flink turns it into a string: lists
@@ -232,7 +478,7 @@ func (s *Standard) Bytes() []byte { return s.src }
 
 // Get implements Source.
 func (s *Standard) Get(key string) (Entry, bool) {
-	i, ok := s.last[key]
+	i, ok := s.lookup(key)
 	if !ok {
 		return Entry{}, false
 	}
@@ -251,7 +497,7 @@ func (s *Standard) Set(key, value string) (bool, error) {
 	if !utf8.ValidString(key) || !utf8.ValidString(value) || strings.IndexByte(key+value, 0) >= 0 {
 		return false, &EditError{Key: key, Msg: "key and value must be UTF-8 without NUL bytes"}
 	}
-	if i, ok := s.last[key]; ok {
+	if i, ok := s.lookup(key); ok {
 		if s.entries[i].Value == value {
 			return false, nil
 		}
@@ -259,7 +505,7 @@ func (s *Standard) Set(key, value string) (bool, error) {
 		return err == nil, err
 	}
 	for _, e := range s.entries {
-		if strings.HasPrefix(e.Key, key+".") || strings.HasPrefix(key, e.Key+".") {
+		if overlaps(e.Key, key) {
 			return false, &EditError{Key: key, Msg: fmt.Sprintf("%q on line %d is a value; nested YAML cannot hold %q beside it", e.Key, e.Line, key)}
 		}
 	}
@@ -293,33 +539,53 @@ func (s *Standard) Delete(key string) (bool, error) {
 	return err == nil, err
 }
 
+// overlaps reports whether one key is a dotted prefix of the other, which
+// nested configuration cannot hold.
+func overlaps(a, b string) bool {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	return len(b) > len(a) && b[len(a)] == '.' && b[:len(a)] == a
+}
+
 // edit applies change and checks the result reads back as intended: key has
-// value (or is gone, for a delete) and no other key moved.
+// value (or is gone, for a delete, when value is "") and no other key moved.
 func (s *Standard) edit(key, value string, change func() ([]byte, error)) error {
 	out, err := change()
 	if err != nil {
 		return err
 	}
-	next := &Standard{src: out}
+	next := &Standard{src: out, pairs: s.sparePairs[:0], maps: s.spareMaps[:0]}
+	s.sparePairs, s.spareMaps = nil, nil
 	if err := next.parse(); err != nil {
 		return &EditError{Key: key, Msg: fmt.Sprintf("the edited file would not parse (%v); edit it by hand", err)}
 	}
-	want := make(map[string]string, len(s.last)+1)
-	for k, i := range s.last {
-		want[k] = s.entries[i].Value
+	// Edits never reorder keys: with key's entries set aside, the old and
+	// new entries must be the same list; key must read back value, or be
+	// gone after a delete.
+	j := 0
+	for _, e := range next.entries {
+		if e.Key == key {
+			continue
+		}
+		for j < len(s.entries) && s.entries[j].Key == key {
+			j++
+		}
+		if j == len(s.entries) || s.entries[j].Key != e.Key || s.entries[j].Value != e.Value {
+			return &EditError{Key: key, Msg: fmt.Sprintf("the edit would change %q; edit the file by hand", e.Key)}
+		}
+		j++
 	}
-	delete(want, key)
-	if value != "" {
-		want[key] = value
+	for j < len(s.entries) && s.entries[j].Key == key {
+		j++
 	}
-	if len(next.last) != len(want) {
+	if j != len(s.entries) {
 		return &EditError{Key: key, Msg: "the edit would change other keys; edit the file by hand"}
 	}
-	for k, i := range next.last {
-		if v, ok := want[k]; !ok || v != next.entries[i].Value {
-			return &EditError{Key: key, Msg: fmt.Sprintf("the edit would change %q; edit the file by hand", k)}
-		}
+	if got, ok := next.Get(key); ok != (value != "") || got.Value != value {
+		return &EditError{Key: key, Msg: "the edit would not read back as written; edit the file by hand"}
 	}
+	next.sparePairs, next.spareMaps = s.pairs, s.maps
 	*s = *next
 	return nil
 }
@@ -331,7 +597,7 @@ func splice(src []byte, a, b int, s string) []byte {
 	return append(out, src[b:]...)
 }
 
-// offset turns a node's 1-based line and rune column into a byte offset.
+// offset turns a 1-based line and rune column into a byte offset.
 func (s *Standard) offset(line, col int) int {
 	if line < 1 || line > len(s.lines) {
 		return len(s.src)
@@ -361,15 +627,16 @@ func indentOf(text []byte) int {
 	return n
 }
 
+// startsLine reports whether only spaces stand before byte off on its line.
+func (s *Standard) startsLine(line, off int) bool {
+	return len(bytes.Trim(s.src[s.lines[line-1]:off], " ")) == 0
+}
+
 // lineEditable reports whether ref's key starts its own line in block style,
 // so its lines can be removed or replaced whole.
 func (s *Standard) lineEditable(ref stdRef) bool {
-	if ref.viaAlias || ref.parent.Style&yaml.FlowStyle != 0 || ref.key.Style&yaml.TaggedStyle != 0 {
-		return false
-	}
-	a := s.lines[ref.key.Line-1]
-	b := s.offset(ref.key.Line, ref.key.Column)
-	return len(bytes.Trim(s.src[a:b], " ")) == 0
+	p := &s.pairs[ref.pair]
+	return !ref.viaAlias && !s.maps[p.parent].flow && !p.keyTagged && s.startsLine(p.keyLine, p.keyOff)
 }
 
 // pairSpan is the byte range of the whole lines holding entry i's key and
@@ -379,12 +646,13 @@ func (s *Standard) pairSpan(i int) (int, int, error) {
 	if !s.lineEditable(ref) {
 		return 0, 0, &EditError{Key: s.entries[i].Key, Msg: fmt.Sprintf("line %d is in flow style or reached through an alias; edit it by hand", s.entries[i].Line)}
 	}
-	end := s.pairEnd(ref.key.Line, indentOf(s.lineText(ref.key.Line)))
+	line := s.pairs[ref.pair].keyLine
+	end := s.pairEnd(line, indentOf(s.lineText(line)))
 	b := len(s.src)
 	if end < len(s.lines) {
 		b = s.lines[end]
 	}
-	return s.lines[ref.key.Line-1], b, nil
+	return s.lines[line-1], b, nil
 }
 
 // pairEnd is the last line that belongs to a key on line at indentation
@@ -394,12 +662,11 @@ func (s *Standard) pairEnd(line, indent int) int {
 	end := line
 	for ln := line + 1; ln <= len(s.lines); ln++ {
 		text := s.lineText(ln)
-		trimmed := bytes.TrimLeft(text, " \t")
+		trimmed := skipBlank(text)
 		if len(trimmed) == 0 {
 			continue
 		}
-		ind := indentOf(text)
-		if ind > indent {
+		if indentOf(text) > indent {
 			end = ln
 			continue
 		}
@@ -415,38 +682,38 @@ func (s *Standard) pairEnd(line, indent int) int {
 // scalar, keeping its quoting; else by rewriting the entry's lines.
 func (s *Standard) replaceValue(i int, value string) ([]byte, error) {
 	ref := s.refs[i]
-	v := ref.value
-	if !ref.viaAlias && v.Kind == yaml.ScalarNode && v.Style&(yaml.LiteralStyle|yaml.FoldedStyle|yaml.TaggedStyle) == 0 {
-		a := s.offset(v.Line, v.Column)
-		if b, ok := s.scalarEnd(v, a); ok {
+	p := &s.pairs[ref.pair]
+	v := p.val
+	if !ref.viaAlias && !v.alias && v.kind == valScalar && v.style != styleOther {
+		if b, ok := s.scalarEnd(v); ok {
 			var enc string
 			switch {
-			case v.Style&yaml.DoubleQuotedStyle != 0:
+			case v.style == styleDouble:
 				enc = strconv.Quote(value)
-			case v.Style&yaml.SingleQuotedStyle != 0 && singleQuotable(value):
+			case v.style == styleSingle && singleQuotable(value):
 				enc = "'" + strings.ReplaceAll(value, "'", "''") + "'"
-			case sameTypedPlain(v.Tag, value):
+			case sameTypedPlain(v.tag, value):
 				enc = value // 6123 -> 50010 stays a number
 			default:
 				enc = yamlScalar(value)
 			}
-			return splice(s.src, a, b, enc), nil
+			return splice(s.src, v.off, b, enc), nil
 		}
 	}
 	a, b, err := s.pairSpan(i)
 	if err != nil {
 		return nil, err
 	}
-	indent := indentOf(s.lineText(ref.key.Line))
-	line := strings.Repeat(" ", indent) + yamlScalar(ref.key.Value) + ": " + yamlScalar(value) + lineEnding(s.src)
+	indent := indentOf(s.lineText(p.keyLine))
+	line := strings.Repeat(" ", indent) + yamlScalar(p.key) + ": " + yamlScalar(value) + lineEnding(s.src)
 	return splice(s.src, a, b, line), nil
 }
 
-// scalarEnd finds the end of a one-line scalar starting at a.
-func (s *Standard) scalarEnd(v *yaml.Node, a int) (int, bool) {
-	src := s.src
-	switch {
-	case v.Style&yaml.SingleQuotedStyle != 0:
+// scalarEnd finds the end of a one-line scalar.
+func (s *Standard) scalarEnd(v stdValue) (int, bool) {
+	src, a := s.src, v.off
+	switch v.style {
+	case styleSingle:
 		for i := a + 1; i < len(src); i++ {
 			switch src[i] {
 			case '\'':
@@ -459,7 +726,7 @@ func (s *Standard) scalarEnd(v *yaml.Node, a int) (int, bool) {
 				return 0, false
 			}
 		}
-	case v.Style&yaml.DoubleQuotedStyle != 0:
+	case styleDouble:
 		for i := a + 1; i < len(src); i++ {
 			switch src[i] {
 			case '\\':
@@ -471,9 +738,8 @@ func (s *Standard) scalarEnd(v *yaml.Node, a int) (int, bool) {
 			}
 		}
 	default:
-		b := a + len(v.Value)
-		if b <= len(src) && string(src[a:b]) == v.Value {
-			return b, true
+		if v.end > a {
+			return v.end, true
 		}
 	}
 	return 0, false
@@ -482,38 +748,38 @@ func (s *Standard) scalarEnd(v *yaml.Node, a int) (int, bool) {
 // insert adds a new key.
 func (s *Standard) insert(key, value string) ([]byte, error) {
 	eol := lineEnding(s.src)
-	if s.root == nil {
+	if s.root < 0 {
 		prefix := ""
 		if len(s.src) > 0 && s.src[len(s.src)-1] != '\n' && s.src[len(s.src)-1] != '\r' {
 			prefix = eol
 		}
 		return splice(s.src, len(s.src), len(s.src), prefix+yamlScalar(key)+": "+yamlScalar(value)+eol), nil
 	}
-	if s.root.Style&yaml.FlowStyle != 0 {
+	if s.maps[s.root].flow {
 		return nil, &EditError{Key: key, Msg: "the document is one flow-style mapping ({...}); write it as block YAML first"}
 	}
 	m, rest := s.root, key
 	for {
 		next, nextRest := s.nestedBlock(m, rest)
-		if next == nil {
+		if next < 0 {
 			break
 		}
 		m, rest = next, nextRest
 	}
 	// The pair after which the key goes: the last one of a nested block, or
 	// at the top the last one sharing the key's first segment.
-	anchor := len(m.Content) - 2
+	anchor := s.maps[m].last
 	if m == s.root {
 		seg := firstSegment(key)
-		for i := 0; i+1 < len(m.Content); i += 2 {
-			if firstSegment(m.Content[i].Value) == seg {
-				anchor = i
+		for pi := s.maps[m].first; pi >= 0; pi = s.pairs[pi].next {
+			if firstSegment(s.pairs[pi].key) == seg {
+				anchor = pi
 			}
 		}
 	}
-	k := m.Content[anchor]
-	indent := indentOf(s.lineText(m.Content[0].Line))
-	end := s.pairEnd(k.Line, indentOf(s.lineText(k.Line)))
+	k := &s.pairs[anchor]
+	indent := indentOf(s.lineText(s.pairs[s.maps[m].first].keyLine))
+	end := s.pairEnd(k.keyLine, indentOf(s.lineText(k.keyLine)))
 	at, prefix := len(s.src), ""
 	if end < len(s.lines) {
 		at = s.lines[end]
@@ -524,34 +790,33 @@ func (s *Standard) insert(key, value string) ([]byte, error) {
 	return splice(s.src, at, at, line), nil
 }
 
-// nestedBlock finds, among m's keys, the longest one that is a dotted prefix
-// of rest and holds a non-empty block mapping written in place (not an
-// alias), and returns that mapping and what is left of rest.
-func (s *Standard) nestedBlock(m *yaml.Node, rest string) (*yaml.Node, string) {
-	var best *yaml.Node
-	bestLen := 0
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		k, v := m.Content[i], m.Content[i+1]
-		if k.Kind != yaml.ScalarNode || v.Kind != yaml.MappingNode || v.Style&yaml.FlowStyle != 0 || len(v.Content) == 0 {
+// nestedBlock finds, among mapping mi's keys, the longest one that is a
+// dotted prefix of rest and holds a non-empty block mapping written in
+// place (not an alias), and returns that mapping and what is left of rest.
+func (s *Standard) nestedBlock(mi int32, rest string) (int32, string) {
+	best, bestLen := int32(-1), 0
+	for pi := s.maps[mi].first; pi >= 0; pi = s.pairs[pi].next {
+		p := &s.pairs[pi]
+		if p.val.kind != valMap || p.val.alias || len(p.key) <= bestLen || !strings.HasPrefix(rest, p.key+".") {
 			continue
 		}
-		if len(k.Value) > bestLen && strings.HasPrefix(rest, k.Value+".") {
-			first := v.Content[0]
-			a := s.lines[first.Line-1]
-			if first.Line <= k.Line || len(bytes.Trim(s.src[a:s.offset(first.Line, first.Column)], " ")) != 0 {
-				continue // "a: {..}" or "a: &x" written unusually: leave it
-			}
-			best, bestLen = v, len(k.Value)
+		sub := s.maps[p.val.m]
+		if sub.flow || sub.first < 0 {
+			continue
 		}
+		first := &s.pairs[sub.first]
+		if first.keyLine <= p.keyLine || !s.startsLine(first.keyLine, first.keyOff) {
+			continue // written unusually: leave it
+		}
+		best, bestLen = p.val.m, len(p.key)
 	}
-	if best == nil {
-		return nil, ""
+	if best < 0 {
+		return -1, ""
 	}
 	return best, rest[bestLen+1:]
 }
 
 var (
-	yamlInt     = regexp.MustCompile(`^[-+]?[0-9]+$`)
 	yamlNumber  = regexp.MustCompile(`^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$|^0[xob][0-9a-fA-F_]+$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$`)
 	yamlSpecial = map[string]bool{"true": true, "false": true, "null": true, "~": true, "yes": true, "no": true, "on": true, "off": true, "y": true, "n": true}
 )
@@ -570,11 +835,11 @@ func yamlScalar(s string) string {
 
 // sameTypedPlain reports whether value, written plain, has the YAML type
 // tag, so that replacing a typed plain scalar keeps its type.
-func sameTypedPlain(tag, value string) bool {
+func sameTypedPlain(tag scalarTag, value string) bool {
 	switch tag {
-	case "!!int":
-		return yamlInt.MatchString(value)
-	case "!!bool":
+	case tagInt:
+		return isDecimal(value)
+	case tagBool:
 		return value == "true" || value == "false"
 	}
 	return false
