@@ -155,3 +155,19 @@ func firstSegment(key string) string {
 	}
 	return key
 }
+
+// File is a Source that is the text of a configuration file.
+type File interface {
+	Source
+	// Bytes returns the current text.
+	Bytes() []byte
+}
+
+// ParseFile parses a configuration file by its name: "flink-conf.yaml" in
+// the legacy format, anything else (config.yaml) as standard YAML.
+func ParseFile(name string, text []byte) (File, error) {
+	if name == string(FormatLegacy) {
+		return ParseLegacy(text)
+	}
+	return ParseStandard(text)
+}

@@ -1,0 +1,93 @@
+package mutate_test
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/flink-ha-webhook/flink-ha-webhook/mutate"
+	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
+	"github.com/flink-ha-webhook/flink-ha-webhook/validate"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files from the current output")
+
+// testPolicy is the policy every golden case runs under.
+func testPolicy(t *testing.T) *policy.Policy {
+	p, err := policy.Parse([]byte(`storageDir: s3://flink-ha/{namespace}/{clusterId}
+exemptNamespaces: [legacy]
+`))
+	require.NoError(t, err)
+	return p
+}
+
+// review renders what the rules say about an object, one line each.
+func review(mutations, denials, warnings []string) string {
+	var b strings.Builder
+	for _, m := range mutations {
+		b.WriteString("mutate: " + m + "\n")
+	}
+	for _, d := range denials {
+		b.WriteString("deny: " + d + "\n")
+	}
+	for _, w := range warnings {
+		b.WriteString("warn: " + w + "\n")
+	}
+	return b.String()
+}
+
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		require.NoError(t, os.WriteFile(path, got, 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "no golden file yet: run go test ./mutate -update")
+	assert.Equal(t, string(want), string(got), path)
+}
+
+// TestConfigMapGolden runs testdata/configmap/NAME.in.yaml through the
+// mutating rule and the validating rule, compares the stored object with
+// NAME.out.yaml and what was said with NAME.review, and runs the rule again
+// on its own output to see it change nothing.
+func TestConfigMapGolden(t *testing.T) {
+	p := testPolicy(t)
+	ins, err := filepath.Glob("testdata/configmap/*.in.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, ins)
+	for _, in := range ins {
+		base := strings.TrimSuffix(in, ".in.yaml")
+		t.Run(filepath.Base(base), func(t *testing.T) {
+			t.Parallel()
+			raw, err := os.ReadFile(in)
+			require.NoError(t, err)
+			cm := &corev1.ConfigMap{}
+			require.NoError(t, yaml.UnmarshalStrict(raw, cm))
+
+			mutations := mutate.ConfigMap(cm, p).Warnings()
+			for _, m := range mutations {
+				assert.LessOrEqual(t, len([]rune(m)), mutate.MaxWarning, "warning too long: %s", m)
+			}
+			errs, warnings := validate.ConfigMap(cm, p)
+			var denials []string
+			for _, e := range errs {
+				denials = append(denials, e.Error())
+			}
+			out, err := yaml.Marshal(cm)
+			require.NoError(t, err)
+			golden(t, base+".out.yaml", out)
+			golden(t, base+".review", []byte(review(mutations, denials, warnings)))
+
+			again := cm.DeepCopy()
+			assert.Empty(t, mutate.ConfigMap(again, p).Changes, "a second pass must change nothing")
+			assert.Equal(t, cm, again)
+		})
+	}
+}

@@ -1,0 +1,225 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	kjson "sigs.k8s.io/json"
+	"sigs.k8s.io/yaml"
+
+	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
+)
+
+// Mode says which Flink clusters are made highly available.
+type Mode string
+
+const (
+	// ModeAll makes every Flink cluster highly available unless it opts out.
+	ModeAll Mode = "all"
+	// ModeOptIn only completes clusters that turn HA on themselves or carry
+	// the annotation AnnotationHA set to "on".
+	ModeOptIn Mode = "opt-in"
+)
+
+// Enforcement says what happens to a Flink object that cannot work as HA.
+type Enforcement string
+
+const (
+	// Enforce denies it, naming every problem and its fix.
+	Enforce Enforcement = "enforce"
+	// Warn admits it with the same messages as warnings.
+	Warn Enforcement = "warn"
+)
+
+// AnnotationHA on a Flink object asks for HA ("on") or, where the policy
+// allows it, opts out of everything the webhook does ("off").
+const AnnotationHA = "flink-ha-webhook/ha"
+
+// Placeholders the storageDir template may use.
+const (
+	PlaceholderNamespace = "{namespace}"
+	PlaceholderClusterID = "{clusterId}"
+)
+
+// Policy is the webhook's configuration file.
+type Policy struct {
+	// StorageDir is the template for high-availability.storageDir, with
+	// {namespace} and {clusterId} placeholders. Empty means users must set
+	// a storageDir themselves.
+	StorageDir string `json:"storageDir,omitempty"`
+	// ServiceAccount is given to Flink pods that run under none or
+	// "default".
+	ServiceAccount string `json:"serviceAccount,omitempty"`
+	// Mode is "all" (default) or "opt-in".
+	Mode Mode `json:"mode,omitempty"`
+	// Enforcement is "enforce" (default) or "warn".
+	Enforcement Enforcement `json:"enforcement,omitempty"`
+	// ExemptNamespaces are left alone entirely.
+	ExemptNamespaces []string `json:"exemptNamespaces,omitempty"`
+	// AllowOptOut honours AnnotationHA: "off" (default true).
+	AllowOptOut *bool `json:"allowOptOut,omitempty"`
+}
+
+// DefaultServiceAccount is the account injected when the policy names none.
+const DefaultServiceAccount = "flink-ha"
+
+// Default is the policy of a webhook started without a policy file: HA for
+// every cluster, storageDir left to the user, violations denied.
+func Default() *Policy {
+	p := &Policy{}
+	p.setDefaults()
+	return p
+}
+
+// Load reads and checks a policy file.
+func Load(path string) (*Policy, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the policy: %w", err)
+	}
+	p, err := Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("policy %s: %w", path, err)
+	}
+	return p, nil
+}
+
+// Parse reads a policy, refusing unknown fields, fills in defaults and
+// checks every field, reporting all problems at once.
+func Parse(raw []byte) (*Policy, error) {
+	p := &Policy{}
+	js, err := yaml.YAMLToJSONStrict(raw) // refuses duplicate keys
+	if err != nil {
+		return nil, fmt.Errorf("not a valid policy: %w", err)
+	}
+	// Field names are matched exactly: "storagedir" is a typo to report,
+	// not a spelling of storageDir.
+	strict, err := kjson.UnmarshalStrict(js, p, kjson.DisallowDuplicateFields, kjson.DisallowUnknownFields)
+	if err != nil {
+		return nil, fmt.Errorf("not a valid policy: %w", err)
+	}
+	if len(strict) > 0 {
+		return nil, fmt.Errorf("not a valid policy: %w", errors.Join(strict...))
+	}
+	p.setDefaults()
+	if errs := p.Validate(); len(errs) > 0 {
+		return nil, errs.ToAggregate()
+	}
+	return p, nil
+}
+
+func (p *Policy) setDefaults() {
+	if p.ServiceAccount == "" {
+		p.ServiceAccount = DefaultServiceAccount
+	}
+	if p.Mode == "" {
+		p.Mode = ModeAll
+	}
+	if p.Enforcement == "" {
+		p.Enforcement = Enforce
+	}
+	if p.AllowOptOut == nil {
+		yes := true
+		p.AllowOptOut = &yes
+	}
+}
+
+var placeholder = regexp.MustCompile(`\{[^{}]*\}`)
+
+// Validate checks every field of a defaulted policy.
+func (p *Policy) Validate() field.ErrorList {
+	var errs field.ErrorList
+	if p.StorageDir != "" {
+		path := field.NewPath("storageDir")
+		for _, ph := range placeholder.FindAllString(p.StorageDir, -1) {
+			if ph != PlaceholderNamespace && ph != PlaceholderClusterID {
+				errs = append(errs, field.Invalid(path, p.StorageDir,
+					fmt.Sprintf("unknown placeholder %s; use %s and %s", ph, PlaceholderNamespace, PlaceholderClusterID)))
+			}
+		}
+		if !strings.Contains(p.StorageDir, PlaceholderClusterID) {
+			errs = append(errs, field.Invalid(path, p.StorageDir,
+				fmt.Sprintf("must contain %s: clusters sharing one storageDir recover each other's jobs", PlaceholderClusterID)))
+		}
+		sample := p.StorageDirFor("namespace", "cluster")
+		if _, err := flinkconf.CheckStorageDir(sample); err != nil {
+			errs = append(errs, field.Invalid(path, p.StorageDir, err.Error()))
+		}
+	}
+	for _, msg := range validation.IsDNS1123Subdomain(p.ServiceAccount) {
+		errs = append(errs, field.Invalid(field.NewPath("serviceAccount"), p.ServiceAccount, msg))
+	}
+	if p.ServiceAccount == "default" {
+		errs = append(errs, field.Invalid(field.NewPath("serviceAccount"), p.ServiceAccount,
+			"the default account is the one the webhook replaces; name a dedicated account"))
+	}
+	if !slices.Contains([]Mode{ModeAll, ModeOptIn}, p.Mode) {
+		errs = append(errs, field.NotSupported(field.NewPath("mode"), p.Mode, []Mode{ModeAll, ModeOptIn}))
+	}
+	if !slices.Contains([]Enforcement{Enforce, Warn}, p.Enforcement) {
+		errs = append(errs, field.NotSupported(field.NewPath("enforcement"), p.Enforcement, []Enforcement{Enforce, Warn}))
+	}
+	for i, ns := range p.ExemptNamespaces {
+		for _, msg := range validation.IsDNS1123Label(ns) {
+			errs = append(errs, field.Invalid(field.NewPath("exemptNamespaces").Index(i), ns, msg))
+		}
+	}
+	return errs
+}
+
+// StorageDirFor renders the storageDir template for one cluster; "" when
+// the policy has no template.
+func (p *Policy) StorageDirFor(namespace, clusterID string) string {
+	if p.StorageDir == "" {
+		return ""
+	}
+	return strings.NewReplacer(PlaceholderNamespace, namespace, PlaceholderClusterID, clusterID).Replace(p.StorageDir)
+}
+
+// Exempt reports whether the webhook leaves namespace alone.
+func (p *Policy) Exempt(namespace string) bool {
+	return slices.Contains(p.ExemptNamespaces, namespace)
+}
+
+// Decision is what the policy says about one object's annotations.
+type Decision int
+
+const (
+	// Skip: leave the object alone.
+	Skip Decision = iota
+	// Complete: fill in what an HA cluster the user asked for lacks.
+	Complete
+	// MakeHA: turn HA on, and complete it.
+	MakeHA
+)
+
+// ErrOptOutForbidden is returned by Decide for an object that opts out where
+// the policy forbids it.
+var ErrOptOutForbidden = errors.New(AnnotationHA + `: "off" is not allowed by the policy of this cluster; remove the annotation`)
+
+// Decide applies mode and opt-out to an object's annotations and whether it
+// already turns HA on.
+func (p *Policy) Decide(annotations map[string]string, haOn bool) (Decision, error) {
+	switch annotations[AnnotationHA] {
+	case "off":
+		if *p.AllowOptOut {
+			return Skip, nil
+		}
+		return MakeHA, ErrOptOutForbidden
+	case "on":
+		return MakeHA, nil
+	}
+	if p.Mode == ModeAll {
+		return MakeHA, nil
+	}
+	if haOn {
+		return Complete, nil
+	}
+	return Skip, nil
+}

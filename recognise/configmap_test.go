@@ -1,0 +1,67 @@
+package recognise
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func TestHAConfigMap(t *testing.T) {
+	t.Parallel()
+	const job = "8a4c9ad1f6c0e0b3d1b4e7e6a2f3c5d9"
+	haLabels := map[string]string{"app": "orders", "type": "flink-native-kubernetes", "configmap-type": "high-availability"}
+	cases := map[string]struct {
+		name   string
+		labels map[string]string
+		cid    string
+		ok     bool
+	}{
+		"1.15+ cluster ConfigMap":               {name: "orders-cluster-config-map", cid: "orders", ok: true},
+		"1.15+ job ConfigMap":                   {name: "orders-" + job + "-config-map", cid: "orders", ok: true},
+		"1.12 resource manager leader":          {name: "orders-resourcemanager-leader", cid: "orders", ok: true},
+		"1.12 dispatcher leader":                {name: "orders-dispatcher-leader", cid: "orders", ok: true},
+		"1.12 rest server leader":               {name: "orders-restserver-leader", cid: "orders", ok: true},
+		"1.12 job manager leader":               {name: "orders-" + job + "-jobmanager-leader", cid: "orders", ok: true},
+		"a cluster-id with dashes":              {name: "team-a-orders-cluster-config-map", cid: "team-a-orders", ok: true},
+		"labels alone, for a future name":       {name: "orders-ha-state", labels: haLabels, cid: "orders", ok: true},
+		"native configuration is not HA data":   {name: "flink-config-orders"},
+		"the autoscaler's state is not HA data": {name: "autoscaler-orders"},
+		"an autoscaler ConfigMap named like HA": {name: "autoscaler-x-cluster-config-map", labels: map[string]string{"component": "autoscaler"}},
+		"pod templates are not HA data":         {name: "pod-template-orders"},
+		"hadoop configuration is not HA data":   {name: "hadoop-config-orders"},
+		"a job id of the wrong length":          {name: "orders-8a4c9ad1-config-map"},
+		"an upper-case job id":                  {name: "orders-8A4C9AD1F6C0E0B3D1B4E7E6A2F3C5D9-config-map", cid: "", ok: false},
+		"a cluster-id Flink cannot have":        {name: "my.app-cluster-config-map"},
+		"an unrelated ConfigMap":                {name: "kube-root-ca.crt"},
+	}
+	for name, tc := range cases {
+		cid, ok := HAConfigMap(tc.name, tc.labels)
+		assert.Equal(t, tc.ok, ok, name)
+		assert.Equal(t, tc.cid, cid, name)
+	}
+}
+
+func TestConfigKeys(t *testing.T) {
+	t.Parallel()
+	cm := func(name string, data map[string]string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}, Data: data}
+	}
+	cases := map[string]struct {
+		cm   *corev1.ConfigMap
+		want []string
+	}{
+		"flink-conf.yaml is always Flink's":   {cm("anything", map[string]string{"flink-conf.yaml": "a: b"}), []string{"flink-conf.yaml"}},
+		"both files":                          {cm("x", map[string]string{"flink-conf.yaml": "", "config.yaml": ""}), []string{"flink-conf.yaml", "config.yaml"}},
+		"config.yaml in flink-config":         {cm("flink-config", map[string]string{"config.yaml": "a: b"}), []string{"config.yaml"}},
+		"config.yaml beside log4j":            {cm("conf", map[string]string{"config.yaml": "a: b", "log4j-console.properties": ""}), []string{"config.yaml"}},
+		"config.yaml with Flink keys":         {cm("conf", map[string]string{"config.yaml": "jobmanager:\n  rpc:\n    address: x\n"}), []string{"config.yaml"}},
+		"somebody else's config.yaml":         {cm("app", map[string]string{"config.yaml": "server:\n  port: 8080\n"}), nil},
+		"a config.yaml that is not even YAML": {cm("app", map[string]string{"config.yaml": "a: [\n"}), nil},
+		"no configuration at all":             {cm("app", map[string]string{"x": "y"}), nil},
+	}
+	for name, tc := range cases {
+		assert.Equal(t, tc.want, ConfigKeys(tc.cm), name)
+	}
+}
