@@ -26,7 +26,7 @@ func ConfigMap(cm *corev1.ConfigMap, p *policy.Policy) Result {
 		}
 		n := len(cm.OwnerReferences)
 		cm.OwnerReferences = nil
-		r.Changes = append(r.Changes, warning("removed %d owner reference(s): Flink HA ConfigMaps must outlive their cluster so its jobs can recover", n))
+		r.changed(RuleStripOwnerReferences, warning("removed %d owner reference(s): Flink HA ConfigMaps must outlive their cluster so its jobs can recover", n))
 		return r
 	}
 	for _, key := range recognise.ConfigKeys(cm) {

@@ -17,6 +17,25 @@ const MaxWarning = 120
 type Result struct {
 	Changes []string
 	Notes   []string
+	// rules counts the changes by the rule that made them.
+	rules map[string]int
+}
+
+// The rules, as Result.Counts names them.
+const (
+	RuleHAConfig             = "ha-config"
+	RuleStripOwnerReferences = "strip-owner-references"
+)
+
+// Counts returns how many changes each rule made.
+func (r Result) Counts() map[string]int { return r.rules }
+
+func (r *Result) changed(rule, msg string) {
+	r.Changes = append(r.Changes, msg)
+	if r.rules == nil {
+		r.rules = map[string]int{}
+	}
+	r.rules[rule]++
 }
 
 // Warnings returns every line of r, changes first.
@@ -27,6 +46,12 @@ func (r Result) Warnings() []string {
 func (r *Result) add(o Result) {
 	r.Changes = append(r.Changes, o.Changes...)
 	r.Notes = append(r.Notes, o.Notes...)
+	for rule, n := range o.rules {
+		if r.rules == nil {
+			r.rules = map[string]int{}
+		}
+		r.rules[rule] += n
+	}
 }
 
 // warning formats one warning, shortened to MaxWarning characters.
@@ -65,7 +90,7 @@ func completeHA(src source, p *policy.Policy, decision policy.Decision) Result {
 			r.Notes = append(r.Notes, warning("%s: could not set %s: %v", src.name, key, err))
 			return false
 		}
-		r.Changes = append(r.Changes, warning("%s: set %s: %s", src.name, key, value))
+		r.changed(RuleHAConfig, warning("%s: set %s: %s", src.name, key, value))
 		return true
 	}
 	cfg := &flinkconf.Config{Layers: []flinkconf.Layer{{Name: src.name, Source: src.Source}}}
@@ -85,7 +110,7 @@ func completeHA(src source, p *policy.Policy, decision policy.Decision) Result {
 					return r
 				}
 			}
-			r.Changes = append(r.Changes, warning("%s: removed %s: %s", src.name, at.Key, at.Value))
+			r.changed(RuleHAConfig, warning("%s: removed %s: %s", src.name, at.Key, at.Value))
 		}
 		if !set(flinkconf.HAType.Key, "kubernetes") {
 			return r

@@ -16,7 +16,8 @@ func main() {
 const usage = `flink-ha-webhook makes Apache Flink clusters highly available on kubectl apply.
 
 Usage:
-  flink-ha-webhook version     print the version
+  flink-ha-webhook serve [flags]    run the admission webhook (see serve -h)
+  flink-ha-webhook version          print the version
 `
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -25,6 +26,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch args[0] {
+	case "serve":
+		return serve(args[1:], stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, version())
 		return 0

@@ -49,9 +49,22 @@ type Options struct {
 	Controllers []string
 	// CRDDirectories are installed before Start returns.
 	CRDDirectories []string
+	// WebhookDirectories hold webhook configurations to install, their
+	// clientConfig pointed at a local HTTPS endpoint whose serving
+	// certificate Plane.Webhook describes.
+	WebhookDirectories []string
 	// Log receives the output of the control-plane processes; nil discards it
 	// unless FLINK_HA_WEBHOOK_CONTROLPLANE_LOG names a file to append it to.
 	Log io.Writer
+}
+
+// WebhookEndpoint is the local address the installed webhook configurations
+// call, and the directory holding the certificate (tls.crt, tls.key) to
+// serve there, signed by a CA the configurations trust.
+type WebhookEndpoint struct {
+	Host    string
+	Port    int
+	CertDir string
 }
 
 // Plane is a running control plane.
@@ -64,6 +77,9 @@ type Plane struct {
 	Kubeconfig string
 	// Assets is the directory holding the real binaries.
 	Assets string
+	// Webhook is where the API server expects the webhook server, when
+	// Options.WebhookDirectories was set.
+	Webhook WebhookEndpoint
 
 	env      *envtest.Environment
 	dir      string
@@ -116,6 +132,7 @@ func Start(opts Options) (p *Plane, err error) {
 		BinaryAssetsDirectory: assets,
 		CRDDirectoryPaths:     opts.CRDDirectories,
 		ErrorIfCRDPathMissing: true,
+		WebhookInstallOptions: envtest.WebhookInstallOptions{Paths: opts.WebhookDirectories, IgnoreErrorIfPathMissing: false},
 	}
 	p.env.ControlPlane.Etcd = &envtest.Etcd{Path: filepath.Join(wrappers, "etcd"), Out: p.log, Err: p.log}
 	api := p.env.ControlPlane.GetAPIServer()
@@ -126,6 +143,11 @@ func Start(opts Options) (p *Plane, err error) {
 	p.interruptible()
 	if _, err := p.env.Start(); err != nil {
 		return nil, fmt.Errorf("starting kube-apiserver and etcd from %s: %w", assets, err)
+	}
+
+	if len(opts.WebhookDirectories) > 0 {
+		w := p.env.WebhookInstallOptions
+		p.Webhook = WebhookEndpoint{Host: w.LocalServingHost, Port: w.LocalServingPort, CertDir: w.LocalServingCertDir}
 	}
 
 	admin, err := p.env.ControlPlane.AddUser(envtest.User{Name: "flink-ha-webhook-admin", Groups: []string{"system:masters"}}, nil)
@@ -268,10 +290,12 @@ func (p *Plane) Stop() error {
 }
 
 // Run starts a plane for a test binary, runs its tests and stops the plane
-// even when a test panics. Use it from TestMain:
+// even when a test panics. Each setup function runs on the started plane
+// and may return a function that undoes it before the plane stops. Use it
+// from TestMain:
 //
 //	func TestMain(m *testing.M) { os.Exit(controlplane.Run(m, opts, &plane)) }
-func Run(m *testing.M, opts Options, plane **Plane) (code int) {
+func Run(m *testing.M, opts Options, plane **Plane, setup ...func(*Plane) (func(), error)) (code int) {
 	p, err := Start(opts)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "controlplane: %v\n", err)
@@ -286,6 +310,16 @@ func Run(m *testing.M, opts Options, plane **Plane) (code int) {
 			}
 		}
 	}()
+	for _, s := range setup {
+		undo, err := s(p)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "controlplane: %v\n", err)
+			return 1
+		}
+		if undo != nil {
+			defer undo()
+		}
+	}
 	return m.Run()
 }
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"testing"
 
@@ -8,9 +9,28 @@ import (
 )
 
 // plane is shared by every test of the package; each test works in a
-// namespace of its own.
-var plane *controlplane.Plane
+// namespace of its own. server is the real flink-ha-webhook binary serving
+// the webhook configurations of manifests/webhook through real TLS.
+var (
+	plane  *controlplane.Plane
+	server *webhookServer
+)
+
+// testPolicy is the policy the webhook runs with in these tests.
+const testPolicy = `storageDir: s3://flink-ha/{namespace}/{clusterId}
+serviceAccount: flink-ha
+`
 
 func TestMain(m *testing.M) {
-	os.Exit(controlplane.Run(m, controlplane.Options{ControllerManager: true}, &plane))
+	os.Exit(controlplane.Run(m, controlplane.Options{
+		ControllerManager:  true,
+		WebhookDirectories: []string{"../../manifests/webhook"},
+	}, &plane, func(p *controlplane.Plane) (func(), error) {
+		s, err := startWebhook(p, testPolicy)
+		if err != nil {
+			return nil, fmt.Errorf("starting the webhook: %w", err)
+		}
+		server = s
+		return s.stop, nil
+	}))
 }

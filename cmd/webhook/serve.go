@@ -1,0 +1,89 @@
+package main
+
+import (
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"io"
+
+	"go.uber.org/zap/zapcore"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/flink-ha-webhook/flink-ha-webhook/handler"
+	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
+)
+
+func serve(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	policyPath := fs.String("policy", "", "policy file (YAML); without one every Flink cluster is made HA and storageDir must be given")
+	certDir := fs.String("cert-dir", "/etc/flink-ha-webhook/tls", "directory with tls.crt and tls.key, reloaded when they change")
+	port := fs.Int("port", 9443, "port of the webhook's HTTPS server")
+	metricsAddr := fs.String("metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
+	probeAddr := fs.String("health-probe-bind-address", ":8081", "address of /healthz and /readyz")
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file; in a pod the service account is used")
+	debug := fs.Bool("debug", false, "log every admission request (never whole objects)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+
+	p := policy.Default()
+	if *policyPath != "" {
+		var err error
+		if p, err = policy.Load(*policyPath); err != nil {
+			fmt.Fprintf(stderr, "flink-ha-webhook: %v\n", err)
+			return 1
+		}
+	}
+	level := zapcore.InfoLevel
+	if *debug {
+		level = zapcore.DebugLevel
+	}
+	ctrl.SetLogger(zap.New(zap.WriteTo(stderr), zap.Level(level), zap.JSONEncoder()))
+	log := ctrl.Log.WithName("serve")
+
+	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+	if err != nil {
+		fmt.Fprintf(stderr, "flink-ha-webhook: cannot reach the API server: %v\n", err)
+		return 1
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Metrics:                metricsserver.Options{BindAddress: *metricsAddr},
+		HealthProbeBindAddress: *probeAddr,
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Port:    *port,
+			CertDir: *certDir,
+			TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 }},
+		}),
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "flink-ha-webhook: %v\n", err)
+		return 1
+	}
+	srv := mgr.GetWebhookServer() // also what makes the manager run it
+	register := func(path string, h admission.Handler) {
+		wh := &admission.Webhook{Handler: h}
+		srv.Register(path, handler.Capped(wh.WithRecoverPanic(true)))
+	}
+	register(handler.MutatePath, handler.Mutating(p))
+	register(handler.ValidatePath, handler.Validating(p))
+	if err := mgr.AddHealthzCheck("webhook", srv.StartedChecker()); err != nil {
+		fmt.Fprintf(stderr, "flink-ha-webhook: %v\n", err)
+		return 1
+	}
+	if err := mgr.AddReadyzCheck("webhook", srv.StartedChecker()); err != nil {
+		fmt.Fprintf(stderr, "flink-ha-webhook: %v\n", err)
+		return 1
+	}
+	log.Info("starting", "port", *port, "certDir", *certDir, "mode", p.Mode, "enforcement", p.Enforcement)
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		log.Error(err, "stopped")
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,173 @@
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/flink-ha-webhook/flink-ha-webhook/mutate"
+	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
+	"github.com/flink-ha-webhook/flink-ha-webhook/validate"
+)
+
+// Paths the webhooks are served at; manifests/ points the API server there.
+const (
+	MutatePath   = "/mutate"
+	ValidatePath = "/validate"
+)
+
+// MaxRequestBytes caps an admission request: the API server refuses bodies
+// over 3 MiB, so a larger review is not one it sent.
+const MaxRequestBytes = 3 << 20
+
+var configMapKind = schema.GroupKind{Kind: "ConfigMap"}
+
+// Mutating returns the mutating webhook's handler.
+func Mutating(p *policy.Policy) admission.Handler { return &mutator{policy: p} }
+
+// Validating returns the validating webhook's handler.
+func Validating(p *policy.Policy) admission.Handler { return &validator{policy: p} }
+
+type mutator struct{ policy *policy.Policy }
+
+type validator struct{ policy *policy.Policy }
+
+// Capped wraps a webhook so that larger requests than MaxRequestBytes get a
+// 413 without being read.
+func Capped(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > MaxRequestBytes {
+			http.Error(w, fmt.Sprintf("admission request of %d bytes is over the %d-byte limit", r.ContentLength, MaxRequestBytes), http.StatusRequestEntityTooLarge)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBytes)
+		h.ServeHTTP(w, r)
+	})
+}
+
+func acted(req admission.Request) bool {
+	return req.Operation == admissionv1.Create || req.Operation == admissionv1.Update
+}
+
+func logDone(ctx context.Context, webhook string, req admission.Request, start time.Time, resp admission.Response, changes int) {
+	log := logf.FromContext(ctx).WithValues("webhook", webhook, "kind", req.Kind.Kind, "namespace", req.Namespace,
+		"name", req.Name, "operation", req.Operation, "uid", req.UID)
+	if req.DryRun != nil && *req.DryRun {
+		log = log.WithValues("dryRun", true)
+	}
+	log.V(1).Info("admission", "allowed", resp.Allowed, "changes", changes, "warnings", len(resp.Warnings),
+		"duration", time.Since(start).String())
+}
+
+// Handle implements admission.Handler.
+func (m *mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	start := time.Now()
+	requestsTotal.WithLabelValues("mutate", req.Kind.Kind, string(req.Operation)).Inc()
+	resp, changes := m.handle(req)
+	logDone(ctx, "mutate", req, start, resp, changes)
+	return resp
+}
+
+func (m *mutator) handle(req admission.Request) (admission.Response, int) {
+	if !acted(req) {
+		return admission.Allowed(""), 0
+	}
+	switch req.Kind.Group + "/" + req.Kind.Kind {
+	case "/ConfigMap":
+		cm := &corev1.ConfigMap{}
+		if err := json.Unmarshal(req.Object.Raw, cm); err != nil {
+			return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the ConfigMap: %w", err)), 0
+		}
+		if cm.Namespace == "" {
+			cm.Namespace = req.Namespace // a create names its namespace in the request
+		}
+		before, err := json.Marshal(cm)
+		if err != nil {
+			return admission.Errored(http.StatusInternalServerError, err), 0
+		}
+		r := mutate.ConfigMap(cm, m.policy)
+		for rule, n := range r.Counts() {
+			changesTotal.WithLabelValues("ConfigMap", rule).Add(float64(n))
+		}
+		return patch(before, cm, r), len(r.Changes)
+	}
+	return admission.Allowed(""), 0
+}
+
+// patch answers with the difference between the decoded object before and
+// after the rules: only what a rule changed, so fields this webhook does not
+// know about are untouched in the stored object.
+func patch(before []byte, after any, r mutate.Result) admission.Response {
+	if len(r.Changes) == 0 {
+		resp := admission.Allowed("")
+		resp.Warnings = r.Notes
+		return resp
+	}
+	cur, err := json.Marshal(after)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	resp := admission.PatchResponseFromRaw(before, cur)
+	resp.Warnings = r.Warnings()
+	return resp
+}
+
+// Handle implements admission.Handler.
+func (v *validator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	start := time.Now()
+	requestsTotal.WithLabelValues("validate", req.Kind.Kind, string(req.Operation)).Inc()
+	resp := v.handle(req)
+	logDone(ctx, "validate", req, start, resp, 0)
+	return resp
+}
+
+func (v *validator) handle(req admission.Request) admission.Response {
+	if !acted(req) {
+		return admission.Allowed("")
+	}
+	switch req.Kind.Group + "/" + req.Kind.Kind {
+	case "/ConfigMap":
+		cm := &corev1.ConfigMap{}
+		if err := json.Unmarshal(req.Object.Raw, cm); err != nil {
+			return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the ConfigMap: %w", err))
+		}
+		if cm.Namespace == "" {
+			cm.Namespace = req.Namespace
+		}
+		errs, warnings := validate.ConfigMap(cm, v.policy)
+		return v.verdict(configMapKind, cm.Name, errs, warnings)
+	}
+	return admission.Allowed("")
+}
+
+// verdict denies with one 422 naming every problem, or under a warn-only
+// policy admits with the problems as warnings.
+func (v *validator) verdict(gk schema.GroupKind, name string, errs field.ErrorList, warnings []string) admission.Response {
+	if len(errs) == 0 {
+		resp := admission.Allowed("")
+		resp.Warnings = warnings
+		return resp
+	}
+	if v.policy.Enforcement == policy.Warn {
+		warnedTotal.WithLabelValues(gk.Kind).Inc()
+		resp := admission.Allowed("")
+		for _, e := range errs {
+			resp.Warnings = append(resp.Warnings, e.Error())
+		}
+		resp.Warnings = append(resp.Warnings, warnings...)
+		return resp
+	}
+	denialsTotal.WithLabelValues(gk.Kind).Inc()
+	status := apierrors.NewInvalid(gk, name, errs).Status()
+	return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &status, Warnings: warnings}}
+}
