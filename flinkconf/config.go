@@ -128,6 +128,9 @@ func (c *Config) Conflicts() []Conflict {
 		if f := l.Source.Format(); f != FormatStandard && f != FormatObject {
 			continue
 		}
+		if o, ok := l.Source.(*Object); ok && o.Legacy {
+			continue
+		}
 		entries := l.Source.Entries()
 		for _, p := range entries {
 			for _, e := range entries {

@@ -14,6 +14,12 @@ import (
 // flat map of strings (operator 1.12 and older) or any nested object
 // (operator 1.13 and later), flattened with '.' and with lists joined by ';'.
 type Object struct {
+	// Legacy marks a configuration the operator writes out as
+	// flink-conf.yaml (Flink before 1.19), where a key may be both a value
+	// and the prefix of others ("high-availability" beside
+	// "high-availability.storageDir"), as it may in that format.
+	Legacy bool
+
 	m        map[string]any
 	entries  []Entry
 	last     map[string]int
@@ -178,7 +184,7 @@ func (o *Object) Set(key, value string) (bool, error) {
 		return true, o.parse()
 	}
 	for _, e := range o.entries {
-		if overlaps(e.Key, key) {
+		if !o.Legacy && overlaps(e.Key, key) {
 			return false, &EditError{Key: key, Msg: fmt.Sprintf("%q is a value; a nested flinkConfiguration cannot hold %q beside it", e.Key, key)}
 		}
 	}

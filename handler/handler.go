@@ -2,22 +2,18 @@ package handler
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/flink-ha-webhook/flink-ha-webhook/mutate"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
-	"github.com/flink-ha-webhook/flink-ha-webhook/validate"
 )
 
 // Paths the webhooks are served at; manifests/ points the API server there.
@@ -29,8 +25,6 @@ const (
 // MaxRequestBytes caps an admission request: the API server refuses bodies
 // over 3 MiB, so a larger review is not one it sent.
 const MaxRequestBytes = 3 << 20
-
-var configMapKind = schema.GroupKind{Kind: "ConfigMap"}
 
 // Mutating returns the mutating webhook's handler.
 func Mutating(p *policy.Policy) admission.Handler { return &mutator{policy: p} }
@@ -82,44 +76,28 @@ func (m *mutator) handle(req admission.Request) (admission.Response, int) {
 	if !acted(req) {
 		return admission.Allowed(""), 0
 	}
-	switch req.Kind.Group + "/" + req.Kind.Kind {
-	case "/ConfigMap":
-		cm := &corev1.ConfigMap{}
-		if err := json.Unmarshal(req.Object.Raw, cm); err != nil {
-			return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the ConfigMap: %w", err)), 0
-		}
-		if cm.Namespace == "" {
-			cm.Namespace = req.Namespace // a create names its namespace in the request
-		}
-		before, err := json.Marshal(cm)
-		if err != nil {
-			return admission.Errored(http.StatusInternalServerError, err), 0
-		}
-		r := mutate.ConfigMap(cm, m.policy)
-		for rule, n := range r.Counts() {
-			changesTotal.WithLabelValues("ConfigMap", rule).Add(float64(n))
-		}
-		return patch(before, cm, r), len(r.Changes)
-	}
-	return admission.Allowed(""), 0
-}
-
-// patch answers with the difference between the decoded object before and
-// after the rules: only what a rule changed, so fields this webhook does not
-// know about are untouched in the stored object.
-func patch(before []byte, after any, r mutate.Result) admission.Response {
-	if len(r.Changes) == 0 {
-		resp := admission.Allowed("")
-		resp.Warnings = r.Notes
-		return resp
-	}
-	cur, err := json.Marshal(after)
+	gk := schema.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}
+	r, err := Run(gk, req.Object.Raw, req.Namespace, m.policy, Phases{Mutate: true})
 	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, err)
+		return admission.Errored(http.StatusBadRequest, err), 0
 	}
-	resp := admission.PatchResponseFromRaw(before, cur)
-	resp.Warnings = r.Warnings()
-	return resp
+	if r == nil {
+		return admission.Allowed(""), 0
+	}
+	for rule, n := range r.Mutation.Counts() {
+		changesTotal.WithLabelValues(gk.Kind, rule).Add(float64(n))
+	}
+	if len(r.Mutation.Changes) == 0 {
+		resp := admission.Allowed("")
+		resp.Warnings = r.Mutation.Notes
+		return resp, 0
+	}
+	// The patch is the difference between the decoded object before and
+	// after the rules: only what a rule changed, so fields this webhook
+	// does not know are untouched in the stored object.
+	resp := admission.PatchResponseFromRaw(r.Before, r.After)
+	resp.Warnings = r.Mutation.Warnings()
+	return resp, len(r.Mutation.Changes)
 }
 
 // Handle implements admission.Handler.
@@ -135,19 +113,15 @@ func (v *validator) handle(req admission.Request) admission.Response {
 	if !acted(req) {
 		return admission.Allowed("")
 	}
-	switch req.Kind.Group + "/" + req.Kind.Kind {
-	case "/ConfigMap":
-		cm := &corev1.ConfigMap{}
-		if err := json.Unmarshal(req.Object.Raw, cm); err != nil {
-			return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the ConfigMap: %w", err))
-		}
-		if cm.Namespace == "" {
-			cm.Namespace = req.Namespace
-		}
-		errs, warnings := validate.ConfigMap(cm, v.policy)
-		return v.verdict(configMapKind, cm.Name, errs, warnings)
+	gk := schema.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}
+	r, err := Run(gk, req.Object.Raw, req.Namespace, v.policy, Phases{Validate: true})
+	if err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
 	}
-	return admission.Allowed("")
+	if r == nil {
+		return admission.Allowed("")
+	}
+	return v.verdict(gk, r.Name, r.Errors, r.Warnings)
 }
 
 // verdict denies with one 422 naming every problem, or under a warn-only

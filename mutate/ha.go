@@ -74,6 +74,9 @@ type source struct {
 	// standalone configurations get high-availability.cluster-id; the
 	// operator sets it itself, and refuses it in flinkConfiguration.
 	standalone bool
+	// haKey and haValue turn HA on; by default high-availability.type:
+	// kubernetes, which Flink reads from 1.16 on.
+	haKey, haValue string
 }
 
 // completeHA turns Kubernetes HA on where decision says so and fills in
@@ -112,7 +115,11 @@ func completeHA(src source, p *policy.Policy, decision policy.Decision) Result {
 			}
 			r.changed(RuleHAConfig, warning("%s: removed %s: %s", src.name, at.Key, at.Value))
 		}
-		if !set(flinkconf.HAType.Key, "kubernetes") {
+		key, value := flinkconf.HAType.Key, "kubernetes"
+		if src.haKey != "" {
+			key, value = src.haKey, src.haValue
+		}
+		if !set(key, value) {
 			return r
 		}
 	}

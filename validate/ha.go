@@ -66,7 +66,11 @@ func checkHA(t target, p *policy.Policy, decision policy.Decision) (field.ErrorL
 			"Kubernetes HA keeps job graphs and checkpoint pointers there: set high-availability.storageDir to a URI "+
 				"every JobManager can reach, such as s3://<bucket>/flink-ha/<cluster-id>"))
 	} else if warning, err := flinkconf.CheckStorageDir(s.Value); err != nil {
-		errs = append(errs, field.Invalid(t.path.Key(s.Key), s.Value, fmt.Sprintf("%s: %s", s.Where(), err)))
+		detail := err.Error()
+		if s.Line > 0 || s.Arg >= 0 {
+			detail = s.Where() + ": " + detail // the field path does not say which line or argument
+		}
+		errs = append(errs, field.Invalid(t.path.Key(s.Key), s.Value, detail))
 	} else if warning != "" {
 		warnings = append(warnings, fmt.Sprintf("%s: %s", t.path.Key(s.Key), warning))
 	}

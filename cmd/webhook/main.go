@@ -17,6 +17,7 @@ const usage = `flink-ha-webhook makes Apache Flink clusters highly available on 
 
 Usage:
   flink-ha-webhook serve [flags]    run the admission webhook (see serve -h)
+  flink-ha-webhook inject [flags]   apply the webhook's rules to manifests offline (see inject -h)
   flink-ha-webhook version          print the version
 `
 
@@ -28,6 +29,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stderr)
+	case "inject":
+		return inject(args[1:], stdin, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, version())
 		return 0

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+	gomodulesjsonpatch "gomodules.xyz/jsonpatch/v2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+
+	"github.com/flink-ha-webhook/flink-ha-webhook/handler"
+	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
+)
+
+func inject(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("inject", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("f", "-", "manifest file, directory of *.yaml, *.yml and *.json files, or - for standard input")
+	policyPath := fs.String("policy", "", "policy file, as given to serve; without one the default policy")
+	namespace := fs.String("namespace", "default", "namespace of objects that name none, as kubectl apply -n would give them")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	p := policy.Default()
+	if *policyPath != "" {
+		var err error
+		if p, err = policy.Load(*policyPath); err != nil {
+			fmt.Fprintf(stderr, "flink-ha-webhook: %v\n", err)
+			return 2
+		}
+	}
+	in, err := readInputs(*file, stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "flink-ha-webhook: %v\n", err)
+		return 2
+	}
+	res, err := injectDocs(in, p, *namespace)
+	for _, m := range res.messages {
+		fmt.Fprintln(stderr, m)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "flink-ha-webhook: %v\n", err)
+		return 2
+	}
+	if _, err := stdout.Write(res.out); err != nil {
+		return 2
+	}
+	if res.denied {
+		return 1
+	}
+	return 0
+}
+
+// injected is what injectDocs makes of a stream of manifests.
+type injected struct {
+	out      []byte   // the documents as they would be stored
+	messages []string // what the API server would print: warnings, denials
+	changes  int      // how many changes the mutating rules made
+	denied   bool
+}
+
+// readInputs concatenates the manifests named by -f as one YAML stream.
+func readInputs(name string, stdin io.Reader) ([]byte, error) {
+	if name == "-" {
+		return io.ReadAll(stdin)
+	}
+	fi, err := os.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return os.ReadFile(name)
+	}
+	entries, err := os.ReadDir(name)
+	if err != nil {
+		return nil, err
+	}
+	var all bytes.Buffer
+	for _, e := range entries {
+		ext := filepath.Ext(e.Name())
+		if e.IsDir() || (ext != ".yaml" && ext != ".yml" && ext != ".json") {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join(name, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		all.WriteString("\n---\n")
+		all.Write(raw)
+	}
+	return all.Bytes(), nil
+}
+
+// injectDocs runs every document through the webhook's rules, as the API
+// server would on kubectl apply.
+func injectDocs(in []byte, p *policy.Policy, namespace string) (injected, error) {
+	var res injected
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(in)))
+	var docs [][]byte
+	for n := 1; ; n++ {
+		doc, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return res, fmt.Errorf("document %d: %w", n, err)
+		}
+		if len(bytes.TrimSpace(stripComments(doc))) == 0 {
+			continue
+		}
+		stored, msgs, changes, deny, err := injectDoc(doc, p, namespace)
+		if err != nil {
+			return res, fmt.Errorf("document %d: %w", n, err)
+		}
+		docs = append(docs, stored)
+		res.messages = append(res.messages, msgs...)
+		res.changes += changes
+		res.denied = res.denied || deny
+	}
+	res.out = bytes.Join(docs, []byte("---\n"))
+	return res, nil
+}
+
+func stripComments(doc []byte) []byte {
+	var b bytes.Buffer
+	for _, line := range bytes.Split(doc, []byte("\n")) {
+		if !bytes.HasPrefix(bytes.TrimSpace(line), []byte("#")) {
+			b.Write(line)
+			b.WriteByte('\n')
+		}
+	}
+	return b.Bytes()
+}
+
+func injectDoc(doc []byte, p *policy.Policy, namespace string) (stored []byte, msgs []string, changes int, denied bool, err error) {
+	js, err := yaml.YAMLToJSON(doc)
+	if err != nil {
+		return nil, nil, 0, false, err
+	}
+	var tm metav1.TypeMeta
+	if err := json.Unmarshal(js, &tm); err != nil {
+		return nil, nil, 0, false, fmt.Errorf("not a Kubernetes object: %w", err)
+	}
+	gv, err := schema.ParseGroupVersion(tm.APIVersion)
+	if err != nil {
+		return nil, nil, 0, false, err
+	}
+	gk := schema.GroupKind{Group: gv.Group, Kind: tm.Kind}
+	r, err := handler.Run(gk, js, namespace, p, handler.Phases{Mutate: true, Validate: true})
+	if err != nil || r == nil {
+		return doc, nil, 0, false, err // a kind the webhook leaves alone passes through as written
+	}
+	changes = len(r.Mutation.Changes)
+	for _, w := range r.Mutation.Warnings() {
+		msgs = append(msgs, "Warning: "+w)
+	}
+	for _, w := range r.Warnings {
+		msgs = append(msgs, "Warning: "+w)
+	}
+	denied = len(r.Errors) > 0 && p.Enforcement == policy.Enforce
+	for _, e := range r.Errors {
+		if denied {
+			msgs = append(msgs, fmt.Sprintf("error: %s %q is invalid: %v", gk.Kind, r.Name, e))
+		} else {
+			msgs = append(msgs, "Warning: "+e.Error())
+		}
+	}
+	if changes == 0 {
+		return doc, msgs, 0, denied, nil
+	}
+	// Apply the webhook's own patch to the document as written, so fields
+	// the rules do not know are kept as the API server would keep them.
+	ops, err := gomodulesjsonpatch.CreatePatch(r.Before, r.After)
+	if err != nil {
+		return nil, msgs, changes, denied, err
+	}
+	raw, err := json.Marshal(ops)
+	if err != nil {
+		return nil, msgs, changes, denied, err
+	}
+	patch, err := jsonpatch.DecodePatch(raw)
+	if err != nil {
+		return nil, msgs, changes, denied, err
+	}
+	patched, err := patch.Apply(js)
+	if err != nil {
+		return nil, msgs, changes, denied, fmt.Errorf("applying the webhook's patch: %w", err)
+	}
+	stored, err = yaml.JSONToYAML(patched)
+	return stored, msgs, changes, denied, err
+}

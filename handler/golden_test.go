@@ -1,0 +1,165 @@
+package handler_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	"sigs.k8s.io/yaml"
+
+	"github.com/flink-ha-webhook/flink-ha-webhook/handler"
+	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.out.yaml and *.review from the handlers' output")
+
+// GoldenPolicy is the policy of the golden manifests; cmd/webhook's inject
+// test uses the same.
+const GoldenPolicy = "storageDir: s3://flink-ha/{namespace}/{clusterId}\nexemptNamespaces: [legacy]\n"
+
+// GoldenNamespace is the namespace the golden manifests are applied in.
+const GoldenNamespace = "analytics"
+
+func documents(t testing.TB, raw []byte) [][]byte {
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(raw)))
+	var docs [][]byte
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return docs
+		}
+		require.NoError(t, err)
+		js, err := yaml.YAMLToJSON(doc)
+		require.NoError(t, err)
+		if string(js) != "null" {
+			docs = append(docs, doc)
+		}
+	}
+}
+
+// admit sends one document through both webhooks as the API server would,
+// returning the stored document, the lines kubectl would print and the
+// patched JSON.
+func admit(t testing.TB, mutating, validating admission.Handler, doc []byte) (stored []byte, lines []string, patchedJSON []byte) {
+	js, err := yaml.YAMLToJSON(doc)
+	require.NoError(t, err)
+	var tm metav1.TypeMeta
+	require.NoError(t, json.Unmarshal(js, &tm))
+	var om struct {
+		Metadata metav1.ObjectMeta `json:"metadata"`
+	}
+	require.NoError(t, json.Unmarshal(js, &om))
+	gv, err := schema.ParseGroupVersion(tm.APIVersion)
+	require.NoError(t, err)
+	req := admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+		UID:       "golden",
+		Kind:      metav1.GroupVersionKind{Group: gv.Group, Version: gv.Version, Kind: tm.Kind},
+		Namespace: GoldenNamespace,
+		Name:      om.Metadata.Name,
+		Operation: admissionv1.Create,
+		Object:    runtime.RawExtension{Raw: js},
+	}}
+	ctx := context.Background()
+	mresp := mutating.Handle(ctx, req)
+	require.True(t, mresp.Allowed, "the mutating webhook never denies")
+	patched := js
+	stored = doc
+	if len(mresp.Patches) > 0 {
+		raw, err := json.Marshal(mresp.Patches)
+		require.NoError(t, err)
+		p, err := jsonpatch.DecodePatch(raw)
+		require.NoError(t, err)
+		patched, err = p.Apply(js)
+		require.NoError(t, err)
+		stored, err = yaml.JSONToYAML(patched)
+		require.NoError(t, err)
+	}
+	for _, w := range mresp.Warnings {
+		lines = append(lines, "Warning: "+w)
+	}
+	req.Object.Raw = patched
+	vresp := validating.Handle(ctx, req)
+	for _, w := range vresp.Warnings {
+		lines = append(lines, "Warning: "+w)
+	}
+	if !vresp.Allowed {
+		require.NotNil(t, vresp.Result.Details, "a denial names its fields")
+		assert.Equal(t, int32(422), vresp.Result.Code)
+		for _, c := range vresp.Result.Details.Causes {
+			lines = append(lines, fmt.Sprintf("error: %s %q is invalid: %s: %s", tm.Kind, om.Metadata.Name, c.Field, c.Message))
+		}
+	}
+	return stored, lines, patched
+}
+
+// TestGoldenManifests applies testdata/*.in.yaml through the webhooks and
+// compares what would be stored with *.out.yaml and what kubectl would print
+// with *.review. Every object admitted again must get no patch.
+func TestGoldenManifests(t *testing.T) {
+	p, err := policy.Parse([]byte(GoldenPolicy))
+	require.NoError(t, err)
+	mutating, validating := handler.Mutating(p), handler.Validating(p)
+	ins, err := filepath.Glob("testdata/*.in.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, ins)
+	for _, in := range ins {
+		base := strings.TrimSuffix(in, ".in.yaml")
+		t.Run(filepath.Base(base), func(t *testing.T) {
+			raw, err := os.ReadFile(in)
+			require.NoError(t, err)
+			var out [][]byte
+			var review []string
+			for _, doc := range documents(t, raw) {
+				stored, lines, patched := admit(t, mutating, validating, doc)
+				out, review = append(out, stored), append(review, lines...)
+
+				again := admission.Request{}
+				again.Kind, again.Namespace, again.Operation = kindOf(t, patched), GoldenNamespace, admissionv1.Update
+				again.Object.Raw = patched
+				resp := mutating.Handle(context.Background(), again)
+				assert.Empty(t, resp.Patches, "a second pass must yield no patch")
+			}
+			gotOut := bytes.Join(out, []byte("---\n"))
+			gotReview := ""
+			if len(review) > 0 {
+				gotReview = strings.Join(review, "\n") + "\n"
+			}
+			if *update {
+				require.NoError(t, os.WriteFile(base+".out.yaml", gotOut, 0o644))
+				require.NoError(t, os.WriteFile(base+".review", []byte(gotReview), 0o644))
+			}
+			want, err := os.ReadFile(base + ".out.yaml")
+			require.NoError(t, err, "run go test ./handler -update")
+			assert.Equal(t, string(want), string(gotOut))
+			want, err = os.ReadFile(base + ".review")
+			require.NoError(t, err)
+			assert.Equal(t, string(want), gotReview)
+		})
+	}
+}
+
+func kindOf(t testing.TB, js []byte) metav1.GroupVersionKind {
+	var tm metav1.TypeMeta
+	require.NoError(t, json.Unmarshal(js, &tm))
+	gv, err := schema.ParseGroupVersion(tm.APIVersion)
+	require.NoError(t, err)
+	return metav1.GroupVersionKind{Group: gv.Group, Version: gv.Version, Kind: tm.Kind}
+}

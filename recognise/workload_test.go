@@ -1,0 +1,65 @@
+package recognise
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func template(labels map[string]string, containers ...corev1.Container) *corev1.PodTemplateSpec {
+	return &corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{Containers: containers}}
+}
+
+func TestPodTemplate(t *testing.T) {
+	t.Parallel()
+	jm := map[string]string{"app": "flink", "component": "jobmanager"}
+	confVolume := corev1.Volume{Name: "flink-config-volume", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+		LocalObjectReference: corev1.LocalObjectReference{Name: "flink-config"}}}}
+	mounted := template(jm, corev1.Container{Name: "jobmanager", Image: "flink:1.20", Args: []string{"jobmanager"},
+		VolumeMounts: []corev1.VolumeMount{{Name: "flink-config-volume", MountPath: "/opt/flink/conf"}}})
+	mounted.Spec.Volumes = []corev1.Volume{confVolume}
+
+	cases := map[string]struct {
+		objectLabels map[string]string
+		tpl          *corev1.PodTemplateSpec
+		want         FlinkPod
+		ok           bool
+	}{
+		"the docs' session JobManager": {
+			tpl: mounted, ok: true, want: FlinkPod{Role: JobManager, ConfigMounted: true},
+		},
+		"an application JobManager found by its entrypoint alone": {
+			tpl: template(nil, corev1.Container{Name: "sidecar", Image: "envoy"}, corev1.Container{Name: "main", Image: "registry.example/jobs/wordcount:2", Args: []string{"standalone-job", "--job-classname", "X"}}),
+			ok:  true, want: FlinkPod{Role: JobManager, Container: 1, Application: true},
+		},
+		"a TaskManager": {
+			tpl: template(map[string]string{"component": "taskmanager"}, corev1.Container{Name: "taskmanager", Image: "flink:2.1", Args: []string{"taskmanager"}}),
+			ok:  true, want: FlinkPod{Role: TaskManager},
+		},
+		"a native JobManager Deployment made by Flink": {
+			objectLabels: map[string]string{"app": "orders", "component": "jobmanager", "type": "flink-native-kubernetes"},
+			tpl:          template(map[string]string{"component": "jobmanager"}, corev1.Container{Name: "flink-main-container", Image: "flink:1.20", Args: []string{"bash", "-c", "kubernetes-jobmanager.sh kubernetes-session"}}),
+			ok:           true, want: FlinkPod{Role: JobManager, Native: true},
+		},
+		"a labelled container with a Flink image from a registry with a port": {
+			tpl: template(jm, corev1.Container{Name: "jm", Image: "registry:5000/apache/flink:1.20@sha256:abc"}),
+			ok:  true, want: FlinkPod{Role: JobManager},
+		},
+		"a labelled pod without anything Flink about it": {
+			tpl: template(jm, corev1.Container{Name: "web", Image: "nginx:1.27"}),
+		},
+		"an unrelated Deployment": {
+			tpl: template(map[string]string{"app": "web"}, corev1.Container{Name: "web", Image: "nginx", Args: []string{"--port", "80"}}),
+		},
+		"a registry host named flink does not make nginx Flink": {
+			tpl: template(jm, corev1.Container{Name: "web", Image: "flink.registry:5000/nginx:1.27"}),
+		},
+	}
+	for name, tc := range cases {
+		got, ok := PodTemplate(tc.objectLabels, tc.tpl)
+		assert.Equal(t, tc.ok, ok, name)
+		assert.Equal(t, tc.want, got, name)
+	}
+}
