@@ -170,7 +170,7 @@ data:
 
 	// Leadership renewals: UPDATEs of the HA ConfigMap's leader annotation,
 	// as Flink makes every few seconds. None may reach the webhook.
-	before, err := server.metric(ctx, "flink_ha_webhook_admission_requests_total", "kind=ConfigMap", "operation=UPDATE")
+	before, err := server.Metric(ctx, "flink_ha_webhook_admission_requests_total", "kind=ConfigMap", "operation=UPDATE")
 	require.NoError(t, err)
 	for i := 0; i < 20; i++ {
 		cm, err := cms.Get(ctx, "orders-cluster-config-map", metav1.GetOptions{})
@@ -182,10 +182,10 @@ data:
 		_, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
 		require.NoError(t, err)
 	}
-	after, err := server.metric(ctx, "flink_ha_webhook_admission_requests_total", "kind=ConfigMap", "operation=UPDATE")
+	after, err := server.Metric(ctx, "flink_ha_webhook_admission_requests_total", "kind=ConfigMap", "operation=UPDATE")
 	require.NoError(t, err)
 	assert.Equal(t, before, after, "leader renewals must never reach the webhook")
-	strips, err := server.metric(ctx, "flink_ha_webhook_changes_total", "kind=ConfigMap", "rule=strip-owner-references")
+	strips, err := server.Metric(ctx, "flink_ha_webhook_changes_total", "kind=ConfigMap", "rule=strip-owner-references")
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, strips, 2.0)
 

@@ -13,7 +13,7 @@ import (
 // the webhook configurations of manifests/webhook through real TLS.
 var (
 	plane  *controlplane.Plane
-	server *webhookServer
+	server *controlplane.WebhookServer
 )
 
 // testPolicy is the policy the webhook runs with in these tests.
@@ -24,13 +24,22 @@ serviceAccount: flink-ha
 func TestMain(m *testing.M) {
 	os.Exit(controlplane.Run(m, controlplane.Options{
 		ControllerManager:  true,
+		CRDDirectories:     []string{"testdata/crds"},
 		WebhookDirectories: []string{"../../manifests/webhook"},
 	}, &plane, func(p *controlplane.Plane) (func(), error) {
-		s, err := startWebhook(p, testPolicy)
+		dir, err := os.MkdirTemp("", "flink-ha-webhook-e2e-")
+		if err != nil {
+			return nil, err
+		}
+		bin, err := controlplane.BuildWebhook(dir)
+		if err != nil {
+			return nil, err
+		}
+		s, err := p.ServeWebhook(bin, testPolicy)
 		if err != nil {
 			return nil, fmt.Errorf("starting the webhook: %w", err)
 		}
 		server = s
-		return s.stop, nil
+		return func() { s.Stop(); os.RemoveAll(dir) }, nil
 	}))
 }

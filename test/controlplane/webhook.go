@@ -1,4 +1,4 @@
-package e2e
+package controlplane
 
 import (
 	"bufio"
@@ -13,18 +13,33 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
-
-	"github.com/flink-ha-webhook/flink-ha-webhook/test/controlplane"
 )
 
-// webhookServer is the flink-ha-webhook binary running `serve`.
-type webhookServer struct {
+// WebhookServer is the flink-ha-webhook binary running `serve` for a plane.
+type WebhookServer struct {
+	// Logs holds what the server logged.
+	Logs        *LogBuffer
 	cmd         *exec.Cmd
 	metricsAddr string
-	logs        *bytes.Buffer
 	done        chan struct{}
+}
+
+// BuildWebhook builds the flink-ha-webhook binary of this checkout into dir.
+func BuildWebhook(dir string) (string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "flink-ha-webhook")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/webhook")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v: %s", err, out)
+	}
+	return bin, nil
 }
 
 func freeAddr() (string, error) {
@@ -36,18 +51,13 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// startWebhook builds the binary from this checkout and serves the plane's
-// webhook endpoint with it, returning once /readyz answers.
-func startWebhook(p *controlplane.Plane, policy string) (*webhookServer, error) {
-	dir, err := os.MkdirTemp("", "flink-ha-webhook-e2e-")
+// ServeWebhook runs bin (see BuildWebhook) as the webhook server of the
+// plane's webhook endpoint with the given policy, returning once /readyz
+// answers. Its logs collect in Logs.
+func (p *Plane) ServeWebhook(bin, policy string) (*WebhookServer, error) {
+	dir, err := os.MkdirTemp(p.dir, "webhook-")
 	if err != nil {
 		return nil, err
-	}
-	bin := filepath.Join(dir, "flink-ha-webhook")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/webhook")
-	build.Dir = "../.."
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build: %v: %s", err, out)
 	}
 	policyFile := filepath.Join(dir, "policy.yaml")
 	if err := os.WriteFile(policyFile, []byte(policy), 0o600); err != nil {
@@ -61,7 +71,7 @@ func startWebhook(p *controlplane.Plane, policy string) (*webhookServer, error) 
 	if err != nil {
 		return nil, err
 	}
-	s := &webhookServer{metricsAddr: metricsAddr, logs: &bytes.Buffer{}, done: make(chan struct{})}
+	s := &WebhookServer{metricsAddr: metricsAddr, Logs: &LogBuffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command(bin, "serve",
 		"--policy", policyFile,
 		"--cert-dir", p.Webhook.CertDir,
@@ -71,18 +81,18 @@ func startWebhook(p *controlplane.Plane, policy string) (*webhookServer, error) 
 		"--health-probe-bind-address", probeAddr,
 		"--debug",
 	)
-	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
+	s.cmd.Stdout, s.cmd.Stderr = s.Logs, s.Logs
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
 		return nil, err
 	}
-	go func() { _ = s.cmd.Wait(); close(s.done); os.RemoveAll(dir) }()
+	go func() { _ = s.cmd.Wait(); close(s.done) }()
 
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
 		case <-s.done:
-			return nil, fmt.Errorf("flink-ha-webhook exited: %s", s.logs.String())
+			return nil, fmt.Errorf("flink-ha-webhook exited: %s", s.Logs.String())
 		case <-time.After(100 * time.Millisecond):
 		}
 		resp, err := http.Get("http://" + probeAddr + "/readyz")
@@ -93,12 +103,12 @@ func startWebhook(p *controlplane.Plane, policy string) (*webhookServer, error) 
 			}
 		}
 	}
-	s.stop()
-	return nil, fmt.Errorf("flink-ha-webhook not ready within 30s: %s", s.logs.String())
+	s.Stop()
+	return nil, fmt.Errorf("flink-ha-webhook not ready within 30s: %s", s.Logs.String())
 }
 
-// stop ends the server as Kubernetes would, with SIGTERM.
-func (s *webhookServer) stop() {
+// Stop ends the server as Kubernetes would, with SIGTERM, and waits for it.
+func (s *WebhookServer) Stop() {
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.done:
@@ -108,9 +118,9 @@ func (s *webhookServer) stop() {
 	}
 }
 
-// metric returns the value of the sample of name whose labels include every
+// Metric returns the value of the sample of name whose labels include every
 // label given ("kind=ConfigMap"), summed over the samples that match.
-func (s *webhookServer) metric(ctx context.Context, name string, labels ...string) (float64, error) {
+func (s *WebhookServer) Metric(ctx context.Context, name string, labels ...string) (float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.metricsAddr+"/metrics", nil)
 	if err != nil {
 		return 0, err
@@ -149,4 +159,23 @@ func (s *webhookServer) metric(ctx context.Context, name string, labels ...strin
 		sum += v
 	}
 	return sum, nil
+}
+
+// LogBuffer collects a process's output; it is safe for the process
+// writing and a test reading at once.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
