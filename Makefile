@@ -13,6 +13,10 @@ UNIT_PKGS     = $(shell $(GO) list ./... | grep -v /test/)
 help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+.PHONY: demo
+demo: controlplane ## Start a control plane and the webhook, and show what it does (under 2 minutes once cached).
+	$(GO) run ./hack/demo
+
 .PHONY: build
 build: ## Build the flink-ha-webhook binary into bin/.
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/webhook
