@@ -1,0 +1,84 @@
+package handler_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	"sigs.k8s.io/yaml"
+
+	"github.com/flink-ha-webhook/flink-ha-webhook/handler"
+	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
+)
+
+// reviewBody is an AdmissionReview, as the API server sends it, for the
+// n-th document of a golden manifest.
+func reviewBody(b *testing.B, file string, n int) []byte {
+	raw, err := os.ReadFile("testdata/" + file + ".in.yaml")
+	require.NoError(b, err)
+	js, err := yaml.YAMLToJSON(documents(b, raw)[n])
+	require.NoError(b, err)
+	var tm metav1.TypeMeta
+	require.NoError(b, json.Unmarshal(js, &tm))
+	gv, err := schema.ParseGroupVersion(tm.APIVersion)
+	require.NoError(b, err)
+	body, err := json.Marshal(admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request: &admissionv1.AdmissionRequest{
+			UID: "bench", Kind: metav1.GroupVersionKind{Group: gv.Group, Version: gv.Version, Kind: tm.Kind},
+			Namespace: GoldenNamespace, Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: js},
+		},
+	})
+	require.NoError(b, err)
+	return body
+}
+
+// BenchmarkHandlers measures each handler path from the request's bytes to
+// the response's, through controller-runtime's HTTP handling.
+func BenchmarkHandlers(b *testing.B) {
+	p, err := policy.Parse([]byte(GoldenPolicy))
+	require.NoError(b, err)
+	cases := []struct {
+		name, file string
+		doc        int
+	}{
+		{"ConfigMap", "standalone-session", 0},
+		{"Deployment", "standalone-session", 1},
+		{"Job", "standalone-application", 1},
+		{"FlinkDeployment", "flinkdeployment-nested", 0},
+		{"HAConfigMap", "ha-configmaps", 0},
+		{"Untouched", "left-alone", 1},
+	}
+	for _, hook := range []struct {
+		name string
+		h    admission.Handler
+	}{{"mutate", handler.Mutating(p)}, {"validate", handler.Validating(p)}} {
+		wh := &admission.Webhook{Handler: hook.h}
+		srv := handler.Capped(wh)
+		for _, c := range cases {
+			body := reviewBody(b, c.file, c.doc)
+			b.Run(hook.name+"/"+c.name, func(b *testing.B) {
+				b.SetBytes(int64(len(body)))
+				b.ReportAllocs()
+				for b.Loop() {
+					req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+					req.Header.Set("Content-Type", "application/json")
+					rec := httptest.NewRecorder()
+					srv.ServeHTTP(rec, req)
+					if rec.Code != http.StatusOK {
+						b.Fatalf("status %d: %s", rec.Code, rec.Body)
+					}
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,54 @@
+package handler_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/flink-ha-webhook/flink-ha-webhook/handler"
+	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
+)
+
+func TestHandlersLeaveAlone(t *testing.T) {
+	t.Parallel()
+	p, err := policy.Parse([]byte(GoldenPolicy))
+	require.NoError(t, err)
+	owned := []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"orders-cluster-config-map","ownerReferences":[{"apiVersion":"v1","kind":"Pod","name":"p","uid":"u"}]}}`)
+	cmKind := metav1.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}
+	cases := map[string]admissionv1.AdmissionRequest{
+		"a DELETE":  {Kind: cmKind, Operation: admissionv1.Delete, OldObject: runtime.RawExtension{Raw: owned}},
+		"a CONNECT": {Kind: metav1.GroupVersionKind{Version: "v1", Kind: "Pod"}, Operation: admissionv1.Connect},
+		"a kind the rules do not know": {Kind: metav1.GroupVersionKind{Group: "flink.apache.org", Version: "v1beta1", Kind: "FlinkSessionJob"},
+			Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: []byte(`{"spec":{"deploymentName":"x"}}`)}},
+	}
+	for name, req := range cases {
+		for _, h := range []admission.Handler{handler.Mutating(p), handler.Validating(p)} {
+			resp := h.Handle(context.Background(), admission.Request{AdmissionRequest: req})
+			assert.True(t, resp.Allowed, name)
+			assert.Empty(t, resp.Patches, name)
+			assert.Empty(t, resp.Warnings, name)
+		}
+	}
+}
+
+func TestHandlersAnswerUndecodableObjectsWith400(t *testing.T) {
+	t.Parallel()
+	p := policy.Default()
+	req := admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+		Kind: metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}, Operation: admissionv1.Create,
+		Object: runtime.RawExtension{Raw: []byte(`{"spec":{"replicas":"two"}}`)},
+	}}
+	for _, h := range []admission.Handler{handler.Mutating(p), handler.Validating(p)} {
+		resp := h.Handle(context.Background(), req)
+		assert.False(t, resp.Allowed)
+		assert.Equal(t, int32(http.StatusBadRequest), resp.Result.Code)
+		assert.Contains(t, resp.Result.Message, "decoding the Deployment")
+	}
+}
