@@ -52,3 +52,19 @@ func TestHandlersAnswerUndecodableObjectsWith400(t *testing.T) {
 		assert.Contains(t, resp.Result.Message, "decoding the Deployment")
 	}
 }
+
+func TestWarnOnlyPolicyAdmitsWithTheProblemsAsWarnings(t *testing.T) {
+	t.Parallel()
+	p, err := policy.Parse([]byte("enforcement: warn\n"))
+	require.NoError(t, err)
+	req := admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+		Kind: metav1.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}, Operation: admissionv1.Create, Namespace: "team",
+		Object: runtime.RawExtension{Raw: []byte(`{"metadata":{"name":"flink-config"},"data":{"flink-conf.yaml":"high-availability.type: kubernetes\n"}}`)},
+	}}
+	resp := handler.Validating(p).Handle(context.Background(), req)
+	assert.True(t, resp.Allowed)
+	assert.Equal(t, []string{
+		"data[flink-conf.yaml][high-availability.storageDir]: Required value: Kubernetes HA keeps job graphs and checkpoint pointers there: set high-availability.storageDir to a URI every JobManager can reach, such as s3://<bucket>/flink-ha/<cluster-id>",
+		"data[flink-conf.yaml][kubernetes.cluster-id]: Required value: Kubernetes HA names its ConfigMaps after it: set kubernetes.cluster-id to a name unique in the namespace, such as the JobManager Deployment's",
+	}, resp.Warnings)
+}
