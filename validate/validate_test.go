@@ -27,7 +27,9 @@ func jobManager(annotations map[string]string, env []corev1.EnvVar, args ...stri
 		}
 }
 
-func props(text string) []corev1.EnvVar { return []corev1.EnvVar{{Name: "FLINK_PROPERTIES", Value: text}} }
+func props(text string) []corev1.EnvVar {
+	return []corev1.EnvVar{{Name: "FLINK_PROPERTIES", Value: text}}
+}
 
 func TestWorkload(t *testing.T) {
 	t.Parallel()
