@@ -16,6 +16,7 @@ import (
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/handler"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
+	"github.com/flink-ha-webhook/flink-ha-webhook/safetynet"
 )
 
 func serve(args []string, stderr io.Writer) int {
@@ -28,6 +29,9 @@ func serve(args []string, stderr io.Writer) int {
 	probeAddr := fs.String("health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file; in a pod the service account is used")
 	debug := fs.Bool("debug", false, "log every admission request (never whole objects)")
+	safetyNet := fs.Bool("safety-net", true, "remove owner references from HA ConfigMaps that got them while the webhook was unavailable")
+	leaderElect := fs.Bool("leader-elect", false, "run the background reconcilers in one replica at a time (the webhook serves in all)")
+	leaderNamespace := fs.String("leader-election-namespace", "", "namespace of the leader election Lease; in a pod, its own")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -53,8 +57,12 @@ func serve(args []string, stderr io.Writer) int {
 		return 1
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Metrics:                metricsserver.Options{BindAddress: *metricsAddr},
-		HealthProbeBindAddress: *probeAddr,
+		Metrics:                       metricsserver.Options{BindAddress: *metricsAddr},
+		HealthProbeBindAddress:        *probeAddr,
+		LeaderElection:                *leaderElect,
+		LeaderElectionID:              "flink-ha-webhook",
+		LeaderElectionNamespace:       *leaderNamespace,
+		LeaderElectionReleaseOnCancel: true,
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Port:    *port,
 			CertDir: *certDir,
@@ -79,6 +87,12 @@ func serve(args []string, stderr io.Writer) int {
 	if err := mgr.AddReadyzCheck("webhook", srv.StartedChecker()); err != nil {
 		fmt.Fprintf(stderr, "flink-ha-webhook: %v\n", err)
 		return 1
+	}
+	if *safetyNet {
+		if err := safetynet.Setup(mgr, p); err != nil {
+			fmt.Fprintf(stderr, "flink-ha-webhook: %v\n", err)
+			return 1
+		}
 	}
 	log.Info("starting", "port", *port, "certDir", *certDir, "mode", p.Mode, "enforcement", p.Enforcement)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -205,4 +206,8 @@ data:
 	leader, err := cms.Get(ctx, "orders-cluster-config-map", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, `{"holderIdentity":"jm-0","renewTime":"19"}`, leader.Annotations["control-plane.alpha.kubernetes.io/leader"])
+}
+
+func newConfigMap(name string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}, Data: map[string]string{"k": "v"}}
 }

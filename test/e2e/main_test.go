@@ -12,8 +12,9 @@ import (
 // namespace of its own. server is the real flink-ha-webhook binary serving
 // the webhook configurations of manifests/webhook through real TLS.
 var (
-	plane  *controlplane.Plane
-	server *controlplane.WebhookServer
+	plane      *controlplane.Plane
+	server     *controlplane.WebhookServer
+	webhookBin string
 )
 
 // testPolicy is the policy the webhook runs with in these tests.
@@ -31,15 +32,13 @@ func TestMain(m *testing.M) {
 		if err != nil {
 			return nil, err
 		}
-		bin, err := controlplane.BuildWebhook(dir)
-		if err != nil {
+		if webhookBin, err = controlplane.BuildWebhook(dir); err != nil {
 			return nil, err
 		}
-		s, err := p.ServeWebhook(bin, testPolicy)
-		if err != nil {
+		if server, err = p.ServeWebhook(webhookBin, testPolicy); err != nil {
 			return nil, fmt.Errorf("starting the webhook: %w", err)
 		}
-		server = s
-		return func() { s.Stop(); os.RemoveAll(dir) }, nil
+		// server may be restarted by a test: stop whichever runs at the end.
+		return func() { server.Stop(); os.RemoveAll(dir) }, nil
 	}))
 }
