@@ -9,11 +9,13 @@ import (
 	"go.uber.org/zap/zapcore"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/flink-ha-webhook/flink-ha-webhook/accounts"
 	"github.com/flink-ha-webhook/flink-ha-webhook/handler"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
 	"github.com/flink-ha-webhook/flink-ha-webhook/safetynet"
@@ -30,6 +32,7 @@ func serve(args []string, stderr io.Writer) int {
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file; in a pod the service account is used")
 	debug := fs.Bool("debug", false, "log every admission request (never whole objects)")
 	safetyNet := fs.Bool("safety-net", true, "remove owner references from HA ConfigMaps that got them while the webhook was unavailable")
+	ensureAccounts := fs.Bool("ensure-accounts", true, "create the policy's service account, its Role and RoleBinding where Flink runs under it")
 	leaderElect := fs.Bool("leader-elect", false, "run the background reconcilers in one replica at a time (the webhook serves in all)")
 	leaderNamespace := fs.String("leader-election-namespace", "", "namespace of the leader election Lease; in a pod, its own")
 	if err := fs.Parse(args); err != nil {
@@ -56,7 +59,12 @@ func serve(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "flink-ha-webhook: cannot reach the API server: %v\n", err)
 		return 1
 	}
+	var caches cache.Options
+	if *ensureAccounts {
+		caches.ByObject = accounts.CacheOptions()
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Cache:                         caches,
 		Metrics:                       metricsserver.Options{BindAddress: *metricsAddr},
 		HealthProbeBindAddress:        *probeAddr,
 		LeaderElection:                *leaderElect,
@@ -87,6 +95,12 @@ func serve(args []string, stderr io.Writer) int {
 	if err := mgr.AddReadyzCheck("webhook", srv.StartedChecker()); err != nil {
 		fmt.Fprintf(stderr, "flink-ha-webhook: %v\n", err)
 		return 1
+	}
+	if *ensureAccounts {
+		if err := accounts.Setup(mgr, p); err != nil {
+			fmt.Fprintf(stderr, "flink-ha-webhook: %v\n", err)
+			return 1
+		}
 	}
 	if *safetyNet {
 		if err := safetynet.Setup(mgr, p); err != nil {
