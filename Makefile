@@ -3,6 +3,7 @@ SHELL := /usr/bin/env bash
 .DEFAULT_GOAL := help
 
 BIN          ?= bin/flink-ha-webhook
+IMAGE        ?= flink-ha-webhook:dev
 GO           ?= go
 STATICCHECK  ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME     ?= 20s
@@ -20,6 +21,10 @@ demo: controlplane ## Start a control plane and the webhook, and show what it do
 .PHONY: build
 build: ## Build the flink-ha-webhook binary into bin/.
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/webhook
+
+.PHONY: image
+image: ## Build the container image IMAGE (default flink-ha-webhook:dev); needs Docker.
+	docker build -t $(IMAGE) .
 
 .PHONY: controlplane
 controlplane: ## Build (once, cached) kube-apiserver, etcd, kube-controller-manager and kubectl for the tests.

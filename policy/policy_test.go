@@ -115,3 +115,9 @@ func TestDecide(t *testing.T) {
 		assert.Equal(t, tc.err, err, name)
 	}
 }
+
+func TestTheInstalledPolicyIsValid(t *testing.T) {
+	t.Parallel()
+	_, err := Load("../manifests/policy.yaml")
+	assert.NoError(t, err)
+}

@@ -1,9 +1,11 @@
 package controlplane
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 )
@@ -73,4 +75,33 @@ func moduleRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// CertManagerCRDs returns the directory of cert-manager's CRDs at the
+// version pinned in hack/cert-manager-version, downloading the module from
+// the Go module proxy into the module cache if needed.
+func CertManagerCRDs() (string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	raw, err := os.ReadFile(filepath.Join(root, "hack", "cert-manager-version"))
+	if err != nil {
+		return "", err
+	}
+	mod := "github.com/cert-manager/cert-manager@" + strings.TrimSpace(string(raw))
+	cmd := exec.Command("go", "mod", "download", "-json", mod)
+	cmd.Dir = os.TempDir() // outside this module: nothing in go.mod changes
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go mod download %s: %w", mod, err)
+	}
+	var info struct{ Dir, Error string }
+	if err := json.Unmarshal(out, &info); err != nil {
+		return "", err
+	}
+	if info.Error != "" {
+		return "", fmt.Errorf("go mod download %s: %s", mod, info.Error)
+	}
+	return filepath.Join(info.Dir, "deploy", "crds"), nil
 }
