@@ -30,8 +30,12 @@ image: ## Build the container image IMAGE (default flink-ha-webhook:dev); needs 
 controlplane: ## Build (once, cached) kube-apiserver, etcd, kube-controller-manager and kubectl for the tests.
 	@hack/controlplane.sh >/dev/null
 
+.PHONY: tools
+tools: ## Build (once, cached) helm for the chart's tests.
+	@hack/helm.sh >/dev/null
+
 .PHONY: test
-test: controlplane ## Run every test: unit, fuzz seeds and end to end on the real control plane.
+test: controlplane tools ## Run every test: unit, fuzz seeds and end to end on the real control plane.
 	$(GO) test -race -count=1 ./...
 
 .PHONY: test-unit
@@ -39,12 +43,13 @@ test-unit: ## Run the tests that need no control plane.
 	$(GO) test -race -count=1 $(UNIT_PKGS)
 
 .PHONY: test-e2e
-test-e2e: controlplane ## Run only the end-to-end tests.
+test-e2e: controlplane tools ## Run only the end-to-end tests.
 	$(GO) test -count=1 ./test/...
 
 .PHONY: lint
-lint: ## go vet, staticcheck and gofmt.
+lint: tools ## go vet, staticcheck, gofmt and helm lint.
 	$(GO) vet ./...
+	"$$(hack/helm.sh)" lint --strict charts/flink-ha-webhook
 	$(GO) run $(STATICCHECK) ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 

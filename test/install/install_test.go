@@ -29,12 +29,10 @@ func TestMain(m *testing.M) {
 	os.Exit(controlplane.Run(m, controlplane.Options{CRDDirectories: []string{crds}}, &plane))
 }
 
-const ns = "flink-ha-webhook"
-
-func allowed(ctx context.Context, t *testing.T, namespace, verb, group, resource string) bool {
+func allowed(ctx context.Context, t *testing.T, user, namespace, verb, group, resource string) bool {
 	review, err := plane.Clientset.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
 		Spec: authorizationv1.SubjectAccessReviewSpec{
-			User:               "system:serviceaccount:flink-ha-webhook:flink-ha-webhook",
+			User:               user,
 			Groups:             []string{"system:serviceaccounts", "system:authenticated"},
 			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: namespace, Verb: verb, Group: group, Resource: resource},
 		},
@@ -43,10 +41,11 @@ func allowed(ctx context.Context, t *testing.T, namespace, verb, group, resource
 	return review.Status.Allowed
 }
 
-// checkInstall checks what any install of the webhook must have put in the
-// cluster.
-func checkInstall(ctx context.Context, t *testing.T) {
-	d, err := plane.Clientset.AppsV1().Deployments(ns).Get(ctx, "flink-ha-webhook", metav1.GetOptions{})
+// checkInstall checks what any install of the webhook, named name in
+// namespace ns, must have put in the cluster.
+func checkInstall(ctx context.Context, t *testing.T, ns, name string) {
+	user := "system:serviceaccount:" + ns + ":" + name
+	d, err := plane.Clientset.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, int32(2), *d.Spec.Replicas)
 	pod := d.Spec.Template.Spec
@@ -61,26 +60,26 @@ func checkInstall(ctx context.Context, t *testing.T) {
 	assert.Equal(t, "/healthz", c.LivenessProbe.HTTPGet.Path)
 	assert.False(t, c.Resources.Requests.Cpu().IsZero())
 
-	_, err = plane.Clientset.PolicyV1().PodDisruptionBudgets(ns).Get(ctx, "flink-ha-webhook", metav1.GetOptions{})
+	_, err = plane.Clientset.PolicyV1().PodDisruptionBudgets(ns).Get(ctx, name, metav1.GetOptions{})
 	assert.NoError(t, err)
-	_, err = plane.Clientset.CoreV1().Services(ns).Get(ctx, "flink-ha-webhook", metav1.GetOptions{})
+	_, err = plane.Clientset.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
 	assert.NoError(t, err)
 
-	mutating, err := plane.Clientset.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "flink-ha-webhook", metav1.GetOptions{})
+	mutating, err := plane.Clientset.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, name, metav1.GetOptions{})
 	require.NoError(t, err)
-	assert.Equal(t, "flink-ha-webhook/flink-ha-webhook", mutating.Annotations["cert-manager.io/inject-ca-from"])
+	assert.Equal(t, ns+"/"+name, mutating.Annotations["cert-manager.io/inject-ca-from"])
 	for _, w := range mutating.Webhooks {
 		assert.Equal(t, ns, w.ClientConfig.Service.Namespace, w.Name)
 	}
-	_, err = plane.Clientset.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, "flink-ha-webhook", metav1.GetOptions{})
+	_, err = plane.Clientset.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, name, metav1.GetOptions{})
 	require.NoError(t, err)
 
 	dyn, err := dynamic.NewForConfig(plane.Config)
 	require.NoError(t, err)
 	cert, err := dyn.Resource(schema.GroupVersionResource{Group: "cert-manager.io", Version: "v1", Resource: "certificates"}).
-		Namespace(ns).Get(ctx, "flink-ha-webhook", metav1.GetOptions{})
+		Namespace(ns).Get(ctx, name, metav1.GetOptions{})
 	require.NoError(t, err)
-	assert.Equal(t, "flink-ha-webhook-tls", cert.Object["spec"].(map[string]any)["secretName"])
+	assert.Equal(t, name+"-tls", cert.Object["spec"].(map[string]any)["secretName"])
 
 	// The webhook's own account: what its reconcilers need, and not more.
 	for _, ok := range []struct{ namespace, verb, group, resource string }{
@@ -89,14 +88,14 @@ func checkInstall(ctx context.Context, t *testing.T) {
 		{"team", "watch", "apps", "deployments"}, {"team", "watch", "flink.apache.org", "flinkdeployments"},
 		{ns, "update", "coordination.k8s.io", "leases"},
 	} {
-		assert.True(t, allowed(ctx, t, ok.namespace, ok.verb, ok.group, ok.resource), "the webhook needs to %s %s", ok.verb, ok.resource)
+		assert.True(t, allowed(ctx, t, user, ok.namespace, ok.verb, ok.group, ok.resource), "the webhook needs to %s %s", ok.verb, ok.resource)
 	}
 	for _, no := range []struct{ namespace, verb, group, resource string }{
 		{"team", "get", "", "secrets"}, {"team", "create", "", "pods"}, {"team", "update", "apps", "deployments"},
 		{"team", "create", "coordination.k8s.io", "leases"}, {"", "create", "rbac.authorization.k8s.io", "clusterrolebindings"},
 		{"team", "escalate", "rbac.authorization.k8s.io", "roles"}, {"team", "bind", "rbac.authorization.k8s.io", "roles"},
 	} {
-		assert.False(t, allowed(ctx, t, no.namespace, no.verb, no.group, no.resource), "the webhook must not %s %s in %q", no.verb, no.resource, no.namespace)
+		assert.False(t, allowed(ctx, t, user, no.namespace, no.verb, no.group, no.resource), "the webhook must not %s %s in %q", no.verb, no.resource, no.namespace)
 	}
 }
 
@@ -106,7 +105,7 @@ func TestKustomizeInstall(t *testing.T) {
 	out, _, err := plane.Kubectl(ctx, "", "apply", "-k", "../../manifests")
 	require.NoError(t, err)
 	assert.Contains(t, out, "deployment.apps/flink-ha-webhook created")
-	checkInstall(ctx, t)
+	checkInstall(ctx, t, "flink-ha-webhook", "flink-ha-webhook")
 
 	// kubectl diff exits 0 with nothing to say when applying again would
 	// change nothing.
