@@ -26,6 +26,10 @@ build: ## Build the flink-ha-webhook binary into bin/.
 image: ## Build the container image IMAGE (default flink-ha-webhook:dev); needs Docker.
 	docker build -t $(IMAGE) .
 
+.PHONY: kind
+kind: ## Install everything on a kind cluster and check it (needs Docker and kind; test/kind/run.sh).
+	test/kind/run.sh
+
 .PHONY: controlplane
 controlplane: ## Build (once, cached) kube-apiserver, etcd, kube-controller-manager and kubectl for the tests.
 	@hack/controlplane.sh >/dev/null
@@ -47,9 +51,10 @@ test-e2e: controlplane tools ## Run only the end-to-end tests.
 	$(GO) test -count=1 ./test/...
 
 .PHONY: lint
-lint: tools ## go vet, staticcheck, gofmt and helm lint.
+lint: tools ## go vet, staticcheck, gofmt, helm lint and shellcheck.
 	$(GO) vet ./...
 	"$$(hack/helm.sh)" lint --strict charts/flink-ha-webhook
+	shellcheck hack/*.sh test/kind/*.sh .ci/run
 	$(GO) run $(STATICCHECK) ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
