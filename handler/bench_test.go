@@ -61,7 +61,7 @@ func BenchmarkHandlers(b *testing.B) {
 	for _, hook := range []struct {
 		name string
 		h    admission.Handler
-	}{{"mutate", handler.Mutating(p)}, {"validate", handler.Validating(p)}} {
+	}{{"mutate", handler.Mutating(p)}, {"validate", handler.Validating(p, nil)}} {
 		wh := &admission.Webhook{Handler: hook.h}
 		srv := handler.Capped(wh)
 		for _, c := range cases {

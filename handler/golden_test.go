@@ -116,7 +116,7 @@ func admit(t testing.TB, mutating, validating admission.Handler, doc []byte) (st
 func TestGoldenManifests(t *testing.T) {
 	p, err := policy.Parse([]byte(GoldenPolicy))
 	require.NoError(t, err)
-	mutating, validating := handler.Mutating(p), handler.Validating(p)
+	mutating, validating := handler.Mutating(p), handler.Validating(p, nil)
 	ins, err := filepath.Glob("testdata/*.in.yaml")
 	require.NoError(t, err)
 	require.NotEmpty(t, ins)

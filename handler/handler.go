@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -29,12 +30,23 @@ const MaxRequestBytes = 3 << 20
 // Mutating returns the mutating webhook's handler.
 func Mutating(p *policy.Policy) admission.Handler { return &mutator{policy: p} }
 
-// Validating returns the validating webhook's handler.
-func Validating(p *policy.Policy) admission.Handler { return &validator{policy: p} }
+// Validating returns the validating webhook's handler. With a checker, it
+// also asks whether accounts users chose for Flink may do what HA needs
+// (policy checkAccounts); without one (offline) it does not.
+func Validating(p *policy.Policy, checker AccessChecker) admission.Handler {
+	return &validator{policy: p, checker: checker}
+}
 
 type mutator struct{ policy *policy.Policy }
 
-type validator struct{ policy *policy.Policy }
+type validator struct {
+	policy  *policy.Policy
+	checker AccessChecker
+}
+
+// accessTimeout bounds the authorizer's answer; the webhook's own timeout
+// is a few seconds.
+const accessTimeout = 2 * time.Second
 
 // Capped wraps a webhook so that larger requests than MaxRequestBytes get a
 // 413 without being read.
@@ -104,12 +116,12 @@ func (m *mutator) handle(req admission.Request) (admission.Response, int) {
 func (v *validator) Handle(ctx context.Context, req admission.Request) admission.Response {
 	start := time.Now()
 	requestsTotal.WithLabelValues("validate", req.Kind.Kind, string(req.Operation)).Inc()
-	resp := v.handle(req)
+	resp := v.handle(ctx, req)
 	logDone(ctx, "validate", req, start, resp, 0)
 	return resp
 }
 
-func (v *validator) handle(req admission.Request) admission.Response {
+func (v *validator) handle(ctx context.Context, req admission.Request) admission.Response {
 	if !acted(req) {
 		return admission.Allowed("")
 	}
@@ -121,7 +133,38 @@ func (v *validator) handle(req admission.Request) admission.Response {
 	if r == nil {
 		return admission.Allowed("")
 	}
+	if r.Account != nil && v.checker != nil && v.policy.CheckAccounts != policy.CheckOff {
+		v.checkAccount(ctx, r)
+	}
 	return v.verdict(gk, r.Name, r.Errors, r.Warnings)
+}
+
+// checkAccount adds what the API server says the account lacks, as an
+// error or a warning per policy. An authorizer that cannot be asked never
+// denies anything.
+func (v *validator) checkAccount(ctx context.Context, r *Review) {
+	ctx, cancel := context.WithTimeout(ctx, accessTimeout)
+	defer cancel()
+	a := *r.Account
+	denied, err := v.checker.Denied(ctx, a)
+	if err != nil {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("%s: could not check the rights of account %s: %v", a.Path, a.Name, err))
+		return
+	}
+	if len(denied) == 0 {
+		return
+	}
+	var lacks []string
+	for _, d := range denied {
+		lacks = append(lacks, d.Verb+" "+d.Resource)
+	}
+	e := field.Invalid(a.Path, a.Name, fmt.Sprintf("may not %s in %s, which Flink's HA needs: bind it to a Role that allows it, or leave the account to the webhook (%s)",
+		strings.Join(lacks, ", "), a.Namespace, v.policy.ServiceAccount))
+	if v.policy.CheckAccounts == policy.Enforce {
+		r.Errors = append(r.Errors, e)
+	} else {
+		r.Warnings = append(r.Warnings, e.Error())
+	}
 }
 
 // verdict denies with one 422 naming every problem, or under a warn-only

@@ -27,6 +27,8 @@ type kind struct {
 	new      func() object
 	mutate   func(object, *policy.Policy) mutate.Result
 	validate func(object, *policy.Policy) (field.ErrorList, []string)
+	// account names the account of the user's choosing to check, if any.
+	account func(object, *policy.Policy) (validate.Account, bool)
 }
 
 func one(n *int32) int32 {
@@ -48,6 +50,9 @@ var kinds = map[schema.GroupKind]kind{
 		validate: func(o object, p *policy.Policy) (field.ErrorList, []string) {
 			return validate.FlinkDeployment(o.(*unstructured.Unstructured), p)
 		},
+		account: func(o object, p *policy.Policy) (validate.Account, bool) {
+			return validate.FlinkDeploymentAccount(o.(*unstructured.Unstructured), p)
+		},
 	},
 	{Kind: "ConfigMap"}: {
 		new:    func() object { return &corev1.ConfigMap{} },
@@ -66,6 +71,10 @@ var kinds = map[schema.GroupKind]kind{
 			d := o.(*appsv1.Deployment)
 			return validate.Workload(&d.ObjectMeta, &d.Spec.Template, one(d.Spec.Replicas), field.NewPath("spec", "replicas"), p)
 		},
+		account: func(o object, p *policy.Policy) (validate.Account, bool) {
+			d := o.(*appsv1.Deployment)
+			return validate.WorkloadAccount(&d.ObjectMeta, &d.Spec.Template, p)
+		},
 	},
 	{Group: "apps", Kind: "StatefulSet"}: {
 		new: func() object { return &appsv1.StatefulSet{} },
@@ -77,6 +86,10 @@ var kinds = map[schema.GroupKind]kind{
 			s := o.(*appsv1.StatefulSet)
 			return validate.Workload(&s.ObjectMeta, &s.Spec.Template, one(s.Spec.Replicas), field.NewPath("spec", "replicas"), p)
 		},
+		account: func(o object, p *policy.Policy) (validate.Account, bool) {
+			s := o.(*appsv1.StatefulSet)
+			return validate.WorkloadAccount(&s.ObjectMeta, &s.Spec.Template, p)
+		},
 	},
 	{Group: "batch", Kind: "Job"}: {
 		new: func() object { return &batchv1.Job{} },
@@ -87,6 +100,10 @@ var kinds = map[schema.GroupKind]kind{
 		validate: func(o object, p *policy.Policy) (field.ErrorList, []string) {
 			j := o.(*batchv1.Job)
 			return validate.Workload(&j.ObjectMeta, &j.Spec.Template, one(j.Spec.Parallelism), field.NewPath("spec", "parallelism"), p)
+		},
+		account: func(o object, p *policy.Policy) (validate.Account, bool) {
+			j := o.(*batchv1.Job)
+			return validate.WorkloadAccount(&j.ObjectMeta, &j.Spec.Template, p)
 		},
 	},
 }
@@ -108,6 +125,9 @@ type Review struct {
 	// Errors and Warnings are the validating rules' verdict on After.
 	Errors   field.ErrorList
 	Warnings []string
+	// Account, when set, is an account of the user's choosing whose
+	// rights the validating webhook asks the API server about.
+	Account *validate.Account
 }
 
 // Phases select the rules Run applies: the mutating webhook runs only the
@@ -146,6 +166,11 @@ func Run(gk schema.GroupKind, raw []byte, namespace string, p *policy.Policy, ph
 	}
 	if phases.Validate {
 		r.Errors, r.Warnings = k.validate(obj, p)
+		if k.account != nil {
+			if a, ok := k.account(obj, p); ok {
+				r.Account = &a
+			}
+		}
 	}
 	return r, nil
 }

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -64,6 +65,30 @@ type Policy struct {
 	ExemptNamespaces []string `json:"exemptNamespaces,omitempty"`
 	// AllowOptOut honours AnnotationHA: "off" (default true).
 	AllowOptOut *bool `json:"allowOptOut,omitempty"`
+	// CheckAccounts asks the API server whether an account the user chose
+	// for Flink may do what HA needs: "warn" (default), "enforce" or "off".
+	CheckAccounts Enforcement `json:"checkAccounts,omitempty"`
+}
+
+// CheckOff turns the account check off.
+const CheckOff Enforcement = "off"
+
+// UnmarshalJSON reads an Enforcement. YAML 1.1 reads an unquoted off as
+// false, so false is taken for "off", as the person who wrote it meant.
+func (e *Enforcement) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case "false":
+		*e = CheckOff
+		return nil
+	case "true":
+		return errors.New(`true is not a choice here: write warn, enforce or off`)
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	*e = Enforcement(s)
+	return nil
 }
 
 // DefaultServiceAccount is the account injected when the policy names none.
@@ -124,6 +149,9 @@ func (p *Policy) setDefaults() {
 	if p.Enforcement == "" {
 		p.Enforcement = Enforce
 	}
+	if p.CheckAccounts == "" {
+		p.CheckAccounts = Warn
+	}
 	if p.AllowOptOut == nil {
 		yes := true
 		p.AllowOptOut = &yes
@@ -164,6 +192,9 @@ func (p *Policy) Validate() field.ErrorList {
 	}
 	if !slices.Contains([]Enforcement{Enforce, Warn}, p.Enforcement) {
 		errs = append(errs, field.NotSupported(field.NewPath("enforcement"), p.Enforcement, []Enforcement{Enforce, Warn}))
+	}
+	if !slices.Contains([]Enforcement{Enforce, Warn, CheckOff}, p.CheckAccounts) {
+		errs = append(errs, field.NotSupported(field.NewPath("checkAccounts"), p.CheckAccounts, []Enforcement{Enforce, Warn, CheckOff}))
 	}
 	for i, ns := range p.ExemptNamespaces {
 		for _, msg := range validation.IsDNS1123Label(ns) {

@@ -19,7 +19,7 @@ func TestParse(t *testing.T) {
 	}{
 		"an empty file is the default policy": {
 			in:   "",
-			want: &Policy{ServiceAccount: "flink-ha", Mode: ModeAll, Enforcement: Enforce, AllowOptOut: &yes},
+			want: &Policy{ServiceAccount: "flink-ha", Mode: ModeAll, Enforcement: Enforce, AllowOptOut: &yes, CheckAccounts: Warn},
 		},
 		"every field": {
 			in: `storageDir: s3://flink-ha/{namespace}/{clusterId}
@@ -28,9 +28,10 @@ mode: opt-in
 enforcement: warn
 exemptNamespaces: [legacy, sandbox]
 allowOptOut: false
+checkAccounts: enforce
 `,
 			want: &Policy{StorageDir: "s3://flink-ha/{namespace}/{clusterId}", ServiceAccount: "flink", Mode: ModeOptIn,
-				Enforcement: Warn, ExemptNamespaces: []string{"legacy", "sandbox"}, AllowOptOut: &no},
+				Enforcement: Warn, ExemptNamespaces: []string{"legacy", "sandbox"}, AllowOptOut: &no, CheckAccounts: Enforce},
 		},
 		"an unknown field is refused": {
 			in:  "storagedir: s3://x/{clusterId}\n",
@@ -50,6 +51,14 @@ exemptNamespaces: [OK]
 				`mode: Unsupported value: "sometimes": supported values: "all", "opt-in", ` +
 				`enforcement: Unsupported value: "strict": supported values: "enforce", "warn", ` +
 				`exemptNamespaces[0]: Invalid value: "OK": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')]`,
+		},
+		"an unquoted off is off, not YAML's false": {
+			in:   "checkAccounts: off\n",
+			want: &Policy{ServiceAccount: "flink-ha", Mode: ModeAll, Enforcement: Enforce, AllowOptOut: &yes, CheckAccounts: CheckOff},
+		},
+		"enforcement cannot be off": {
+			in:  "enforcement: off\n",
+			err: `enforcement: Unsupported value: "off": supported values: "enforce", "warn"`,
 		},
 		"the default account cannot be the injected one": {
 			in:  "serviceAccount: default\n",

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"go.uber.org/zap/zapcore"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -87,7 +88,12 @@ func serve(args []string, stderr io.Writer) int {
 		srv.Register(path, handler.Capped(wh.WithRecoverPanic(true)))
 	}
 	register(handler.MutatePath, handler.Mutating(p))
-	register(handler.ValidatePath, handler.Validating(p))
+	clients, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "flink-ha-webhook: %v\n", err)
+		return 1
+	}
+	register(handler.ValidatePath, handler.Validating(p, handler.NewSubjectAccessReviews(clients.AuthorizationV1().SubjectAccessReviews())))
 	if err := mgr.AddHealthzCheck("webhook", srv.StartedChecker()); err != nil {
 		fmt.Fprintf(stderr, "flink-ha-webhook: %v\n", err)
 		return 1

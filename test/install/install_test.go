@@ -86,7 +86,7 @@ func checkInstall(ctx context.Context, t *testing.T, ns, name string) {
 		{"team", "patch", "", "configmaps"}, {"team", "watch", "", "configmaps"}, {"team", "create", "", "serviceaccounts"},
 		{"team", "create", "rbac.authorization.k8s.io", "roles"}, {"team", "create", "rbac.authorization.k8s.io", "rolebindings"},
 		{"team", "watch", "apps", "deployments"}, {"team", "watch", "flink.apache.org", "flinkdeployments"},
-		{ns, "update", "coordination.k8s.io", "leases"},
+		{ns, "update", "coordination.k8s.io", "leases"}, {"", "create", "authorization.k8s.io", "subjectaccessreviews"},
 	} {
 		assert.True(t, allowed(ctx, t, user, ok.namespace, ok.verb, ok.group, ok.resource), "the webhook needs to %s %s", ok.verb, ok.resource)
 	}

@@ -1,0 +1,78 @@
+package validate
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
+	"github.com/flink-ha-webhook/flink-ha-webhook/recognise"
+)
+
+// Account is a service account of the user's choosing that Flink will run
+// under, and what it must be allowed to do, for a check with the API
+// server's authorizer (which the rules here do not call: they are pure).
+type Account struct {
+	Namespace, Name string
+	// Path is the field that names it.
+	Path *field.Path
+	// Native accounts also create and delete the TaskManager pods.
+	Native bool
+}
+
+// Needs lists what the account must be allowed: the rights of Flink's
+// Kubernetes HA, and for native mode its pods.
+func (a Account) Needs() []Access {
+	needs := []Access{}
+	for _, v := range []string{"get", "list", "watch", "create", "update", "delete"} {
+		needs = append(needs, Access{Verb: v, Resource: "configmaps"})
+	}
+	if a.Native {
+		for _, v := range []string{"get", "list", "watch", "create", "delete"} {
+			needs = append(needs, Access{Verb: v, Resource: "pods"})
+		}
+	}
+	return needs
+}
+
+// Access is one verb on one core resource.
+type Access struct{ Verb, Resource string }
+
+// chosen reports whether name is an account the user chose: not empty,
+// not "default" (which mutation replaces), not the policy's own (which
+// the webhook makes and binds).
+func chosen(name string, p *policy.Policy) bool {
+	return name != "" && name != "default" && name != p.ServiceAccount
+}
+
+// WorkloadAccount returns the account to check of a Flink workload that
+// runs with HA under an account of the user's choosing.
+func WorkloadAccount(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *policy.Policy) (Account, bool) {
+	if p.Exempt(meta.Namespace) {
+		return Account{}, false
+	}
+	fp, ok := recognise.PodTemplate(meta.Labels, tpl)
+	if !ok || !chosen(tpl.Spec.ServiceAccountName, p) {
+		return Account{}, false
+	}
+	if d, _ := p.Decide(meta.Annotations, false); d == policy.Skip {
+		return Account{}, false
+	}
+	return Account{Namespace: meta.Namespace, Name: tpl.Spec.ServiceAccountName,
+		Path: field.NewPath("spec", "template", "spec", "serviceAccountName"), Native: fp.Native && fp.Role == recognise.JobManager}, true
+}
+
+// FlinkDeploymentAccount returns the account to check of a FlinkDeployment
+// under an account of the user's choosing. The operator runs Flink in
+// native mode: the account also manages pods.
+func FlinkDeploymentAccount(u *unstructured.Unstructured, p *policy.Policy) (Account, bool) {
+	sa, _, _ := unstructured.NestedString(u.Object, "spec", "serviceAccount")
+	if p.Exempt(u.GetNamespace()) || !chosen(sa, p) {
+		return Account{}, false
+	}
+	if d, _ := p.Decide(u.GetAnnotations(), false); d == policy.Skip {
+		return Account{}, false
+	}
+	return Account{Namespace: u.GetNamespace(), Name: sa, Path: field.NewPath("spec", "serviceAccount"), Native: true}, true
+}
