@@ -54,7 +54,7 @@ test-e2e: controlplane tools ## Run only the end-to-end tests.
 lint: tools ## go vet, staticcheck, gofmt, helm lint and shellcheck.
 	$(GO) vet ./...
 	"$$(hack/helm.sh)" lint --strict charts/flink-ha-webhook
-	shellcheck hack/*.sh test/kind/*.sh .ci/run
+	shellcheck -x hack/*.sh test/kind/*.sh .ci/run
 	$(GO) run $(STATICCHECK) ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 

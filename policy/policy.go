@@ -115,6 +115,15 @@ func Load(path string) (*Policy, error) {
 	return p, nil
 }
 
+// LoadOrDefault reads the policy file at path, or returns the default
+// policy when path is empty.
+func LoadOrDefault(path string) (*Policy, error) {
+	if path == "" {
+		return Default(), nil
+	}
+	return Load(path)
+}
+
 // Parse reads a policy, refusing unknown fields, fills in defaults and
 // checks every field, reporting all problems at once.
 func Parse(raw []byte) (*Policy, error) {

@@ -31,13 +31,10 @@ func inject(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	p := policy.Default()
-	if *policyPath != "" {
-		var err error
-		if p, err = policy.Load(*policyPath); err != nil {
-			fmt.Fprintf(stderr, "flink-ha-webhook: %v\n", err)
-			return 2
-		}
+	p, err := policy.LoadOrDefault(*policyPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "flink-ha-webhook: %v\n", err)
+		return 2
 	}
 	in, err := readInputs(*file, stdin)
 	if err != nil {

@@ -40,13 +40,13 @@ func serve(args []string, stderr io.Writer) int {
 		return 2
 	}
 
-	p := policy.Default()
-	if *policyPath != "" {
-		var err error
-		if p, err = policy.Load(*policyPath); err != nil {
-			fmt.Fprintf(stderr, "flink-ha-webhook: %v\n", err)
-			return 1
-		}
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "flink-ha-webhook: %v\n", err)
+		return 1
+	}
+	p, err := policy.LoadOrDefault(*policyPath)
+	if err != nil {
+		return fail(err)
 	}
 	level := zapcore.InfoLevel
 	if *debug {
@@ -57,8 +57,7 @@ func serve(args []string, stderr io.Writer) int {
 
 	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
 	if err != nil {
-		fmt.Fprintf(stderr, "flink-ha-webhook: cannot reach the API server: %v\n", err)
-		return 1
+		return fail(fmt.Errorf("no API server configuration (--kubeconfig, or a pod's service account): %w", err))
 	}
 	var caches cache.Options
 	if *ensureAccounts {
@@ -79,8 +78,7 @@ func serve(args []string, stderr io.Writer) int {
 		}),
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "flink-ha-webhook: %v\n", err)
-		return 1
+		return fail(err)
 	}
 	srv := mgr.GetWebhookServer() // also what makes the manager run it
 	register := func(path string, h admission.Handler) {
@@ -90,28 +88,23 @@ func serve(args []string, stderr io.Writer) int {
 	register(handler.MutatePath, handler.Mutating(p))
 	clients, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "flink-ha-webhook: %v\n", err)
-		return 1
+		return fail(err)
 	}
 	register(handler.ValidatePath, handler.Validating(p, handler.NewSubjectAccessReviews(clients.AuthorizationV1().SubjectAccessReviews())))
 	if err := mgr.AddHealthzCheck("webhook", srv.StartedChecker()); err != nil {
-		fmt.Fprintf(stderr, "flink-ha-webhook: %v\n", err)
-		return 1
+		return fail(err)
 	}
 	if err := mgr.AddReadyzCheck("webhook", srv.StartedChecker()); err != nil {
-		fmt.Fprintf(stderr, "flink-ha-webhook: %v\n", err)
-		return 1
+		return fail(err)
 	}
 	if *ensureAccounts {
 		if err := accounts.Setup(mgr, p); err != nil {
-			fmt.Fprintf(stderr, "flink-ha-webhook: %v\n", err)
-			return 1
+			return fail(err)
 		}
 	}
 	if *safetyNet {
 		if err := safetynet.Setup(mgr, p); err != nil {
-			fmt.Fprintf(stderr, "flink-ha-webhook: %v\n", err)
-			return 1
+			return fail(err)
 		}
 	}
 	log.Info("starting", "port", *port, "certDir", *certDir, "mode", p.Mode, "enforcement", p.Enforcement)

@@ -11,9 +11,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 examples="$root/handler/testdata"
 ns=${NAMESPACE:-flink-demo}
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
-pass() { printf '   ok: %s\n' "$*"; }
+# shellcheck source=test/kind/lib.sh
+. "$root/test/kind/lib.sh"
 
 k() {
   if [ -n "${KUBE_CONTEXT:-}" ]; then
@@ -23,15 +22,6 @@ k() {
   fi
 }
 
-# eventually CMD...: retry a check for up to a minute.
-eventually() {
-  local i
-  for i in $(seq 1 60); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    [ "$i" -lt 60 ] && sleep 1
-  done
-  return 1
-}
 
 step "Applying the Flink docs' standalone session cluster"
 k create namespace "$ns"

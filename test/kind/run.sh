@@ -15,9 +15,8 @@ cluster=${KIND_CLUSTER:-flink-ha-webhook-e2e}
 image=${IMAGE:-flink-ha-webhook:kind}
 cert_manager=$(tr -d '[:space:]' <"$root/hack/cert-manager-version")
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
-pass() { printf '   ok: %s\n' "$*"; }
+# shellcheck source=test/kind/lib.sh
+. "$root/test/kind/lib.sh"
 
 for tool in docker kind kubectl; do
   command -v "$tool" >/dev/null || fail "$tool is not installed"
@@ -26,15 +25,6 @@ helm=$(command -v helm || "$root/hack/helm.sh")
 
 k() { kubectl --context "kind-$cluster" "$@"; }
 
-# eventually CMD...: retry a check for up to a minute.
-eventually() {
-  local i
-  for i in $(seq 1 60); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    [ "$i" -lt 60 ] && sleep 1
-  done
-  return 1
-}
 
 cleanup() {
   if [ -z "${KEEP_CLUSTER:-}" ]; then
