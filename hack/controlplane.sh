@@ -59,8 +59,7 @@ echo "controlplane: building Kubernetes $version (first time only, ~6 minutes on
 
 export GOFLAGS=-mod=mod GOWORK=off GOTOOLCHAIN=${GOTOOLCHAIN:-local} CGO_ENABLED=0
 mkdir -p "$work/mod"
-curl_mod() { go mod download -json "k8s.io/kubernetes@$version" | sed -n 's/^\s*"GoMod": "\(.*\)",$/\1/p'; }
-modfile=$(curl_mod)
+modfile=$(cd "$work" && go mod download -json "k8s.io/kubernetes@$version" | sed -n 's/^\s*"GoMod": "\(.*\)",$/\1/p')
 [ -n "$modfile" ] || { echo "controlplane: cannot download k8s.io/kubernetes@$version" >&2; exit 1; }
 # k8s.io/kubernetes' own go.mod points its staging modules at local folders;
 # point them at the published modules of the same release instead.
@@ -72,12 +71,6 @@ if [ -z "$etcd_version" ]; then
   etcd_version=$(sed -n 's#^\s*go.etcd.io/etcd/client/v3 \(v[^ ]*\).*#\1#p' "$work/mod/go.mod" | head -n1)
 fi
 printf 'require go.etcd.io/etcd/server/v3 %s\n' "$etcd_version" >>"$work/mod/go.mod"
-cat >"$work/mod/tools.go" <<'GO'
-//go:build tools
-
-package tools
-GO
-
 (
   cd "$work/mod"
   go build -trimpath -ldflags='-s -w' -o "$work/bin/" \
