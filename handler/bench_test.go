@@ -17,7 +17,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/handler"
-	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
 )
 
 // reviewBody is an AdmissionReview, as the API server sends it, for the
@@ -45,8 +44,7 @@ func reviewBody(b *testing.B, file string, n int) []byte {
 // BenchmarkHandlers measures each handler path from the request's bytes to
 // the response's, through controller-runtime's HTTP handling.
 func BenchmarkHandlers(b *testing.B) {
-	p, err := policy.Parse([]byte(GoldenPolicy))
-	require.NoError(b, err)
+	p := goldenPolicy(b)
 	cases := []struct {
 		name, file string
 		doc        int

@@ -9,7 +9,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/handler"
-	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
 )
 
 var fuzzKinds = []schema.GroupKind{
@@ -37,10 +36,7 @@ func FuzzRun(f *testing.F) {
 			}
 		}
 	}
-	p, err := policy.Parse([]byte(GoldenPolicy))
-	if err != nil {
-		f.Fatal(err)
-	}
+	p := goldenPolicy(f)
 	f.Fuzz(func(t *testing.T, k uint8, raw []byte) {
 		gk := fuzzKinds[int(k)%len(fuzzKinds)]
 		r, err := handler.Run(gk, raw, "team", p, handler.Phases{Mutate: true, Validate: true})

@@ -31,9 +31,13 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.out.yaml and *.review from the handlers' output")
 
-// GoldenPolicy is the policy of the golden manifests; cmd/webhook's inject
-// test uses the same.
-const GoldenPolicy = "storageDir: s3://flink-ha/{namespace}/{clusterId}\nexemptNamespaces: [legacy]\n"
+// goldenPolicy is the policy of the golden manifests, from the file the
+// mutate and inject tests read too.
+func goldenPolicy(t testing.TB) *policy.Policy {
+	p, err := policy.Load("testdata/policy.yaml")
+	require.NoError(t, err)
+	return p
+}
 
 // GoldenNamespace is the namespace the golden manifests are applied in.
 const GoldenNamespace = "analytics"
@@ -114,8 +118,7 @@ func admit(t testing.TB, mutating, validating admission.Handler, doc []byte) (st
 // compares what would be stored with *.out.yaml and what kubectl would print
 // with *.review. Every object admitted again must get no patch.
 func TestGoldenManifests(t *testing.T) {
-	p, err := policy.Parse([]byte(GoldenPolicy))
-	require.NoError(t, err)
+	p := goldenPolicy(t)
 	mutating, validating := handler.Mutating(p), handler.Validating(p, nil)
 	ins, err := filepath.Glob("testdata/*.in.yaml")
 	require.NoError(t, err)

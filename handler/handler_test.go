@@ -20,8 +20,7 @@ import (
 
 func TestHandlersLeaveAlone(t *testing.T) {
 	t.Parallel()
-	p, err := policy.Parse([]byte(GoldenPolicy))
-	require.NoError(t, err)
+	p := goldenPolicy(t)
 	owned := []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"orders-cluster-config-map","ownerReferences":[{"apiVersion":"v1","kind":"Pod","name":"p","uid":"u"}]}}`)
 	cmKind := metav1.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}
 	cases := map[string]admissionv1.AdmissionRequest{

@@ -19,11 +19,10 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files from the current output")
 
-// testPolicy is the policy every golden case runs under.
+// testPolicy is the policy every golden case runs under: the handler
+// package's golden policy.
 func testPolicy(t *testing.T) *policy.Policy {
-	p, err := policy.Parse([]byte(`storageDir: s3://flink-ha/{namespace}/{clusterId}
-exemptNamespaces: [legacy]
-`))
+	p, err := policy.Load("../handler/testdata/policy.yaml")
 	require.NoError(t, err)
 	return p
 }

@@ -72,9 +72,8 @@ func flinkConfigMap(cm *corev1.ConfigMap) bool {
 
 // flinkPrefixes begin keys that only Flink configuration has.
 var flinkPrefixes = []string{
-	"jobmanager.", "taskmanager.", "high-availability", "kubernetes.cluster-id", "state.backend",
+	"jobmanager", "taskmanager", "high-availability", "kubernetes.cluster-id", "state.backend",
 	"state.checkpoints.", "execution.checkpointing.", "parallelism.default", "blob.server.", "restart-strategy",
-	"jobmanager", "taskmanager",
 }
 
 // looksLikeFlink reports whether a config.yaml sets at least one key only

@@ -17,12 +17,12 @@ import (
 // say exactly what the live webhooks do.
 const (
 	goldenDir       = "../../handler/testdata"
-	goldenPolicy    = "storageDir: s3://flink-ha/{namespace}/{clusterId}\nexemptNamespaces: [legacy]\n"
+	goldenPolicy    = goldenDir + "/policy.yaml"
 	goldenNamespace = "analytics"
 )
 
 func TestInjectMatchesTheWebhooks(t *testing.T) {
-	p, err := policy.Parse([]byte(goldenPolicy))
+	p, err := policy.Load(goldenPolicy)
 	require.NoError(t, err)
 	ins, err := filepath.Glob(filepath.Join(goldenDir, "*.in.yaml"))
 	require.NoError(t, err)
@@ -57,8 +57,7 @@ func TestInjectMatchesTheWebhooks(t *testing.T) {
 
 func TestInjectCommand(t *testing.T) {
 	dir := t.TempDir()
-	policyFile := filepath.Join(dir, "policy.yaml")
-	require.NoError(t, os.WriteFile(policyFile, []byte(goldenPolicy), 0o600))
+	policyFile := goldenPolicy
 	session, err := os.ReadFile(filepath.Join(goldenDir, "standalone-session.in.yaml"))
 	require.NoError(t, err)
 	zk, err := os.ReadFile(filepath.Join(goldenDir, "zookeeper.in.yaml"))
@@ -93,7 +92,8 @@ func TestInjectCommand(t *testing.T) {
 	assert.Contains(t, stderr.String(), "document 1")
 
 	stderr.Reset()
-	require.NoError(t, os.WriteFile(policyFile, []byte("mode: sometimes\n"), 0o600))
-	assert.Equal(t, 2, run([]string{"inject", "--policy", policyFile}, strings.NewReader(""), &stdout, &stderr))
+	badPolicy := filepath.Join(dir, "bad-policy.yaml")
+	require.NoError(t, os.WriteFile(badPolicy, []byte("mode: sometimes\n"), 0o600))
+	assert.Equal(t, 2, run([]string{"inject", "--policy", badPolicy}, strings.NewReader(""), &stdout, &stderr))
 	assert.Contains(t, stderr.String(), `mode: Unsupported value: "sometimes"`)
 }

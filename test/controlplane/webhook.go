@@ -43,12 +43,8 @@ func BuildWebhook(dir string) (string, error) {
 }
 
 func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	port, err := freePort()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), err
 }
 
 // ServeWebhook runs bin (see BuildWebhook) as the webhook server of the
