@@ -6,8 +6,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
 	"github.com/flink-ha-webhook/flink-ha-webhook/recognise"
+	"github.com/flink-ha-webhook/flink-ha-webhook/rights"
 )
 
 // Account is a service account of the user's choosing that Flink will run
@@ -19,25 +21,24 @@ type Account struct {
 	Path *field.Path
 	// Native accounts also create and delete the TaskManager pods.
 	Native bool
+	// Flink is the release lines the cluster may run; the zero Range is
+	// unknown, which means any supported one.
+	Flink flinkconf.Range
 }
 
-// Needs lists what the account must be allowed: the rights of Flink's
-// Kubernetes HA, and for native mode its pods.
+// Needs lists what the account must be allowed (package rights): the
+// rights of Flink's Kubernetes HA, and in native mode those of a cluster
+// that makes its own TaskManager pods.
 func (a Account) Needs() []Access {
-	needs := []Access{}
-	for _, v := range []string{"get", "list", "watch", "create", "update", "delete"} {
-		needs = append(needs, Access{Verb: v, Resource: "configmaps"})
-	}
+	m := rights.Standalone
 	if a.Native {
-		for _, v := range []string{"get", "list", "watch", "create", "delete"} {
-			needs = append(needs, Access{Verb: v, Resource: "pods"})
-		}
+		m = rights.Native
 	}
-	return needs
+	return rights.Needs(m, a.Flink)
 }
 
-// Access is one verb on one core resource.
-type Access struct{ Verb, Resource string }
+// Access is one verb on one resource of one API group.
+type Access = rights.Access
 
 // chosen reports whether name is an account the user chose: not empty,
 // not "default" (which mutation replaces), not the policy's own (which
@@ -59,8 +60,12 @@ func WorkloadAccount(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *po
 	if d, _ := p.Decide(meta.Annotations, false); d == policy.Skip {
 		return Account{}, false
 	}
-	return Account{Namespace: meta.Namespace, Name: tpl.Spec.ServiceAccountName,
-		Path: field.NewPath("spec", "template", "spec", "serviceAccountName"), Native: fp.Native && fp.Role == recognise.JobManager}, true
+	a := Account{Namespace: meta.Namespace, Name: tpl.Spec.ServiceAccountName,
+		Path: field.NewPath("spec", "template", "spec", "serviceAccountName"), Native: fp.Native && fp.Role == recognise.JobManager}
+	if v, ok := flinkconf.ImageVersion(tpl.Spec.Containers[fp.Container].Image); ok {
+		a.Flink = flinkconf.Exactly(v)
+	}
+	return a, true
 }
 
 // FlinkDeploymentAccount returns the account to check of a FlinkDeployment
@@ -74,5 +79,11 @@ func FlinkDeploymentAccount(u *unstructured.Unstructured, p *policy.Policy) (Acc
 	if d, _ := p.Decide(u.GetAnnotations(), false); d == policy.Skip {
 		return Account{}, false
 	}
-	return Account{Namespace: u.GetNamespace(), Name: sa, Path: field.NewPath("spec", "serviceAccount"), Native: true}, true
+	a := Account{Namespace: u.GetNamespace(), Name: sa, Path: field.NewPath("spec", "serviceAccount"), Native: true}
+	if text, _, _ := unstructured.NestedString(u.Object, "spec", "flinkVersion"); text != "" {
+		if v, ok := flinkconf.OperatorVersion(text); ok {
+			a.Flink = flinkconf.Exactly(v)
+		}
+	}
+	return a, true
 }

@@ -1,0 +1,177 @@
+package handler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
+	"github.com/flink-ha-webhook/flink-ha-webhook/rights"
+	"github.com/flink-ha-webhook/flink-ha-webhook/validate"
+)
+
+// authorizer stands in for the API server's answers to SubjectAccessReviews,
+// which the end-to-end tests take from the real authorizer; here what is
+// ours is tested: when and how often the checker asks.
+type authorizer struct {
+	allow   func(authorizationv1.ResourceAttributes) bool
+	fail    atomic.Bool
+	release chan struct{} // when set, every answer waits for it
+	calls   atomic.Int64
+	mu      sync.Mutex
+	asked   []authorizationv1.ResourceAttributes
+}
+
+func (z *authorizer) checker(t *testing.T) *SubjectAccessReviews {
+	c := fake.NewClientset()
+	c.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		z.calls.Add(1)
+		if z.release != nil {
+			<-z.release
+		}
+		if z.fail.Load() {
+			return true, nil, errors.New("connection refused")
+		}
+		sar := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview)
+		attrs := *sar.Spec.ResourceAttributes
+		z.mu.Lock()
+		z.asked = append(z.asked, attrs)
+		z.mu.Unlock()
+		sar.Status.Allowed = z.allow(attrs)
+		return true, sar, nil
+	})
+	s := NewSubjectAccessReviews(c.AuthorizationV1().SubjectAccessReviews())
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() { _ = s.Start(ctx) }()
+	return s
+}
+
+func configMapsOnly(a authorizationv1.ResourceAttributes) bool { return a.Resource == "configmaps" }
+
+var team = validate.Account{Namespace: "team", Name: "mine", Flink: flinkconf.Exactly(flinkconf.V1_20)}
+
+// answered waits until the checker knows an answer about a.
+func answered(t *testing.T, s *SubjectAccessReviews, a validate.Account) ([]validate.Access, error) {
+	var denied []validate.Access
+	var err error
+	require.Eventually(t, func() bool {
+		denied, err = s.Denied(context.Background(), a)
+		return !errors.Is(err, ErrNotChecked)
+	}, 5*time.Second, time.Millisecond)
+	return denied, err
+}
+
+func TestAccessCheckAnswersWithoutWaiting(t *testing.T) {
+	t.Parallel()
+	z := &authorizer{allow: configMapsOnly, release: make(chan struct{})}
+	s := z.checker(t)
+	start := time.Now()
+	denied, err := s.Denied(context.Background(), team)
+	assert.Less(t, time.Since(start), time.Second, "the first request does not wait for the authorizer")
+	assert.Nil(t, denied)
+	assert.ErrorIs(t, err, ErrNotChecked, "an answer not known yet is no denial")
+	close(z.release)
+
+	denied, err = answered(t, s, team)
+	require.NoError(t, err)
+	assert.Equal(t, []validate.Access{}, denied, "a 1.20 standalone account with every ConfigMap right lacks nothing")
+
+	native := validate.Account{Namespace: "team", Name: "mine", Native: true}
+	denied, err = answered(t, s, native)
+	require.NoError(t, err)
+	assert.Equal(t, rights.Needs(rights.Native, flinkconf.Supported)[8:], denied, "a native account also needs pods and its Deployment")
+	assert.Contains(t, z.asked, authorizationv1.ResourceAttributes{Namespace: "team", Verb: "update", Group: "apps", Resource: "deployments", Subresource: "finalizers"})
+}
+
+func TestAccessCheckAsksOnceForManyRequests(t *testing.T) {
+	t.Parallel()
+	z := &authorizer{allow: configMapsOnly, release: make(chan struct{})}
+	s := z.checker(t)
+	var wg sync.WaitGroup
+	for range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.Denied(context.Background(), team)
+			assert.ErrorIs(t, err, ErrNotChecked)
+		}()
+	}
+	wg.Wait()
+	close(z.release)
+	_, err := answered(t, s, team)
+	require.NoError(t, err)
+	assert.Equal(t, int64(len(team.Needs())), z.calls.Load(), "one question per need, however many requests")
+}
+
+func TestAccessCheckRemembersFailuresBriefly(t *testing.T) {
+	t.Parallel()
+	z := &authorizer{allow: configMapsOnly}
+	z.fail.Store(true)
+	s := z.checker(t)
+	s.FailureTTL = 200 * time.Millisecond
+	_, _ = s.Denied(context.Background(), team)
+	denied, err := answered(t, s, team)
+	assert.Nil(t, denied)
+	require.Error(t, err)
+	assert.Equal(t, "the API server's authorizer could not be asked (connection refused); the webhook asks again within 200ms and admits meanwhile", err.Error())
+	calls := z.calls.Load()
+	for range 50 {
+		_, err := s.Denied(context.Background(), team)
+		assert.Error(t, err)
+	}
+	assert.Equal(t, calls, z.calls.Load(), "a remembered failure is not asked again at once")
+
+	z.fail.Store(false)
+	time.Sleep(250 * time.Millisecond)
+	_, err = s.Denied(context.Background(), team)
+	assert.ErrorIs(t, err, ErrNotChecked, "a forgotten failure is asked again")
+	denied, err = answered(t, s, team)
+	require.NoError(t, err)
+	assert.Empty(t, denied)
+}
+
+func TestAccessCheckRefreshesInTheBackground(t *testing.T) {
+	t.Parallel()
+	var allowAll atomic.Bool
+	z := &authorizer{allow: func(a authorizationv1.ResourceAttributes) bool { return allowAll.Load() || a.Verb != "patch" }}
+	s := z.checker(t)
+	s.Refresh = 0
+	_, _ = s.Denied(context.Background(), team)
+	denied, err := answered(t, s, team)
+	require.NoError(t, err)
+	assert.Equal(t, []validate.Access{{Resource: "configmaps", Verb: "patch"}}, denied)
+
+	allowAll.Store(true) // someone granted patch
+	require.Eventually(t, func() bool {
+		denied, err := s.Denied(context.Background(), team)
+		return err == nil && len(denied) == 0
+	}, 5*time.Second, time.Millisecond, "a known answer is given and refreshed behind it")
+}
+
+func TestAccessCheckWorkIsBounded(t *testing.T) {
+	t.Parallel()
+	z := &authorizer{allow: configMapsOnly, release: make(chan struct{})}
+	s := z.checker(t)
+	start := time.Now()
+	for i := range 10 * maxQueued {
+		_, err := s.Denied(context.Background(), validate.Account{Namespace: "team", Name: fmt.Sprint("a", i)})
+		assert.ErrorIs(t, err, ErrNotChecked)
+	}
+	assert.Less(t, time.Since(start), 2*time.Second, "a full queue never blocks admission")
+	s.mu.Lock()
+	assert.LessOrEqual(t, len(s.pending), maxQueued+s.Workers)
+	s.mu.Unlock()
+	close(z.release)
+}
