@@ -142,7 +142,6 @@ func TestLeaderElectionUnderTheGivenAccount(t *testing.T) {
 	assert.True(t, apierrors.IsForbidden(err), "without patch a 1.18+ renewal is refused: %v", err)
 }
 
-
 // TestNativeJobManagerUnderTheGivenAccount: a FlinkDeployment gets the
 // webhook's account, which then may do what a native JobManager does
 // (create, watch and delete its TaskManager pods, read and delete its
