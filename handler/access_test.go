@@ -11,12 +11,16 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	admissionv1 "k8s.io/api/admission/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
+	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
 	"github.com/flink-ha-webhook/flink-ha-webhook/rights"
 	"github.com/flink-ha-webhook/flink-ha-webhook/validate"
 )
@@ -217,4 +221,34 @@ func BenchmarkAccessCheck(b *testing.B) {
 			})
 		}
 	}
+}
+
+// TestEnforceNeverDeniesBeforeTheAnswer: under checkAccounts: enforce, a
+// review that arrives before the authorizer's answer is admitted with a
+// warning that says what will happen; once the answer is known, an account
+// without Flink's rights is denied.
+func TestEnforceNeverDeniesBeforeTheAnswer(t *testing.T) {
+	t.Parallel()
+	z := &authorizer{allow: func(authorizationv1.ResourceAttributes) bool { return false }, release: make(chan struct{})}
+	s := z.checker(t)
+	enforce, err := policy.Parse([]byte("checkAccounts: enforce\n"))
+	require.NoError(t, err)
+	req := admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+		Kind: metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}, Operation: admissionv1.Create, Namespace: "team",
+		Object: runtime.RawExtension{Raw: []byte(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"jm"},"spec":{"selector":{},"template":{
+			"metadata":{"labels":{"component":"jobmanager"}},
+			"spec":{"serviceAccountName":"mine","containers":[{"name":"jobmanager","image":"flink:1.17","args":["jobmanager"]}]}}}}`)},
+	}}
+	v := Validating(enforce, s)
+	resp := v.Handle(context.Background(), req)
+	assert.True(t, resp.Allowed, "an answer not known yet never denies")
+	assert.Equal(t, []string{"spec.template.spec.serviceAccountName: could not check the rights of account mine: " + ErrNotChecked.Error()}, resp.Warnings)
+
+	close(z.release)
+	require.Eventually(t, func() bool { return !v.Handle(context.Background(), req).Allowed }, 5*time.Second, time.Millisecond)
+	resp = v.Handle(context.Background(), req)
+	require.Len(t, resp.Result.Details.Causes, 1)
+	assert.Equal(t, `Invalid value: "mine": may not get configmaps, list configmaps, watch configmaps, create configmaps, update configmaps, `+
+		`delete configmaps, deletecollection configmaps in team, which Flink's HA needs: bind it to a Role that allows it, `+
+		`or leave the account to the webhook (flink-ha)`, resp.Result.Details.Causes[0].Message, "1.17 needs no patch")
 }
