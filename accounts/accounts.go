@@ -212,8 +212,33 @@ func (r *Reconciler) bind(ctx context.Context, c client.Client, want *rbacv1.Rol
 		return fmt.Errorf("replacing RoleBinding %s/%s, whose roleRef cannot change: %w", rb.Namespace, rb.Name, err)
 	}
 	logf.FromContext(ctx).Info("replaced a RoleBinding whose roleRef had changed", "namespace", rb.Namespace, "name", rb.Name, "was", rb.RoleRef.Kind+"/"+rb.RoleRef.Name)
+	old := rb.RoleRef
 	rb = &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: want.Namespace, Name: want.Name}}
-	return ensure(ctx, c, rb, mutate)
+	if err := ensure(ctx, c, rb, mutate); err != nil {
+		return err
+	}
+	if old.Kind == "Role" {
+		return r.removeRole(ctx, c, want.Namespace, old.Name)
+	}
+	return nil
+}
+
+// removeRole deletes a Role of ours that an older install bound Flink's
+// account to; its rules (without patch) are no longer anyone's.
+func (r *Reconciler) removeRole(ctx context.Context, c client.Client, ns, name string) error {
+	role := &rbacv1.Role{}
+	err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, role)
+	if apierrors.IsNotFound(err) || err == nil && role.Labels[managedByLabel] != ManagedBy {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := c.Delete(ctx, role, client.Preconditions{UID: &role.UID}); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("removing the Role %s/%s an older install made: %w", ns, name, err)
+	}
+	logf.FromContext(ctx).Info("removed the Role an older install made for Flink", "namespace", ns, "name", name)
+	return nil
 }
 
 // unbind removes a binding of ours that is no longer needed.

@@ -61,10 +61,15 @@ func TestEnsure(t *testing.T) {
 	drifted.Subjects = []rbacv1.Subject{{Kind: rbacv1.UserKind, Name: "mallory"}}
 	olderInstall := binding("flink-ha", "Role", "flink-ha", ours)
 
+	oldRole := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "flink-ha", Labels: ours},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "update"}}}}
+	usersRole := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "flink-ha"},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"*"}}}}
 	cases := map[string]struct {
 		existing     []client.Object
 		wantAccount  *corev1.ServiceAccount
 		wantBindings []*rbacv1.RoleBinding
+		wantRoles    []string
 	}{
 		"an empty namespace gets the account bound to standalone Flink's rights": {
 			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
@@ -97,9 +102,17 @@ func TestEnsure(t *testing.T) {
 			existing:    []client.Object{ourAccount, drifted},
 			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
 		},
-		"our binding of a Role (an older install) is deleted and re-created with the ClusterRole": {
-			existing:    []client.Object{ourAccount, olderInstall},
+		"our binding of a Role (an older install) is deleted and re-created with the ClusterRole, and our Role goes": {
+			existing:    []client.Object{ourAccount, olderInstall, oldRole},
 			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
+		},
+		"a Role that is not ours is left alone when our binding moves off it": {
+			existing:    []client.Object{ourAccount, olderInstall, usersRole},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone}, wantRoles: []string{"flink-ha"},
+		},
+		"a Role that is not ours is left alone": {
+			existing:    []client.Object{ourAccount, standalone, usersRole},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone}, wantRoles: []string{"flink-ha"},
 		},
 		"nothing changes when all is as it must be": {
 			existing:    []client.Object{ourAccount, standalone},
@@ -132,6 +145,14 @@ func TestEnsure(t *testing.T) {
 				})
 			}
 			assert.Equal(t, tc.wantBindings, gotBindings)
+			var roles rbacv1.RoleList
+			require.NoError(t, c.List(context.Background(), &roles, client.InNamespace("team")))
+			var roleNames []string
+			for _, role := range roles.Items {
+				roleNames = append(roleNames, role.Name)
+				assert.Equal(t, usersRole.Rules, role.Rules, "a user's Role keeps its rules")
+			}
+			assert.Equal(t, tc.wantRoles, roleNames)
 			if name == "nothing changes when all is as it must be" {
 				assert.Equal(t, before, versions(t, c), "no object is written")
 			}

@@ -84,7 +84,12 @@ func TestInstallGrantsTheList(t *testing.T) {
 		name := ClusterRole("flink-ha-webhook", m)
 		assert.Equal(t, Rules(m, flinkconf.Supported), found[name], name)
 	}
-	bind := found["flink-ha-webhook"][3]
+	var bind rbacv1.PolicyRule
+	for _, rule := range found["flink-ha-webhook"] {
+		if rule.Resources[0] == "clusterroles" {
+			bind = rule
+		}
+	}
 	assert.Equal(t, rbacv1.PolicyRule{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"clusterroles"}, Verbs: []string{"bind"},
 		ResourceNames: []string{ClusterRole("flink-ha-webhook", Standalone), ClusterRole("flink-ha-webhook", Native)}}, bind,
 		"the webhook may bind these two roles and no other")
