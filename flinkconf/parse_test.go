@@ -314,3 +314,47 @@ func TestParseDoesNotTouchTheCallersMap(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, map[string]any{"ha": map[string]any{"x": "1"}}, in)
 }
+
+func TestParseLimitsAreErrorsNamingTheLimit(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		src  string
+		want *ParseError
+	}{
+		"a long key above many nested keys stops at the byte budget": {
+			src:  "? " + strings.Repeat("p", 100_000) + "\n:\n" + repeatTo(120_000, "", "  k%d: v", "\n", "\n"),
+			want: &ParseError{Line: 43, Msg: "expands to more than 4194304 bytes of keys and values (4 MiB) once nested keys are flattened and aliases expanded; use shorter keys above nested blocks and fewer aliases"},
+		},
+		"aliases of a long list stop at the byte budget": {
+			src:  "base: &b [" + strings.Repeat(strings.Repeat("x", 10_000)+",", 30) + "]\n" + repeatTo(1_000, "", "k%d: *b", "\n", "\n"),
+			want: &ParseError{Line: 14, Msg: "expands to more than 4194304 bytes of keys and values (4 MiB) once nested keys are flattened and aliases expanded; use shorter keys above nested blocks and fewer aliases"},
+		},
+		"a minified JSON document of too many keys stops before YAML reads it": {
+			src:  repeatTo(200_000, "{", `"key.%d":"value"`, ",", "}"),
+			want: &ParseError{Line: 1, Msg: "has more than 16384 YAML separators (':', ',', '- ', '[', '{', '*'), the most a config.yaml may have; Flink's own has a few hundred"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := ParseStandard([]byte(tc.src))
+			assert.Equal(t, tc.want, err)
+		})
+	}
+}
+
+func TestWarningsAreCappedInNumberAndLength(t *testing.T) {
+	t.Parallel()
+	l, err := ParseLegacy([]byte(repeatTo(10_000, "", "bad line %d", "\n", "\n") + strings.Repeat("x", 1<<19) + "\n"))
+	require.NoError(t, err)
+	w := l.Warnings()
+	require.Len(t, w, maxWarnings+1)
+	assert.Equal(t, Warning{Line: 1, Message: `Flink skips "bad line 0": it has no ": " between key and value`}, w[0])
+	assert.Equal(t, Warning{Message: "677 more warnings not shown"}, w[maxWarnings])
+	for _, x := range w {
+		assert.LessOrEqual(t, len(x.Message), maxWarningLen, x.Message)
+	}
+	l, err = ParseLegacy([]byte(strings.Repeat("x", 1<<19) + "\n"))
+	require.NoError(t, err)
+	assert.Equal(t, []Warning{{Line: 1, Message: `Flink skips "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...": it has no ": " between key and value`}}, l.Warnings())
+}
