@@ -108,6 +108,11 @@ func FuzzStandard(f *testing.F) {
 			}
 			return
 		}
+		for _, e := range s.Entries()[:min(20, len(s.Entries()))] {
+			if !MayHaveKeyWithPrefix(string(src), []string{e.Key}) {
+				t.Fatalf("MayHaveKeyWithPrefix rules out %q, which the text sets", e.Key)
+			}
+		}
 		checkEdit(t, s, key, value, func(s Source) (Source, error) { return ParseStandard(s.(*Standard).Bytes()) })
 	})
 }

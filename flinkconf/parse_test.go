@@ -358,3 +358,26 @@ func TestWarningsAreCappedInNumberAndLength(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []Warning{{Line: 1, Message: `Flink skips "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...": it has no ": " between key and value`}}, l.Warnings())
 }
+
+func TestMayHaveKeyWithPrefix(t *testing.T) {
+	t.Parallel()
+	prefixes := []string{"jobmanager", "kubernetes.cluster-id", "state.checkpoints."}
+	cases := map[string]struct {
+		text string
+		want bool
+	}{
+		"another product's config.yaml is ruled out":         {"issuer: https://dex\nstorage:\n  type: kubernetes\n", false},
+		"one segment of a two-segment prefix is not enough":  {"kubernetes:\n  namespace: x\n", false},
+		"a dotted key may match":                             {"kubernetes.cluster-id: x\n", true},
+		"a nested key may match":                             {"kubernetes:\n  cluster-id: x\n", true},
+		"a prefix ending in a dot needs its other segments":  {"state:\n  checkpoints:\n    dir: s3://x\n", true},
+		"a key written with escapes cannot be ruled out":     {"\"job\\x6danager.memory\": 1g\n", true},
+		"a value that names the words is a maybe, not a yes": {"note: jobmanager\n", true},
+		"an empty text is ruled out":                         {"", false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			assert.Equal(t, tc.want, MayHaveKeyWithPrefix(tc.text, prefixes))
+		})
+	}
+}
