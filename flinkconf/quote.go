@@ -1,28 +1,37 @@
 package flinkconf
 
 import (
-	"regexp"
-	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
+
+	yaml "go.yaml.in/yaml/v3"
 )
 
-var (
-	yamlNumber  = regexp.MustCompile(`^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$|^0[xob][0-9a-fA-F_]+$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$`)
-	yamlSpecial = map[string]bool{"true": true, "false": true, "null": true, "~": true, "yes": true, "no": true, "on": true, "off": true, "y": true, "n": true}
-)
-
-// yamlScalar writes s as a YAML scalar that reads back as the string s:
-// plain when that is unambiguous, else single-quoted, else double-quoted.
+// yamlScalar writes s as a one-line YAML scalar that reads back as the
+// string s: plain when yaml.v3 finds that unambiguous, else quoted, in
+// single quotes where yaml.v3 can write them (the quotes configuration files
+// mostly use). Edits verify the result with the parser in any case.
 func yamlScalar(s string) string {
-	if plainSafe(s) {
-		return s
+	if text := encodeScalar(s, 0); !strings.HasPrefix(text, `"`) {
+		return text
 	}
-	if singleQuotable(s) {
-		return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+	return encodeScalar(s, yaml.SingleQuotedStyle)
+}
+
+// encodeScalar encodes s in style (0 for yaml.v3's choice); a style that
+// would take more than one line becomes double-quoted, which never does.
+func encodeScalar(s string, style yaml.Style) string {
+	var out []byte
+	var err error
+	if style == 0 {
+		out, err = yaml.Marshal(s)
+	} else {
+		out, err = yaml.Marshal(&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s, Style: style})
 	}
-	return strconv.Quote(s)
+	text := strings.TrimSuffix(string(out), "\n")
+	if (err != nil || strings.ContainsAny(text, "\n\r")) && style != yaml.DoubleQuotedStyle {
+		return encodeScalar(s, yaml.DoubleQuotedStyle)
+	}
+	return text
 }
 
 // sameTypedPlain reports whether value, written plain, has the YAML type
@@ -35,41 +44,6 @@ func sameTypedPlain(tag scalarTag, value string) bool {
 		return value == "true" || value == "false"
 	}
 	return false
-}
-
-func singleQuotable(s string) bool {
-	for _, r := range s {
-		if r < ' ' || r == 0x7f || !unicode.IsPrint(r) && r != ' ' {
-			return false
-		}
-	}
-	return true
-}
-
-func plainSafe(s string) bool {
-	if s == "" || s[0] == ' ' || s[len(s)-1] == ' ' || s[len(s)-1] == ':' ||
-		strings.Contains(s, ": ") || strings.Contains(s, " #") ||
-		yamlNumber.MatchString(s) || yamlSpecial[strings.ToLower(s)] {
-		return false
-	}
-	first, _ := utf8.DecodeRuneInString(s)
-	switch {
-	case first < utf8.RuneSelf && (unicode.IsLetter(first) || unicode.IsDigit(first) || strings.ContainsRune("_./$", first)):
-	case first == '-' && len(s) > 1 && s[1] != ' ':
-	case first >= utf8.RuneSelf && unicode.IsLetter(first):
-	default:
-		return false
-	}
-	for _, r := range s {
-		switch {
-		case r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)):
-		case strings.ContainsRune("-_./:@%+=~$() ", r):
-		case r >= utf8.RuneSelf && unicode.IsLetter(r):
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 func isDecimal(s string) bool {

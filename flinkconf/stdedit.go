@@ -3,9 +3,10 @@ package flinkconf
 import (
 	"bytes"
 	"fmt"
-	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	yaml "go.yaml.in/yaml/v3"
 )
 
 // Set implements Source. A present key keeps its place and quoting style; a
@@ -198,9 +199,9 @@ func (s *Standard) replaceValue(i int, value string) ([]byte, error) {
 			var enc string
 			switch {
 			case v.style == styleDouble:
-				enc = strconv.Quote(value)
-			case v.style == styleSingle && singleQuotable(value):
-				enc = "'" + strings.ReplaceAll(value, "'", "''") + "'"
+				enc = encodeScalar(value, yaml.DoubleQuotedStyle)
+			case v.style == styleSingle:
+				enc = encodeScalar(value, yaml.SingleQuotedStyle)
 			case sameTypedPlain(v.tag, value):
 				enc = value // 6123 -> 50010 stays a number
 			default:
