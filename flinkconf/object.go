@@ -3,6 +3,7 @@ package flinkconf
 import (
 	"encoding/json"
 	"fmt"
+	"iter"
 	"maps"
 	"math"
 	"slices"
@@ -51,29 +52,28 @@ func copyJSON(v any, depth int) (any, error) {
 			return map[string]any(nil), nil
 		}
 		out := make(map[string]any, len(v))
-		for k, x := range v {
-			c, err := copyJSON(x, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = c
-		}
-		return out, nil
+		return out, copyEach(maps.All(v), depth, func(k string, c any) { out[k] = c })
 	case []any:
 		out := make([]any, len(v))
-		for i, x := range v {
-			c, err := copyJSON(x, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = c
-		}
-		return out, nil
+		return out, copyEach(slices.All(v), depth, func(i int, c any) { out[i] = c })
 	case nil, string, bool, float64, json.Number, int, int32, int64:
 		return v, nil
 	default:
 		return nil, &ParseError{Msg: fmt.Sprintf("flinkConfiguration holds a %T, which JSON cannot", v)}
 	}
+}
+
+// copyEach deep-copies the values of a map or a list, handing each copy to
+// set.
+func copyEach[K any](all iter.Seq2[K, any], depth int, set func(K, any)) error {
+	for k, x := range all {
+		c, err := copyJSON(x, depth+1)
+		if err != nil {
+			return err
+		}
+		set(k, c)
+	}
+	return nil
 }
 
 func (o *Object) parse() error {
