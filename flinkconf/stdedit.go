@@ -50,15 +50,22 @@ func (s *Standard) Delete(key string) (bool, error) {
 		return false, nil
 	}
 	err := s.edit(key, "", func() ([]byte, error) {
-		out := s.src
-		for j := len(doomed) - 1; j >= 0; j-- { // bottom up, so offsets stay true
-			a, b, err := s.pairSpan(doomed[j])
+		// One pass, copying what lies between the doomed lines: entries are
+		// in the order of the text and definitions of one key never nest.
+		out := make([]byte, 0, len(s.src))
+		prev := 0
+		for _, i := range doomed {
+			a, b, err := s.pairSpan(i)
 			if err != nil {
 				return nil, err
 			}
-			out = splice(out, a, b, "")
+			if a < prev {
+				return nil, &EditError{Key: key, Msg: fmt.Sprintf("the definition on line %d is inside another; edit it by hand", s.entries[i].Line)}
+			}
+			out = append(out, s.src[prev:a]...)
+			prev = b
 		}
-		return out, nil
+		return append(out, s.src[prev:]...), nil
 	})
 	return err == nil, err
 }
@@ -79,7 +86,7 @@ func (s *Standard) edit(key, value string, change func() ([]byte, error)) error 
 	if err != nil {
 		return err
 	}
-	next := &Standard{src: out, lines: s.lines[:0:0]}
+	next := &Standard{src: out}
 	if err := next.parse(); err != nil {
 		return &EditError{Key: key, Msg: fmt.Sprintf("the edited file would not parse (%v); edit it by hand", err)}
 	}
