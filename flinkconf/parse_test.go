@@ -322,7 +322,7 @@ func TestParseLimitsAreErrorsNamingTheLimit(t *testing.T) {
 		want *ParseError
 	}{
 		"a long key above many nested keys stops at the byte budget": {
-			src:  "? " + strings.Repeat("p", 100_000) + "\n:\n" + repeatTo(120_000, "", "  k%d: v", "\n", "\n"),
+			src:  "? " + strings.Repeat("p", 100_000) + "\n:\n" + repeatTo(60_000, "", "  k%d: v", "\n", "\n"),
 			want: &ParseError{Line: 43, Msg: "expands to more than 4194304 bytes of keys and values (4 MiB) once nested keys are flattened and aliases expanded; use shorter keys above nested blocks and fewer aliases"},
 		},
 		"aliases of a long list stop at the byte budget": {

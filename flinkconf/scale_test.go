@@ -181,9 +181,9 @@ func TestWorkIsLinear(t *testing.T) {
 				}
 				return total - input
 			}
-			small, large := work(32<<10), work(64<<10)
-			if small < 32<<10 {
-				small = 32 << 10 // a shape refused early costs next to nothing
+			small, large := work(16<<10), work(32<<10)
+			if small < 16<<10 {
+				small = 16 << 10 // a shape refused early costs next to nothing
 			}
 			ratio := float64(large) / float64(small)
 			t.Logf("%s: %d -> %d bytes allocated, ratio %.2f", sh.name, small, large, ratio)
@@ -200,9 +200,9 @@ func TestWorkIsLinear(t *testing.T) {
 func TestPositionsAreWalkedOnce(t *testing.T) {
 	t.Parallel()
 	for _, src := range []string{
-		repeatTo(32<<10, "{", `"key.%d":"välue"`, ",", "}"),
-		repeatTo(32<<10, "a: {", "k%d: [x, y]", ", ", "}\n"),
-		repeatTo(32<<10, "", "k%d: v # ünïcode", "\n", "\n"),
+		repeatTo(16<<10, "{", `"key.%d":"välue"`, ",", "}"),
+		repeatTo(16<<10, "a: {", "k%d: [x, y]", ", ", "}\n"),
+		repeatTo(16<<10, "", "k%d: v # ünïcode", "\n", "\n"),
 	} {
 		s, err := ParseStandard([]byte(src))
 		require.NoError(t, err)
