@@ -67,30 +67,35 @@ func (x *index) reset(n int) {
 }
 
 // add appends a definition; it becomes the one Flink uses for its key.
+// Past a few entries a map from key to definition is kept, built when the
+// count passes smallIndex, so that reading never writes (a parsed Source
+// may be read from several goroutines).
 func (x *index) add(e Entry) {
-	if x.last != nil {
-		x.last[e.Key] = len(x.entries)
-	}
 	x.entries = append(x.entries, e)
-}
-
-// find returns the position in entries of the definition of key that Flink
-// uses. Small sources are scanned; larger ones get a map on first use, which
-// add keeps current.
-func (x *index) find(key string) (int, bool) {
-	if x.last == nil {
-		if len(x.entries) <= 16 {
-			for i := len(x.entries) - 1; i >= 0; i-- {
-				if x.entries[i].Key == key {
-					return i, true
-				}
-			}
-			return 0, false
-		}
-		x.last = make(map[string]int, len(x.entries))
+	switch {
+	case x.last != nil:
+		x.last[e.Key] = len(x.entries) - 1
+	case len(x.entries) > smallIndex:
+		x.last = make(map[string]int, 2*len(x.entries))
 		for i, e := range x.entries {
 			x.last[e.Key] = i
 		}
+	}
+}
+
+// smallIndex is the most entries find scans instead of using the map.
+const smallIndex = 16
+
+// find returns the position in entries of the definition of key that Flink
+// uses.
+func (x *index) find(key string) (int, bool) {
+	if x.last == nil {
+		for i := len(x.entries) - 1; i >= 0; i-- {
+			if x.entries[i].Key == key {
+				return i, true
+			}
+		}
+		return 0, false
 	}
 	i, ok := x.last[key]
 	return i, ok
