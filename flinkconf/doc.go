@@ -39,10 +39,10 @@
 // Cost of parsing a typical 100-line configuration and applying the HA edit
 // (two keys), BenchmarkParseAndEdit on a two-core machine:
 //
-//	flink-conf.yaml       ~27 µs   26 allocations
-//	config.yaml          ~170 µs  ~1700 allocations (three full YAML parses: one, and one per verified edit)
-//	-D arguments           ~7 µs   38 allocations
-//	flinkConfiguration    ~28 µs  189 allocations
+//	flink-conf.yaml       ~27 µs    32 allocations
+//	config.yaml            ~1 ms  2520 allocations (three full YAML parses: one, and one per verified edit)
+//	-D arguments           ~7 µs    41 allocations
+//	flinkConfiguration    ~28 µs   186 allocations
 //
 // BenchmarkScaling reads the worst shapes found (one-line JSON, long flow
 // lists and mappings, many keys, nesting, aliases, long lines, many
