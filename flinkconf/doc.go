@@ -29,7 +29,7 @@
 //
 // Every parser and check takes time and memory linear in its input, and
 // stops with an error naming the limit before it builds more than the
-// limits allow: at most 16384 node-making separators in a config.yaml
+// limits allow: at most 8192 node-making separators in a config.yaml
 // (checked on the text, since yaml.v3 builds its whole tree at once),
 // 100000 YAML nodes once aliases are expanded, 4 MiB of flattened keys and
 // joined values, 64 levels of nesting. A source keeps at most 100 warnings

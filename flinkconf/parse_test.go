@@ -118,20 +118,25 @@ func TestParseRejectsOversizedText(t *testing.T) {
 
 func TestParseAcceptsAFullMebibyte(t *testing.T) {
 	t.Parallel()
-	var b strings.Builder
-	n := 0
-	for {
-		line := fmt.Sprintf("some.key.with.a.long.name.%07d: and-a-value-that-is-not-short-either\n", n)
-		if b.Len()+len(line) > MaxSize {
-			break
+	fill := func(value string) (src []byte, n int) {
+		var b strings.Builder
+		for {
+			line := fmt.Sprintf("some.key.with.a.long.name.%07d: %s\n", n, value)
+			if b.Len()+len(line) > MaxSize {
+				return []byte(b.String()), n
+			}
+			b.WriteString(line)
+			n++
 		}
-		b.WriteString(line)
-		n++
 	}
-	src := []byte(b.String())
+	src, n := fill("and-a-value-that-is-not-short-either")
 	l, err := ParseLegacy(src)
 	require.NoError(t, err)
 	assert.Len(t, l.Entries(), n)
+	// config.yaml holds at most maxSeparators keys: a mebibyte of them has
+	// values of a realistic length.
+	src, n = fill("and-a-value-that-is-not-short-either/" + strings.Repeat("x", 60))
+	require.Less(t, n, maxSeparators)
 	s, err := ParseStandard(src)
 	require.NoError(t, err)
 	assert.Len(t, s.Entries(), n)
@@ -331,7 +336,7 @@ func TestParseLimitsAreErrorsNamingTheLimit(t *testing.T) {
 		},
 		"a minified JSON document of too many keys stops before YAML reads it": {
 			src:  repeatTo(200_000, "{", `"key.%d":"value"`, ",", "}"),
-			want: &ParseError{Line: 1, Msg: "has more than 16384 YAML separators (':', ',', '- ', '[', '{', '*'), the most a config.yaml may have; Flink's own has a few hundred"},
+			want: &ParseError{Line: 1, Msg: "has more than 8192 YAML separators (':', ',', '- ', '[', '{', '*'), the most a config.yaml may have; Flink's own has a few hundred"},
 		},
 	}
 	for name, tc := range cases {

@@ -17,7 +17,7 @@ import (
 // builds its whole tree before it returns, about three nodes for each such
 // character at most, so the bound is checked on the text, before it builds
 // anything. Flink's own configuration has a few hundred.
-const maxSeparators = 16 << 10
+const maxSeparators = 8 << 10
 
 // checkSeparators refuses text that could make more YAML nodes than a parse
 // may build.
