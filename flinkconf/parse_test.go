@@ -386,3 +386,17 @@ func TestMayHaveKeyWithPrefix(t *testing.T) {
 		})
 	}
 }
+
+func TestStandardWarningsAreCapped(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	for i := range 300 {
+		fmt.Fprintf(&b, "a%d.b: 1\na%d:\n  b: 2\n", i, i)
+	}
+	s, err := ParseStandard([]byte(b.String()))
+	require.NoError(t, err)
+	w := s.Warnings()
+	require.Len(t, w, maxWarnings+1)
+	assert.Equal(t, Warning{Line: 3, Message: `"a0.b" is also set on line 1; Flink uses this line`}, w[0])
+	assert.Equal(t, Warning{Message: "200 more warnings not shown"}, w[maxWarnings])
+}
