@@ -91,6 +91,18 @@ func TestParseStandardRejects(t *testing.T) {
 			src:  "a: &k key\n*k : v\n",
 			want: &ParseError{Line: 2, Msg: "uses an alias as a key; write the key out"},
 		},
+		"a long key above many nested keys stops at the byte budget": {
+			src:  "? " + strings.Repeat("p", 100_000) + "\n:\n" + repeatTo(60_000, "", "  k%d: v", "\n", "\n"),
+			want: &ParseError{Line: 43, Msg: "expands to more than 4194304 bytes of keys and values (4 MiB) once nested keys are flattened and aliases expanded; use shorter keys above nested blocks and fewer aliases"},
+		},
+		"aliases of a long list stop at the byte budget": {
+			src:  "base: &b [" + strings.Repeat(strings.Repeat("x", 10_000)+",", 30) + "]\n" + repeatTo(1_000, "", "k%d: *b", "\n", "\n"),
+			want: &ParseError{Line: 14, Msg: "expands to more than 4194304 bytes of keys and values (4 MiB) once nested keys are flattened and aliases expanded; use shorter keys above nested blocks and fewer aliases"},
+		},
+		"a minified JSON document of too many keys stops before YAML reads it": {
+			src:  repeatTo(200_000, "{", `"key.%d":"value"`, ",", "}"),
+			want: &ParseError{Line: 1, Msg: "has more than 8192 YAML separators (':', ',', '- ', '[', '{', '*'), the most a config.yaml may have; Flink's own has a few hundred"},
+		},
 		"a Unicode line separator is refused": {
 			src:  "a: 1\u2028b: 2\n",
 			want: &ParseError{Line: 1, Msg: `contains the line break U+2028, which YAML and Flink read differently from an editor; use \n`},
@@ -318,34 +330,6 @@ func TestParseDoesNotTouchTheCallersMap(t *testing.T) {
 	_, err = o.Set("ha.type", "kubernetes")
 	require.NoError(t, err)
 	assert.Equal(t, map[string]any{"ha": map[string]any{"x": "1"}}, in)
-}
-
-func TestParseLimitsAreErrorsNamingTheLimit(t *testing.T) {
-	t.Parallel()
-	cases := map[string]struct {
-		src  string
-		want *ParseError
-	}{
-		"a long key above many nested keys stops at the byte budget": {
-			src:  "? " + strings.Repeat("p", 100_000) + "\n:\n" + repeatTo(60_000, "", "  k%d: v", "\n", "\n"),
-			want: &ParseError{Line: 43, Msg: "expands to more than 4194304 bytes of keys and values (4 MiB) once nested keys are flattened and aliases expanded; use shorter keys above nested blocks and fewer aliases"},
-		},
-		"aliases of a long list stop at the byte budget": {
-			src:  "base: &b [" + strings.Repeat(strings.Repeat("x", 10_000)+",", 30) + "]\n" + repeatTo(1_000, "", "k%d: *b", "\n", "\n"),
-			want: &ParseError{Line: 14, Msg: "expands to more than 4194304 bytes of keys and values (4 MiB) once nested keys are flattened and aliases expanded; use shorter keys above nested blocks and fewer aliases"},
-		},
-		"a minified JSON document of too many keys stops before YAML reads it": {
-			src:  repeatTo(200_000, "{", `"key.%d":"value"`, ",", "}"),
-			want: &ParseError{Line: 1, Msg: "has more than 8192 YAML separators (':', ',', '- ', '[', '{', '*'), the most a config.yaml may have; Flink's own has a few hundred"},
-		},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			_, err := ParseStandard([]byte(tc.src))
-			assert.Equal(t, tc.want, err)
-		})
-	}
 }
 
 func TestWarningsAreCappedInNumberAndLength(t *testing.T) {
