@@ -103,13 +103,12 @@ func HASpelling(versions Range, nested bool) (key, value, why string, ok bool) {
 	case versions.AllAtLeast(HATypeFrom):
 		return HAType.Key, "kubernetes", "", true
 	case nested:
-		return HAType.Key, "kubernetes", fmt.Sprintf("Flink %s ignores %s, and nested YAML cannot hold high-availability "+
-			"beside high-availability.storageDir: pin the image's version", Range{versions.Min, V1_16}, HAType.Key), false
+		return HAType.Key, "kubernetes", fmt.Sprintf("Flink %s ignores %s; pin the image's version", Range{versions.Min, V1_16}, HAType.Key), false
 	case versions.AllAtLeast(HAShortValueFrom):
 		return "high-availability", "kubernetes", "Flink 1.16 reads no high-availability.type", true
 	case versions.Known():
-		return "high-availability", KubernetesHAFactory, fmt.Sprintf("Flink %s reads no high-availability.type and takes kubernetes for a class name", versions), true
+		return "high-availability", KubernetesHAFactory, fmt.Sprintf("Flink %s reads only the factory class", versions), true
 	default:
-		return "high-availability", KubernetesHAFactory, fmt.Sprintf("the factory class under high-availability is the one HA spelling Flink %s all read", versions), true
+		return "high-availability", KubernetesHAFactory, fmt.Sprintf("Flink %s all read the factory class", versions), true
 	}
 }

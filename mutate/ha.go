@@ -124,7 +124,11 @@ func completeHA(o *cluster.Object, c *cluster.Configuration, p *policy.Policy, v
 			r.note("%s: could not set %s: %v", name, key, err)
 			return false
 		}
-		r.changed(RuleHAConfig, warning("%s: set %s: %s", name, key, value))
+		line := fmt.Sprintf("%s: set %s: %s", name, key, value)
+		if value == flinkconf.KubernetesHAFactory && len(line) > MaxWarning {
+			line = fmt.Sprintf("%s: set %s to the KubernetesHaServicesFactory class", name, key)
+		}
+		r.changed(RuleHAConfig, warning("%s", line))
 		if why != "" {
 			// Its own line: with the value it would not fit in one.
 			r.Changes = append(r.Changes, warning("%s: %s", name, why))
@@ -179,8 +183,7 @@ func completeHA(o *cluster.Object, c *cluster.Configuration, p *policy.Policy, v
 			// A cluster that runs HA keeps its state under
 			// <storageDir>/default and derives its application job id from
 			// it: a new cluster-id would lose both.
-			r.note("%s: HA runs without %s, so state is under <storageDir>/default; not adding it, which would move it",
-				name, flinkconf.HAClusterID.Key)
+			r.note("%s: no %s added: the running HA state under <storageDir>/default would move", name, flinkconf.HAClusterID.Key)
 		}
 	}
 	return r

@@ -80,17 +80,23 @@ func advertisePodIP(w *cluster.WorkloadObject, r *Result) {
 		}
 		return
 	}
-	if w.Pod.Application {
-		if cluster.HostArg(c.Args) >= 0 {
-			return // --host is validation's to judge: Flink 2 has none
-		}
-	} else if len(c.Args) > 1 && !strings.HasPrefix(c.Args[1], "-") {
-		// jobmanager's optional positional host
-		if c.Args[1] != cluster.PodIPRef {
+	if !w.Pod.Application {
+		// jobmanager takes the address as its first argument, in every
+		// version, as the Flink docs show.
+		switch {
+		case len(c.Args) == 1 || strings.HasPrefix(c.Args[1], "-"):
+			c.Args = slices.Insert(c.Args, 1, cluster.PodIPRef)
+			r.changed(RulePodIP, warning("%s.args: added %s: an HA JobManager must advertise its pod IP", cpath, cluster.PodIPRef))
+		case c.Args[1] != cluster.PodIPRef:
 			r.note("%s.args: the JobManager advertises %q; with HA its standbys need %s", cpath, c.Args[1], cluster.PodIPRef)
 		}
 		return
 	}
+	if cluster.HostArg(c.Args) >= 0 {
+		return // --host is validation's to judge: Flink 2 has none
+	}
+	// standalone-job reads options up to its first program argument, so
+	// the property goes right after it; Flink 2 has no --host.
 	c.Args = slices.Insert(c.Args, 1, "-D", cluster.RPCAddress+"="+cluster.PodIPRef)
 	r.changed(RulePodIP, warning("%s.args: added -D %s=%s: HA advertises the pod IP", cpath, cluster.RPCAddress, cluster.PodIPRef))
 }

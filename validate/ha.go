@@ -114,7 +114,9 @@ func (v *verdict) checkHA(o *cluster.Object, c *cluster.Configuration, p *policy
 	_, hasDir := c.Config.Lookup(flinkconf.HAStorageDir)
 	if s, ok := c.Config.Lookup(flinkconf.HAStorageDir); ok {
 		v.checkStorageDir(c, s)
-	} else if p.StorageDir == "" || clusterID != "" {
+	} else if _, blocked := c.Config.Get(haBare); p.StorageDir == "" || clusterID != "" && !(c.Nested && blocked) {
+		// (Behind a value at high-availability in nested YAML, the policy
+		// fills the storageDir in once that is renamed.)
 		// With a template and no cluster-id, the storageDir follows from
 		// the cluster-id: that is the one thing to add.
 		v.err(field.Required(c.Path.Key(flinkconf.HAStorageDir.Key),
@@ -175,10 +177,25 @@ func (v *verdict) conflicts(c *cluster.Configuration) {
 			}
 		}
 		s := k.Settings[0]
-		v.err(field.Invalid(c.At(s), s.Value, k.Message))
+		msg := k.Message
+		if k.Kind == flinkconf.ConflictNested {
+			other := k.Settings[1].Key
+			if k.Settings[1].Line > 0 {
+				other += " (" + k.Settings[1].Where() + ")"
+			}
+			msg = fmt.Sprintf("%s is a value and the prefix of %s, which nested YAML cannot hold: rename %s to %s",
+				s.Key, other, s.Key, renamed(s.Key))
+		}
+		v.err(field.Invalid(c.At(s), s.Value, msg))
 	}
 	if !c.Nested {
 		return
+	}
+	if s, ok := c.Config.Get(haBare); ok && c.HAOn() && s.Key == haBare && !hasChildren(c.Config, haBare) {
+		// Nothing prefixes it yet, but HA needs high-availability.storageDir
+		// (and the operator adds high-availability.cluster-id) beside it.
+		v.err(field.Invalid(c.At(s), s.Value, fmt.Sprintf("HA needs high-availability.storageDir and high-availability.cluster-id, "+
+			"which nested YAML cannot hold beside a value at %s: rename it to %s", haBare, flinkconf.HAType.Key)))
 	}
 	for _, l := range c.Config.Layers {
 		if l.Source.Format() != flinkconf.FormatProperties {
@@ -191,6 +208,22 @@ func (v *verdict) conflicts(c *cluster.Configuration) {
 				c.Versions, pair[0].Key, pair[1].Key, pair[1].Line, pair[0].Key, renamed(pair[0].Key))))
 		}
 	}
+}
+
+// haBare is the old key of the HA mode, which is also the prefix of every
+// other HA key.
+const haBare = "high-availability"
+
+// hasChildren reports whether some layer sets a key under prefix.
+func hasChildren(cfg *flinkconf.Config, prefix string) bool {
+	for _, l := range cfg.Layers {
+		for _, e := range l.Source.Entries() {
+			if strings.HasPrefix(e.Key, prefix+".") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // renamed is the key a value that is also a prefix has today.

@@ -27,7 +27,8 @@ step "Applying the Flink docs' standalone session cluster"
 k create namespace "$ns"
 k -n "$ns" apply -f "$examples/standalone-session.in.yaml"
 conf=$(k -n "$ns" get configmap flink-config -o jsonpath='{.data.flink-conf\.yaml}')
-grep -q '^high-availability.type: kubernetes$' <<<"$conf" || fail "flink-conf.yaml has no high-availability.type"
+grep -q '^high-availability: org.apache.flink.kubernetes.highavailability.KubernetesHaServicesFactory$' <<<"$conf" ||
+  fail "flink-conf.yaml has not the HA spelling every Flink version reads"
 grep -q "^high-availability.storageDir: s3://flink-ha/$ns/session$" <<<"$conf" || fail "flink-conf.yaml has no storageDir"
 pass "flink-conf.yaml made HA"
 [ "$(k -n "$ns" get deployment flink-jobmanager -o jsonpath='{.spec.template.spec.serviceAccountName}')" = flink-ha ] ||
