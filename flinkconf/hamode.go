@@ -103,7 +103,7 @@ func HASpelling(versions Range, nested bool) (key, value, why string, ok bool) {
 	case versions.AllAtLeast(HATypeFrom):
 		return HAType.Key, "kubernetes", "", true
 	case nested:
-		return HAType.Key, "kubernetes", fmt.Sprintf("Flink %s ignores %s; pin the image's version", Range{versions.Min, V1_16}, HAType.Key), false
+		return HAType.Key, "kubernetes", fmt.Sprintf("Flink %s ignore %s; pin the image tag", Range{versions.Min, V1_16}, HAType.Key), false
 	case versions.AllAtLeast(HAShortValueFrom):
 		return "high-availability", "kubernetes", "Flink 1.16 reads no high-availability.type", true
 	case versions.Known():

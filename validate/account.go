@@ -6,6 +6,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/flink-ha-webhook/flink-ha-webhook/cluster"
+	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
 	"github.com/flink-ha-webhook/flink-ha-webhook/recognise"
 )
@@ -19,6 +21,8 @@ type Account struct {
 	Path *field.Path
 	// Native accounts also create and delete the TaskManager pods.
 	Native bool
+	// Versions are the Flink release lines the account may serve.
+	Versions flinkconf.Range
 }
 
 // Needs lists what the account must be allowed: the rights of Flink's
@@ -52,27 +56,32 @@ func WorkloadAccount(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *po
 	if p.Exempt(meta.Namespace) {
 		return Account{}, false
 	}
-	fp, ok := recognise.PodTemplate(meta.Labels, tpl)
-	if !ok || !chosen(tpl.Spec.ServiceAccountName, p) {
+	if !chosen(tpl.Spec.ServiceAccountName, p) {
 		return Account{}, false
 	}
-	if d, _ := p.Decide(meta.Annotations, false); d == policy.Skip {
+	w, ok := cluster.Workload(meta, tpl, p)
+	if !ok || w.Decision == policy.Skip {
 		return Account{}, false
 	}
 	return Account{Namespace: meta.Namespace, Name: tpl.Spec.ServiceAccountName,
-		Path: field.NewPath("spec", "template", "spec", "serviceAccountName"), Native: fp.Native && fp.Role == recognise.JobManager}, true
+		Path:   field.NewPath("spec", "template", "spec", "serviceAccountName"),
+		Native: w.Pod.Native && w.Pod.Role == recognise.JobManager, Versions: w.Versions}, true
 }
 
 // FlinkDeploymentAccount returns the account to check of a FlinkDeployment
 // under an account of the user's choosing. The operator runs Flink in
-// native mode: the account also manages pods.
+// native mode unless spec.mode is standalone: the account then also manages
+// pods.
 func FlinkDeploymentAccount(u *unstructured.Unstructured, p *policy.Policy) (Account, bool) {
 	sa, _, _ := unstructured.NestedString(u.Object, "spec", "serviceAccount")
 	if p.Exempt(u.GetNamespace()) || !chosen(sa, p) {
 		return Account{}, false
 	}
-	if d, _ := p.Decide(u.GetAnnotations(), false); d == policy.Skip {
+	o := cluster.FlinkDeployment(u, p)
+	if o.Decision == policy.Skip {
 		return Account{}, false
 	}
-	return Account{Namespace: u.GetNamespace(), Name: sa, Path: field.NewPath("spec", "serviceAccount"), Native: true}, true
+	mode, _, _ := unstructured.NestedString(u.Object, "spec", "mode")
+	return Account{Namespace: u.GetNamespace(), Name: sa, Path: field.NewPath("spec", "serviceAccount"),
+		Native: mode != "standalone", Versions: o.Versions}, true
 }
