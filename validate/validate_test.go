@@ -332,6 +332,12 @@ func TestConfigMap(t *testing.T) {
 			want: []string{standard + ": Invalid value: line 1: invalid YAML: did not find expected node content"}},
 		"lines Flink skips are warned about": {cm: cm("flink-config", nil, conf(haOn+"high-availability.storageDir: s3://b/ha\nnot a setting\n")),
 			want: []string{"warn: " + legacy + `: line 4: Flink skips "not a setting": it has no ": " between key and value`}},
+		"two spellings of the HA mode that disagree are denied": {cm: cm("flink-config", nil,
+			conf(haOn+"high-availability: zookeeper\nhigh-availability.storageDir: s3://b/ha\n")),
+			want: []string{legacy + `[high-availability]: Invalid value: "zookeeper": high-availability is "zookeeper" at ` + legacy +
+				` line 3 but high-availability.type is "kubernetes" at ` + legacy + ` line 2; Flink uses high-availability.type: remove high-availability`}},
+		"two spellings of an option that is not HA's are no HA problem": {cm: cm("flink-config", nil,
+			conf(haOn+"high-availability.storageDir: s3://b/ha\nhigh-availability.jobmanager.port: 6123\nrecovery.jobmanager.port: 6124\n"))},
 		"standby JobManagers without HA are denied": {cm: cm("flink-config", map[string]string{}, conf("kubernetes.cluster-id: orders\nkubernetes.jobmanager.replicas: 2\n")),
 			policy: "mode: opt-in\n",
 			want:   []string{legacy + `[kubernetes.jobmanager.replicas]: Invalid value: 2: more than one JobManager needs HA for leader election: set high-availability.type: kubernetes or use 1 replica`}},
