@@ -57,7 +57,7 @@ func (v *verdict) checkHA(o *cluster.Object, c *cluster.Configuration, p *policy
 		if l.Fails == "" {
 			continue
 		}
-		if known || c.HA.Lines[0].Versions == c.Versions {
+		if known || len(c.HA.Lines) == 1 {
 			v.err(field.Invalid(c.At(l.At), l.At.Value, l.Fails))
 		} else {
 			v.warn("%s: %s", c.At(l.At), l.Fails)
@@ -111,14 +111,16 @@ func (v *verdict) checkHA(o *cluster.Object, c *cluster.Configuration, p *policy
 			clusterID = s.Value
 		}
 	}
-	_, hasDir := c.Config.Lookup(flinkconf.HAStorageDir)
-	if s, ok := c.Config.Lookup(flinkconf.HAStorageDir); ok {
-		v.checkStorageDir(c, s)
-	} else if _, blocked := c.Config.Get(haBare); p.StorageDir == "" || clusterID != "" && !(c.Nested && blocked) {
-		// (Behind a value at high-availability in nested YAML, the policy
-		// fills the storageDir in once that is renamed.)
-		// With a template and no cluster-id, the storageDir follows from
-		// the cluster-id: that is the one thing to add.
+	dir, hasDir := c.Config.Lookup(flinkconf.HAStorageDir)
+	_, bare := c.Config.Get(haBare)
+	switch {
+	case hasDir:
+		v.checkStorageDir(c, dir)
+	case p.StorageDir != "" && (clusterID == "" || c.Nested && bare):
+		// The policy fills the storageDir in once the cluster-id is there,
+		// or once a value at high-availability is renamed: those are what
+		// to fix.
+	default:
 		v.err(field.Required(c.Path.Key(flinkconf.HAStorageDir.Key),
 			"Kubernetes HA keeps job graphs and checkpoint pointers there: set high-availability.storageDir to a URI "+
 				"every JobManager can reach, such as s3://<bucket>/flink-ha/<cluster-id>"))
