@@ -52,7 +52,7 @@ func FlinkDeployment(u *unstructured.Unstructured, p *policy.Policy) (field.Erro
 	haOff := c.HA.Newest().Mode == flinkconf.HANone
 	if n, found, _ := unstructured.NestedInt64(u.Object, "spec", "jobManager", "replicas"); found && n > 1 && haOff {
 		v.err(field.Invalid(field.NewPath("spec", "jobManager", "replicas"), n,
-			"more than one JobManager needs HA for leader election: set high-availability.type: kubernetes or use 1 replica"))
+			"more than one JobManager needs HA for leader election: set "+haSetting(c)+" or use 1 replica"))
 	}
 	if m, _, _ := unstructured.NestedString(u.Object, "spec", "job", "upgradeMode"); m == "last-state" && haOff {
 		// Allowed without HA since operator 1.10 (FLINK-35414), which then

@@ -66,9 +66,8 @@ func (v *verdict) checkHA(o *cluster.Object, c *cluster.Configuration, p *policy
 	if known && newest.Versions.Max.Less(flinkconf.HATypeFrom) {
 		// The newer spelling, written for a release line that ignores it.
 		if s, ok := c.Config.Get(flinkconf.HAType.Key); ok && newest.Mode != flinkconf.HAKubernetes {
-			key, value, _, _ := flinkconf.HASpelling(c.Versions, c.Nested)
-			v.err(field.Invalid(c.At(s), s.Value, fmt.Sprintf("Flink %s (%s) reads no %s, so HA is off: write %s: %s",
-				c.Versions, o.VersionFrom, s.Key, key, value)))
+			v.err(field.Invalid(c.At(s), s.Value, fmt.Sprintf("Flink %s (%s) reads no %s, so HA is off: write %s",
+				c.Versions, o.VersionFrom, s.Key, haSetting(c))))
 		}
 	}
 
@@ -82,7 +81,7 @@ func (v *verdict) checkHA(o *cluster.Object, c *cluster.Configuration, p *policy
 		}
 	case flinkconf.HAZooKeeper:
 		if c.Decision == policy.MakeHA {
-			v.err(field.Invalid(c.At(newest.At), newest.At.Value, zooKeeperFix(p)))
+			v.err(field.Invalid(c.At(newest.At), newest.At.Value, zooKeeperFix(p, c, newest.At.Key)))
 		}
 		return
 	case flinkconf.HAFactory:
@@ -95,8 +94,8 @@ func (v *verdict) checkHA(o *cluster.Object, c *cluster.Configuration, p *policy
 		if c.Decision != policy.MakeHA {
 			return
 		}
-		key, value, _, _ := flinkconf.HASpelling(c.Versions, c.Nested)
-		v.err(field.Required(c.Path.Key(key), fmt.Sprintf("this cluster's policy requires HA: set %s: %s", key, value)))
+		key, _, _, _ := flinkconf.HASpelling(c.Versions, c.Nested)
+		v.err(field.Required(c.Path.Key(key), "this cluster's policy requires HA: set "+haSetting(c)))
 	}
 
 	clusterID := o.ClusterID
@@ -248,7 +247,7 @@ func (v *verdict) checkReplicas(c *cluster.Configuration) {
 	if err != nil || n <= 1 || c.HA.Newest().Mode != flinkconf.HANone {
 		return
 	}
-	v.err(field.Invalid(c.At(s), n, "more than one JobManager needs HA for leader election: set high-availability.type: kubernetes or use 1 replica"))
+	v.err(field.Invalid(c.At(s), n, "more than one JobManager needs HA for leader election: set "+haSetting(c)+" or use 1 replica"))
 }
 
 func haKey(key string) bool {
@@ -262,8 +261,22 @@ func haKey(key string) bool {
 	return false
 }
 
-func zooKeeperFix(p *policy.Policy) string {
-	fix := "this cluster's policy requires Kubernetes HA: set high-availability.type: kubernetes (ZooKeeper state is not migrated)"
+// haSetting is the setting that turns Kubernetes HA on for the release
+// lines that read c: "high-availability.type: kubernetes" from 1.17.
+func haSetting(c *cluster.Configuration) string {
+	key, value, _, _ := flinkconf.HASpelling(c.Versions, c.Nested)
+	return key + ": " + value
+}
+
+// zooKeeperFix says how to switch ZooKeeper HA, set at key, to Kubernetes:
+// in the key the user wrote when it is the current one, else in the
+// spelling the configuration's release lines read.
+func zooKeeperFix(p *policy.Policy, c *cluster.Configuration, key string) string {
+	set := haSetting(c)
+	if key == flinkconf.HAType.Key {
+		set = key + ": kubernetes"
+	}
+	fix := "this cluster's policy requires Kubernetes HA: set " + set + " (ZooKeeper state is not migrated)"
 	if *p.AllowOptOut {
 		fix += ", or annotate " + policy.AnnotationHA + `: "off"`
 	}

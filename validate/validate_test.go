@@ -340,7 +340,8 @@ func TestConfigMap(t *testing.T) {
 			conf(haOn+"high-availability.storageDir: s3://b/ha\nhigh-availability.jobmanager.port: 6123\nrecovery.jobmanager.port: 6124\n"))},
 		"standby JobManagers without HA are denied": {cm: cm("flink-config", map[string]string{}, conf("kubernetes.cluster-id: orders\nkubernetes.jobmanager.replicas: 2\n")),
 			policy: "mode: opt-in\n",
-			want:   []string{legacy + `[kubernetes.jobmanager.replicas]: Invalid value: 2: more than one JobManager needs HA for leader election: set high-availability.type: kubernetes or use 1 replica`}},
+			want: []string{legacy + `[kubernetes.jobmanager.replicas]: Invalid value: 2: more than one JobManager needs HA for leader election: set high-availability: ` +
+				`org.apache.flink.kubernetes.highavailability.KubernetesHaServicesFactory or use 1 replica`}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
