@@ -60,10 +60,15 @@ func TestWorkload(t *testing.T) {
 			wantArgs: []string{"standalone-job", "--host", "$(POD_IP)", "--job-classname", "org.example.Job"},
 			want:     []string{podIPEnv},
 		},
-		"a session JobManager advertises its pod IP as jobmanager's address argument": {
+		"a flink 2.1 session JobManager advertises its pod IP with -D": {
 			image: "flink:2.1", mounted: true, args: []string{"jobmanager"},
+			wantArgs: []string{"jobmanager", "-D", "jobmanager.rpc.address=$(POD_IP)"},
+			want:     []string{podIPEnv, container + ".args: added -D jobmanager.rpc.address=$(POD_IP): HA advertises the pod IP"},
+		},
+		"a session JobManager that gives the docs' positional $(POD_IP) keeps it": {
+			image: "flink:1.20", mounted: true, args: []string{"jobmanager", "$(POD_IP)"},
 			wantArgs: []string{"jobmanager", "$(POD_IP)"},
-			want:     []string{podIPEnv, container + ".args: added $(POD_IP): an HA JobManager must advertise its pod IP"},
+			want:     []string{podIPEnv},
 		},
 		"a JobManager that advertises its pod IP through -D is left so": {
 			image: "flink:2.1", mounted: true, args: []string{"jobmanager", "-D", "jobmanager.rpc.address=$(POD_IP)"},

@@ -29,7 +29,8 @@ const podIPEnv = cluster.PodIPEnv
 //     must also manage pods, are left to Flink's own setting);
 //   - an HA standalone JobManager advertises its pod IP, as HA requires: the
 //     POD_IP variable from status.podIP and -D jobmanager.rpc.address, which
-//     every Flink version reads (Flink 2 has no --host);
+//     every Flink version reads (Flink 2 has no --host, and jobmanager's
+//     positional address is deprecated since 1.16);
 //   - where the container is configured through FLINK_PROPERTIES or -D
 //     arguments rather than a mounted ConfigMap, those get the HA keys.
 func Workload(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *policy.Policy) Result {
@@ -80,23 +81,22 @@ func advertisePodIP(w *cluster.WorkloadObject, r *Result) {
 		}
 		return
 	}
-	if !w.Pod.Application {
-		// jobmanager takes the address as its first argument, in every
-		// version, as the Flink docs show.
-		switch {
-		case len(c.Args) == 1 || strings.HasPrefix(c.Args[1], "-"):
-			c.Args = slices.Insert(c.Args, 1, cluster.PodIPRef)
-			r.changed(RulePodIP, warning("%s.args: added %s: an HA JobManager must advertise its pod IP", cpath, cluster.PodIPRef))
-		case c.Args[1] != cluster.PodIPRef:
+	if w.Pod.Application {
+		if cluster.HostArg(c.Args) >= 0 {
+			return // --host is validation's to judge: Flink 2 has none
+		}
+	} else if len(c.Args) > 1 && !strings.HasPrefix(c.Args[1], "-") {
+		// jobmanager's positional address, deprecated since 1.16
+		if c.Args[1] != cluster.PodIPRef {
 			r.note("%s.args: the JobManager advertises %q; with HA its standbys need %s", cpath, c.Args[1], cluster.PodIPRef)
 		}
 		return
 	}
-	if cluster.HostArg(c.Args) >= 0 {
-		return // --host is validation's to judge: Flink 2 has none
-	}
-	// standalone-job reads options up to its first program argument, so
-	// the property goes right after it; Flink 2 has no --host.
+	// A dynamic property right after the entrypoint's command, which every
+	// version reads there: standalone-job reads options up to its first
+	// program argument and Flink 2 has no --host; jobmanager takes "-D" as
+	// the start of its dynamic properties, and its positional address is
+	// deprecated (FLINK-28735).
 	c.Args = slices.Insert(c.Args, 1, "-D", cluster.RPCAddress+"="+cluster.PodIPRef)
 	r.changed(RulePodIP, warning("%s.args: added -D %s=%s: HA advertises the pod IP", cpath, cluster.RPCAddress, cluster.PodIPRef))
 }

@@ -42,13 +42,13 @@ func TestStandaloneSessionExampleIsStoredHA(t *testing.T) {
 
 	_, errOut, err := kubectlIn(ctx, ns, manifest, "apply", "-f", "-")
 	require.NoError(t, err)
-	assert.Contains(t, errOut, "Warning: spec.template.spec.containers[0].args: added $(POD_IP)")
+	assert.Contains(t, errOut, "Warning: spec.template.spec.containers[0].args: added -D jobmanager.rpc.address=$(POD_IP)")
 
 	deployments := plane.Clientset.AppsV1().Deployments(ns)
 	jm, err := deployments.Get(ctx, "flink-jobmanager", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "flink-ha", jm.Spec.Template.Spec.ServiceAccountName)
-	assert.Equal(t, []string{"jobmanager", "$(POD_IP)"}, jm.Spec.Template.Spec.Containers[0].Args)
+	assert.Equal(t, []string{"jobmanager", "-D", "jobmanager.rpc.address=$(POD_IP)"}, jm.Spec.Template.Spec.Containers[0].Args)
 	assert.True(t, podIPEnv(jm.Spec.Template.Spec.Containers[0]))
 	tm, err := deployments.Get(ctx, "flink-taskmanager", metav1.GetOptions{})
 	require.NoError(t, err)

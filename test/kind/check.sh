@@ -34,7 +34,7 @@ pass "flink-conf.yaml made HA"
 [ "$(k -n "$ns" get deployment flink-jobmanager -o jsonpath='{.spec.template.spec.serviceAccountName}')" = flink-ha ] ||
   fail "the JobManager does not run under flink-ha"
 # shellcheck disable=SC2016 # $(POD_IP) is Kubernetes' variable reference, meant literally
-[ "$(k -n "$ns" get deployment flink-jobmanager -o jsonpath='{.spec.template.spec.containers[0].args[1]}')" = '$(POD_IP)' ] ||
+[ "$(k -n "$ns" get deployment flink-jobmanager -o jsonpath='{.spec.template.spec.containers[0].args[2]}')" = 'jobmanager.rpc.address=$(POD_IP)' ] ||
   fail "the JobManager does not advertise its pod IP"
 pass "JobManager runs under flink-ha and advertises \$(POD_IP)"
 role_bound() { k -n "$ns" get serviceaccount/flink-ha role/flink-ha rolebinding/flink-ha; }
