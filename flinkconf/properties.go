@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // FormatProperties is FLINK_PROPERTIES as the entrypoint of the official
@@ -39,8 +40,9 @@ func ParseProperties(src []byte) (*Properties, error) {
 	for i, line := range bytes.Split(src, []byte{'\n'}) {
 		n := i + 1
 		raw := string(line)
+		// tr -d '[:space:]' removes the ASCII white space, byte by byte.
 		prop := strings.Map(func(r rune) rune {
-			if unicode.IsSpace(r) {
+			if r < utf8.RuneSelf && unicode.IsSpace(r) {
 				return -1
 			}
 			return r

@@ -1,6 +1,7 @@
 package flinkconf
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -77,4 +78,26 @@ func TestPrefixOverlaps(t *testing.T) {
 	got := PrefixOverlaps(p)
 	require.Len(t, got, 1)
 	assert.Equal(t, []string{"high-availability", "high-availability.storageDir"}, []string{got[0][0].Key, got[0][1].Key})
+}
+
+// FuzzProperties: any text is read without a panic into keys with neither
+// white space nor a colon, whose last definition Get returns.
+func FuzzProperties(f *testing.F) {
+	for _, s := range []string{"a: b\n", "x:y:\n# c: d\n", ":v\n\n \t\n", "k: v # c\r\nk:w\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		p, err := ParseProperties([]byte(text))
+		if err != nil {
+			return
+		}
+		for _, e := range p.Entries() {
+			if e.Key == "" || strings.ContainsAny(e.Key, ": \t\r\n") {
+				t.Fatalf("key %q of %q", e.Key, text)
+			}
+			if got, ok := p.Get(e.Key); !ok || got.Line < e.Line {
+				t.Fatalf("Get(%q) = %v, %v: not the last definition", e.Key, got, ok)
+			}
+		}
+	})
 }
