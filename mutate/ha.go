@@ -166,6 +166,9 @@ func completeHA(o *cluster.Object, c *cluster.Configuration, p *policy.Policy, v
 	}
 
 	cfg := c.Config
+	if _, bare := cfg.Get("high-availability"); bare && c.Nested {
+		return r // nested YAML holds no other HA key beside it: validation says to rename it
+	}
 	clusterID := o.ClusterID
 	if clusterID == "" {
 		if s, ok := cfg.Lookup(flinkconf.ClusterID); ok && flinkconf.CheckClusterID(s.Value) == nil {

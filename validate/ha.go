@@ -195,8 +195,12 @@ func (v *verdict) conflicts(c *cluster.Configuration) {
 	if s, ok := c.Config.Get(haBare); ok && c.HAOn() && s.Key == haBare && !hasChildren(c.Config, haBare) {
 		// Nothing prefixes it yet, but HA needs high-availability.storageDir
 		// (and the operator adds high-availability.cluster-id) beside it.
+		where := "nested YAML"
+		if l, ok := layerOf(c.Config, s); ok && l.Source.Format() == flinkconf.FormatProperties {
+			where = fmt.Sprintf("the nested config.yaml that Flink %s images write FLINK_PROPERTIES into", c.Versions)
+		}
 		v.err(field.Invalid(c.At(s), s.Value, fmt.Sprintf("HA needs high-availability.storageDir and high-availability.cluster-id, "+
-			"which nested YAML cannot hold beside a value at %s: rename it to %s", haBare, flinkconf.HAType.Key)))
+			"which %s cannot hold beside a value at %s: rename it to %s", where, haBare, flinkconf.HAType.Key)))
 	}
 	for _, l := range c.Config.Layers {
 		if l.Source.Format() != flinkconf.FormatProperties {
@@ -225,6 +229,16 @@ func hasChildren(cfg *flinkconf.Config, prefix string) bool {
 		}
 	}
 	return false
+}
+
+// layerOf is the layer a setting comes from.
+func layerOf(cfg *flinkconf.Config, s flinkconf.Setting) (flinkconf.Layer, bool) {
+	for _, l := range cfg.Layers {
+		if l.Name == s.Layer {
+			return l, true
+		}
+	}
+	return flinkconf.Layer{}, false
 }
 
 // renamed is the key a value that is also a prefix has today.
