@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
 )
 
@@ -353,4 +354,33 @@ func TestConfigMap(t *testing.T) {
 			assert.Equal(t, tc.want, said(ConfigMap(tc.cm, p)))
 		})
 	}
+}
+
+func TestAccounts(t *testing.T) {
+	t.Parallel()
+	p := testPolicy(t, "")
+	native := workloadCase{labels: map[string]string{"component": "jobmanager", "type": "flink-native-kubernetes"}, image: "flink:1.18",
+		args: []string{"bash", "-c", "kubernetes-jobmanager.sh kubernetes-session"}}
+	meta, tpl := native.objects()
+	tpl.Spec.ServiceAccountName = "flink-native"
+	a, ok := WorkloadAccount(meta, tpl, p)
+	require.True(t, ok, "a native JobManager under an account of the user's choosing is checked")
+	assert.Equal(t, Account{Namespace: "team", Name: "flink-native", Path: field.NewPath("spec", "template", "spec", "serviceAccountName"),
+		Native: true, Versions: flinkconf.Exactly(flinkconf.V1_18)}, a)
+
+	tpl.Spec.ServiceAccountName = p.ServiceAccount
+	_, ok = WorkloadAccount(meta, tpl, p)
+	assert.False(t, ok, "the policy's own account is the webhook's to bind")
+
+	fd := func(mode string) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{"name": "orders", "namespace": "team"},
+			"spec": map[string]any{"flinkVersion": "v2_1", "serviceAccount": "flink", "mode": mode}}}
+	}
+	a, ok = FlinkDeploymentAccount(fd("native"), p)
+	require.True(t, ok)
+	assert.Equal(t, Account{Namespace: "team", Name: "flink", Path: field.NewPath("spec", "serviceAccount"), Native: true,
+		Versions: flinkconf.Exactly(flinkconf.V2_1)}, a, "the operator's default mode is native: the account makes TaskManager pods")
+	a, ok = FlinkDeploymentAccount(fd("standalone"), p)
+	require.True(t, ok)
+	assert.False(t, a.Native, "in standalone mode the operator makes the TaskManagers")
 }
