@@ -132,6 +132,22 @@ func TestWorkload(t *testing.T) {
 				`nested config.yaml, where high-availability cannot be a value and the parent of high-availability.storageDir (line 3): ` +
 				`rename high-availability to high-availability.type`},
 		},
+		"FLINK_PROPERTIES comments are no comments on 1.19+ images": {
+			env:  props("kubernetes.cluster-id: jm\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://b/ha # shared\n"),
+			args: []string{"jobmanager"}, replicas: 1,
+			want: []string{"warn: " + envProps + `: line 3: the Flink 1.19+ entrypoint reads no comments: high-availability.storageDir ` +
+				`is "s3://b/ha#shared" there (as Flink 1.20 reads it)`},
+		},
+		"a line an image of unknown version may skip is warned about, and HA is off where it is skipped": {
+			image: "registry.example/jobs/wordcount:3",
+			env:   props("kubernetes.cluster-id: jm\nhigh-availability.type:kubernetes\nhigh-availability.storageDir: s3://b/ha\n"),
+			args:  []string{"jobmanager"}, replicas: 1,
+			want: []string{
+				envProps + `[high-availability]: Required value: this cluster's policy requires HA: set high-availability: ` +
+					`org.apache.flink.kubernetes.highavailability.KubernetesHaServicesFactory`,
+				"warn: " + envProps + `: line 2: Flink skips "high-availability.type:kubernetes": it has no ": " between key ` +
+					`and value (as Flink 1.15-1.18 reads it)`},
+		},
 		"the same FLINK_PROPERTIES on a 1.18 image is flat and fine": {
 			image: "flink:1.18",
 			env:   props("kubernetes.cluster-id: jm\nhigh-availability: kubernetes\nhigh-availability.storageDir: s3://b/ha\n"),

@@ -32,6 +32,13 @@ func Workload(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, replicas int
 
 	explicitOff := false // the container itself turns HA off
 	for _, c := range w.Configs {
+		for _, l := range c.Config.Layers {
+			if f := l.Source.Format(); f == flinkconf.FormatLegacy || f == flinkconf.FormatProperties {
+				for _, x := range l.Source.Warnings() {
+					v.warn("%s: %s (as Flink %s reads it)", l.Name, x, c.Versions)
+				}
+			}
+		}
 		newest := c.HA.Newest()
 		explicitOff = explicitOff || newest.Set && newest.Mode == flinkconf.HANone
 		if w.Carried {
