@@ -85,6 +85,8 @@ func TestWorkload(t *testing.T) {
 			carried: true, want: []reading{
 				{env, flinkconf.Range{Min: flinkconf.V1_15, Max: flinkconf.V1_18}, false, true},
 				{env, flinkconf.Range{Min: flinkconf.V1_19, Max: flinkconf.V2_1}, true, true}}},
+		"FLINK_PROPERTIES of an image older than the supported lines is still read": {tpl: tpl("flink:1.14", "kubernetes.cluster-id: jm\n", "jobmanager"),
+			from: "image flink:1.14", carried: true, want: []reading{{env, flinkconf.Exactly(flinkconf.Version{Major: 1, Minor: 14}), false, false}}},
 		"the JobManager's own address is no configuration the container carries": {
 			tpl: tpl("flink:2.1", "", "standalone-job", "-D", "jobmanager.rpc.address=$(POD_IP)"), from: "image flink:2.1"},
 	}

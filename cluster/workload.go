@@ -136,10 +136,12 @@ func (w *WorkloadObject) read() {
 	case legacy == nil:
 		add(w.Versions, false, nil)
 	default:
-		if old, ok := w.Versions.Intersect(flinkconf.Range{Min: flinkconf.Supported.Min, Max: flinkconf.V1_18}); ok {
+		// Images older or newer than the supported lines read it as the
+		// oldest or newest do.
+		if old, ok := w.Versions.Intersect(flinkconf.Range{Max: flinkconf.V1_18}); ok {
 			add(old, false, legacy)
 		}
-		if nested, ok := w.Versions.Intersect(flinkconf.Range{Min: flinkconf.PropertiesNested, Max: flinkconf.Supported.Max}); ok {
+		if nested, ok := w.Versions.Intersect(flinkconf.Range{Min: flinkconf.PropertiesNested, Max: flinkconf.Version{Major: 99}}); ok {
 			add(nested, true, props)
 		}
 	}

@@ -56,8 +56,9 @@ func (r HAReading) On() bool {
 	return true
 }
 
-// haGroups are the release lines that read the HA setting alike.
-var haGroups = []Range{{V1_15, V1_15}, {V1_16, V1_16}, {V1_17, Version{99, 0}}}
+// haGroups are the release lines that read the HA setting alike; the
+// oldest group includes the lines before 1.15, which read it as 1.15 does.
+var haGroups = []Range{{Version{}, V1_15}, {V1_16, V1_16}, {V1_17, Version{99, 0}}}
 
 // HAIn returns how each release line of versions reads the HA mode of c.
 func (c *Config) HAIn(versions Range) HAReading {
