@@ -10,6 +10,7 @@ import (
 	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
 	"github.com/flink-ha-webhook/flink-ha-webhook/recognise"
+	"github.com/flink-ha-webhook/flink-ha-webhook/rights"
 )
 
 // Account is a service account of the user's choosing that Flink will run
@@ -21,27 +22,24 @@ type Account struct {
 	Path *field.Path
 	// Native accounts also create and delete the TaskManager pods.
 	Native bool
-	// Versions are the Flink release lines the account may serve.
-	Versions flinkconf.Range
+	// Flink is the release lines the cluster may run; the zero Range is
+	// unknown, which means any supported one.
+	Flink flinkconf.Range
 }
 
-// Needs lists what the account must be allowed: the rights of Flink's
-// Kubernetes HA, and for native mode its pods.
+// Needs lists what the account must be allowed (package rights): the
+// rights of Flink's Kubernetes HA, and in native mode those of a cluster
+// that makes its own TaskManager pods.
 func (a Account) Needs() []Access {
-	needs := []Access{}
-	for _, v := range []string{"get", "list", "watch", "create", "update", "delete"} {
-		needs = append(needs, Access{Verb: v, Resource: "configmaps"})
-	}
+	m := rights.Standalone
 	if a.Native {
-		for _, v := range []string{"get", "list", "watch", "create", "delete"} {
-			needs = append(needs, Access{Verb: v, Resource: "pods"})
-		}
+		m = rights.Native
 	}
-	return needs
+	return rights.Needs(m, a.Flink)
 }
 
-// Access is one verb on one core resource.
-type Access struct{ Verb, Resource string }
+// Access is one verb on one resource of one API group.
+type Access = rights.Access
 
 // chosen reports whether name is an account the user chose: not empty,
 // not "default" (which mutation replaces), not the policy's own (which
@@ -50,13 +48,19 @@ func chosen(name string, p *policy.Policy) bool {
 	return name != "" && name != "default" && name != p.ServiceAccount
 }
 
+// flinkOf is the Account.Flink of an object the model knows: its release
+// lines when known, else the zero Range.
+func flinkOf(o *cluster.Object) flinkconf.Range {
+	if o.VersionFrom == "" {
+		return flinkconf.Range{}
+	}
+	return o.Versions
+}
+
 // WorkloadAccount returns the account to check of a Flink workload that
 // runs with HA under an account of the user's choosing.
 func WorkloadAccount(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *policy.Policy) (Account, bool) {
-	if p.Exempt(meta.Namespace) {
-		return Account{}, false
-	}
-	if !chosen(tpl.Spec.ServiceAccountName, p) {
+	if p.Exempt(meta.Namespace) || !chosen(tpl.Spec.ServiceAccountName, p) {
 		return Account{}, false
 	}
 	w, ok := cluster.Workload(meta, tpl, p)
@@ -65,7 +69,7 @@ func WorkloadAccount(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *po
 	}
 	return Account{Namespace: meta.Namespace, Name: tpl.Spec.ServiceAccountName,
 		Path:   field.NewPath("spec", "template", "spec", "serviceAccountName"),
-		Native: w.Pod.Native && w.Pod.Role == recognise.JobManager, Versions: w.Versions}, true
+		Native: w.Pod.Native && w.Pod.Role == recognise.JobManager, Flink: flinkOf(&w.Object)}, true
 }
 
 // FlinkDeploymentAccount returns the account to check of a FlinkDeployment
@@ -83,5 +87,5 @@ func FlinkDeploymentAccount(u *unstructured.Unstructured, p *policy.Policy) (Acc
 	}
 	mode, _, _ := unstructured.NestedString(u.Object, "spec", "mode")
 	return Account{Namespace: u.GetNamespace(), Name: sa, Path: field.NewPath("spec", "serviceAccount"),
-		Native: mode != "standalone", Versions: o.Versions}, true
+		Native: mode != "standalone", Flink: flinkOf(&o.Object)}, true
 }

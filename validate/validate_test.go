@@ -382,7 +382,7 @@ func TestAccounts(t *testing.T) {
 	a, ok := WorkloadAccount(meta, tpl, p)
 	require.True(t, ok, "a native JobManager under an account of the user's choosing is checked")
 	assert.Equal(t, Account{Namespace: "team", Name: "flink-native", Path: field.NewPath("spec", "template", "spec", "serviceAccountName"),
-		Native: true, Versions: flinkconf.Exactly(flinkconf.V1_18)}, a)
+		Native: true, Flink: flinkconf.Exactly(flinkconf.V1_18)}, a)
 
 	tpl.Spec.ServiceAccountName = p.ServiceAccount
 	_, ok = WorkloadAccount(meta, tpl, p)
@@ -395,7 +395,7 @@ func TestAccounts(t *testing.T) {
 	a, ok = FlinkDeploymentAccount(fd("native"), p)
 	require.True(t, ok)
 	assert.Equal(t, Account{Namespace: "team", Name: "flink", Path: field.NewPath("spec", "serviceAccount"), Native: true,
-		Versions: flinkconf.Exactly(flinkconf.V2_1)}, a, "the operator's default mode is native: the account makes TaskManager pods")
+		Flink: flinkconf.Exactly(flinkconf.V2_1)}, a, "the operator's default mode is native: the account makes TaskManager pods")
 	a, ok = FlinkDeploymentAccount(fd("standalone"), p)
 	require.True(t, ok)
 	assert.False(t, a.Native, "in standalone mode the operator makes the TaskManagers")

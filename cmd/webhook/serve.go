@@ -7,7 +7,6 @@ import (
 	"io"
 
 	"go.uber.org/zap/zapcore"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -36,6 +35,7 @@ func serve(args []string, stderr io.Writer) int {
 	ensureAccounts := fs.Bool("ensure-accounts", true, "create the policy's service account, its Role and RoleBinding where Flink runs under it")
 	leaderElect := fs.Bool("leader-elect", false, "run the background reconcilers in one replica at a time (the webhook serves in all)")
 	leaderNamespace := fs.String("leader-election-namespace", "", "namespace of the leader election Lease; in a pod, its own")
+	clusterRoles := fs.String("flink-cluster-role-prefix", accounts.DefaultClusterRolePrefix, "name prefix of the install's ClusterRoles of Flink's rights (<prefix>:flink-standalone, <prefix>:flink-native)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -86,11 +86,14 @@ func serve(args []string, stderr io.Writer) int {
 		srv.Register(path, handler.Capped(wh.WithRecoverPanic(true)))
 	}
 	register(handler.MutatePath, handler.Mutating(p))
-	clients, err := kubernetes.NewForConfig(cfg)
+	checker, err := handler.NewSubjectAccessReviewsForConfig(cfg)
 	if err != nil {
 		return fail(err)
 	}
-	register(handler.ValidatePath, handler.Validating(p, handler.NewSubjectAccessReviews(clients.AuthorizationV1().SubjectAccessReviews())))
+	if err := mgr.Add(checker); err != nil {
+		return fail(err)
+	}
+	register(handler.ValidatePath, handler.Validating(p, checker))
 	if err := mgr.AddHealthzCheck("webhook", srv.StartedChecker()); err != nil {
 		return fail(err)
 	}
@@ -98,7 +101,7 @@ func serve(args []string, stderr io.Writer) int {
 		return fail(err)
 	}
 	if *ensureAccounts {
-		if err := accounts.Setup(mgr, p); err != nil {
+		if err := accounts.Setup(mgr, p, *clusterRoles); err != nil {
 			return fail(err)
 		}
 	}

@@ -37,10 +37,12 @@ pass "flink-conf.yaml made HA"
 [ "$(k -n "$ns" get deployment flink-jobmanager -o jsonpath='{.spec.template.spec.containers[0].args[2]}')" = 'jobmanager.rpc.address=$(POD_IP)' ] ||
   fail "the JobManager does not advertise its pod IP"
 pass "JobManager runs under flink-ha and advertises \$(POD_IP)"
-role_bound() { k -n "$ns" get serviceaccount/flink-ha role/flink-ha rolebinding/flink-ha; }
-eventually role_bound || fail "the service account, Role and RoleBinding were not made"
-[ "$(k -n "$ns" auth can-i update configmaps --as "system:serviceaccount:$ns:flink-ha")" = yes ] ||
-  fail "flink-ha may not update ConfigMaps"
+role_bound() { k -n "$ns" get serviceaccount/flink-ha rolebinding/flink-ha; }
+eventually role_bound || fail "the service account and its RoleBinding were not made"
+for verb in update patch; do
+  [ "$(k -n "$ns" auth can-i "$verb" configmaps --as "system:serviceaccount:$ns:flink-ha")" = yes ] ||
+    fail "flink-ha may not $verb ConfigMaps"
+done
 [ "$(k -n "$ns" auth can-i create pods --as "system:serviceaccount:$ns:flink-ha" || true)" = no ] ||
   fail "flink-ha may create pods"
 pass "flink-ha exists and may manage ConfigMaps, and no more"
