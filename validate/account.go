@@ -6,6 +6,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/flink-ha-webhook/flink-ha-webhook/cluster"
 	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
 	"github.com/flink-ha-webhook/flink-ha-webhook/recognise"
@@ -47,43 +48,44 @@ func chosen(name string, p *policy.Policy) bool {
 	return name != "" && name != "default" && name != p.ServiceAccount
 }
 
+// flinkOf is the Account.Flink of an object the model knows: its release
+// lines when known, else the zero Range.
+func flinkOf(o *cluster.Object) flinkconf.Range {
+	if o.VersionFrom == "" {
+		return flinkconf.Range{}
+	}
+	return o.Versions
+}
+
 // WorkloadAccount returns the account to check of a Flink workload that
 // runs with HA under an account of the user's choosing.
 func WorkloadAccount(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *policy.Policy) (Account, bool) {
-	if p.Exempt(meta.Namespace) {
+	if p.Exempt(meta.Namespace) || !chosen(tpl.Spec.ServiceAccountName, p) {
 		return Account{}, false
 	}
-	fp, ok := recognise.PodTemplate(meta.Labels, tpl)
-	if !ok || !chosen(tpl.Spec.ServiceAccountName, p) {
+	w, ok := cluster.Workload(meta, tpl, p)
+	if !ok || w.Decision == policy.Skip {
 		return Account{}, false
 	}
-	if d, _ := p.Decide(meta.Annotations, false); d == policy.Skip {
-		return Account{}, false
-	}
-	a := Account{Namespace: meta.Namespace, Name: tpl.Spec.ServiceAccountName,
-		Path: field.NewPath("spec", "template", "spec", "serviceAccountName"), Native: fp.Native && fp.Role == recognise.JobManager}
-	if v, ok := flinkconf.ImageVersion(tpl.Spec.Containers[fp.Container].Image); ok {
-		a.Flink = flinkconf.Exactly(v)
-	}
-	return a, true
+	return Account{Namespace: meta.Namespace, Name: tpl.Spec.ServiceAccountName,
+		Path:   field.NewPath("spec", "template", "spec", "serviceAccountName"),
+		Native: w.Pod.Native && w.Pod.Role == recognise.JobManager, Flink: flinkOf(&w.Object)}, true
 }
 
 // FlinkDeploymentAccount returns the account to check of a FlinkDeployment
 // under an account of the user's choosing. The operator runs Flink in
-// native mode: the account also manages pods.
+// native mode unless spec.mode is standalone: the account then also manages
+// pods.
 func FlinkDeploymentAccount(u *unstructured.Unstructured, p *policy.Policy) (Account, bool) {
 	sa, _, _ := unstructured.NestedString(u.Object, "spec", "serviceAccount")
 	if p.Exempt(u.GetNamespace()) || !chosen(sa, p) {
 		return Account{}, false
 	}
-	if d, _ := p.Decide(u.GetAnnotations(), false); d == policy.Skip {
+	o := cluster.FlinkDeployment(u, p)
+	if o.Decision == policy.Skip {
 		return Account{}, false
 	}
-	a := Account{Namespace: u.GetNamespace(), Name: sa, Path: field.NewPath("spec", "serviceAccount"), Native: true}
-	if text, _, _ := unstructured.NestedString(u.Object, "spec", "flinkVersion"); text != "" {
-		if v, ok := flinkconf.OperatorVersion(text); ok {
-			a.Flink = flinkconf.Exactly(v)
-		}
-	}
-	return a, true
+	mode, _, _ := unstructured.NestedString(u.Object, "spec", "mode")
+	return Account{Namespace: u.GetNamespace(), Name: sa, Path: field.NewPath("spec", "serviceAccount"),
+		Native: mode != "standalone", Flink: flinkOf(&o.Object)}, true
 }

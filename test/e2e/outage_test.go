@@ -104,7 +104,7 @@ func TestReconcilersRideOutAnUnreachableAPIServer(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		_, errOut, err := kubectlIn(ctx, ns, strings.Replace(flinkConfig, "name: flink-config", "name: flink-config-"+string(rune('a'+i)), 1), "apply", "-f", "-")
 		require.NoError(t, err)
-		assert.Contains(t, errOut, "Warning: data[flink-conf.yaml]: set high-availability.type: kubernetes", "the webhook keeps serving")
+		assert.Contains(t, errOut, "Warning: data[flink-conf.yaml]: set high-availability: org.apache.flink.kubernetes.highavailability.KubernetesHaServicesFactory", "the webhook keeps serving")
 	}
 	_, _, err = kubectlIn(ctx, ns, example(t, "standalone-session"), "apply", "-f", "-")
 	require.NoError(t, err)
