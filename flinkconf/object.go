@@ -15,10 +15,11 @@ import (
 // flat map of strings (operator 1.12 and older) or any nested object
 // (operator 1.13 and later), flattened with '.' and with lists joined by ';'.
 type Object struct {
-	// Legacy marks a configuration the operator writes out as
-	// flink-conf.yaml (Flink before 1.19), where a key may be both a value
-	// and the prefix of others ("high-availability" beside
-	// "high-availability.storageDir"), as it may in that format.
+	// Legacy marks a configuration the operator writes out as flat
+	// flink-conf.yaml: it does so for every flinkVersion below v2_0, 1.19
+	// and 1.20 included, though those Flink releases read config.yaml too.
+	// There a key may be both a value and the prefix of others
+	// ("high-availability" beside "high-availability.storageDir").
 	Legacy bool
 
 	index
