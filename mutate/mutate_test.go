@@ -218,6 +218,31 @@ func TestFlinkDeployment(t *testing.T) {
 			wantConf: map[string]any{"high-availability": "kubernetes", "high-availability.storageDir": "s3://flink-ha/team/orders"},
 			want:     []string{fc + ": set high-availability.storageDir: s3://flink-ha/team/orders"},
 		},
+		"flink 1.19 is still written flat: the storageDir goes beside a bare high-availability": {
+			version: "v1_19", conf: map[string]any{"high-availability": "kubernetes"},
+			wantConf: map[string]any{"high-availability": "kubernetes", "high-availability.storageDir": "s3://flink-ha/team/orders"},
+			want:     []string{fc + ": set high-availability.storageDir: s3://flink-ha/team/orders"},
+		},
+		"flink 1.19 gets high-availability.type": {
+			version:  "v1_19",
+			wantConf: map[string]any{"high-availability.type": "kubernetes", "high-availability.storageDir": "s3://flink-ha/team/orders"},
+			want:     []string{fc + ": set high-availability.type: kubernetes", fc + ": set high-availability.storageDir: s3://flink-ha/team/orders"},
+		},
+		"flink 2.0 is written nested: a bare high-availability gets no storageDir beside it": {
+			version: "v2_0", conf: map[string]any{"high-availability": "kubernetes"},
+			wantConf: map[string]any{"high-availability": "kubernetes"},
+		},
+		"flink 2.0 gets high-availability.type": {
+			version:  "v2_0",
+			wantConf: map[string]any{"high-availability.type": "kubernetes", "high-availability.storageDir": "s3://flink-ha/team/orders"},
+			want:     []string{fc + ": set high-availability.type: kubernetes", fc + ": set high-availability.storageDir: s3://flink-ha/team/orders"},
+		},
+		"HA turned off is turned on, and the old value said": {
+			version: "v1_20", conf: map[string]any{"high-availability.type": "NONE"},
+			wantConf: map[string]any{"high-availability.type": "kubernetes", "high-availability.storageDir": "s3://flink-ha/team/orders"},
+			want: []string{fc + ": removed high-availability.type: NONE", fc + ": set high-availability.type: kubernetes",
+				fc + ": set high-availability.storageDir: s3://flink-ha/team/orders"},
+		},
 		"flink 2.1 nested configuration gets the keys in its block": {
 			version: "v2_1", conf: map[string]any{"high-availability": map[string]any{"storageDir": "s3://b/ha"}},
 			wantConf: map[string]any{"high-availability": map[string]any{"storageDir": "s3://b/ha", "type": "kubernetes"}},
