@@ -14,6 +14,15 @@ import (
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
 )
 
+// deep is a flinkConfiguration nested n levels deep.
+func deep(n int) map[string]any {
+	m := map[string]any{"type": "kubernetes"}
+	for range n {
+		m = map[string]any{"a": m}
+	}
+	return m
+}
+
 func testPolicy(t *testing.T, extra string) *policy.Policy {
 	t.Helper()
 	p, err := policy.Parse([]byte("storageDir: s3://ha/{namespace}/{clusterId}\n" + extra))
@@ -207,6 +216,10 @@ func TestWorkload(t *testing.T) {
 		"an exempt namespace is not checked": {
 			annotations: off, args: []string{"jobmanager"}, replicas: 3, policy: "exemptNamespaces: [team]\n",
 		},
+		"standbys whose own configuration has no HA are denied in opt-in mode": {
+			env: props("kubernetes.cluster-id: jm\n"), args: []string{"jobmanager"}, replicas: 2, policy: "mode: opt-in\n",
+			want: []string{standbysNeedHA},
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -241,10 +254,34 @@ func TestFlinkDeployment(t *testing.T) {
 	}
 	ha := map[string]any{"high-availability.type": "kubernetes", "high-availability.storageDir": "s3://b/ha"}
 	off := map[string]any{policy.AnnotationHA: "off"}
+	zk := map[string]any{"high-availability.type": "zookeeper", "high-availability.zookeeper.quorum": "zk:2181"}
 	cases := map[string]struct {
-		obj  *unstructured.Unstructured
-		want []string
+		obj    *unstructured.Unstructured
+		policy string
+		want   []string
 	}{
+		"an exempt namespace is not checked": {obj: fd("orders.v2", nil, map[string]any{"flinkVersion": "v1_20", "flinkConfiguration": zk,
+			"jobManager": map[string]any{"replicas": int64(2)}}), policy: "exemptNamespaces: [team]\n"},
+		"an opted-out deployment is not checked": {obj: fd("orders", off, map[string]any{"flinkVersion": "v1_20", "flinkConfiguration": zk})},
+		"opting out where the policy forbids it is denied": {obj: fd("orders", off, map[string]any{"flinkVersion": "v1_20", "flinkConfiguration": ha}),
+			policy: "allowOptOut: false\n",
+			want:   []string{"metadata.annotations[flink-ha-webhook/ha]: Forbidden: " + policy.ErrOptOutForbidden.Error()}},
+		"zookeeper is denied with the fix": {obj: fd("orders", nil, map[string]any{"flinkVersion": "v1_20", "flinkConfiguration": zk}),
+			want: []string{fc + `[high-availability.type]: Invalid value: "zookeeper": this cluster's policy requires Kubernetes HA: set ` +
+				`high-availability.type: kubernetes (ZooKeeper state is not migrated), or annotate flink-ha-webhook/ha: "off"`}},
+		"zookeeper is denied without the opt-out where the policy forbids it": {obj: fd("orders", nil, map[string]any{"flinkVersion": "v1_20", "flinkConfiguration": zk}),
+			policy: "allowOptOut: false\n",
+			want: []string{fc + `[high-availability.type]: Invalid value: "zookeeper": this cluster's policy requires Kubernetes HA: set ` +
+				`high-availability.type: kubernetes (ZooKeeper state is not migrated)`}},
+		"opt-in: ZooKeeper HA the cluster chose is admitted": {obj: fd("orders", nil, map[string]any{"flinkVersion": "v1_20", "flinkConfiguration": zk}),
+			policy: "mode: opt-in\n"},
+		"flink 1.17 reads high-availability.type": {obj: fd("orders", nil, map[string]any{"flinkVersion": "v1_17", "flinkConfiguration": ha})},
+		"flink 1.19 keeps a flat bare high-availability beside its storageDir: the operator writes flink-conf.yaml": {obj: fd("orders", nil,
+			map[string]any{"flinkVersion": "v1_19", "flinkConfiguration": map[string]any{"high-availability": "kubernetes", "high-availability.storageDir": "s3://b/ha"}})},
+		"a deployment without a spec is left to the API server's schema": {obj: &unstructured.Unstructured{Object: map[string]any{
+			"metadata": map[string]any{"name": "orders", "namespace": "team"}}}},
+		"a flinkConfiguration nested too deep is denied": {obj: fd("orders", nil, map[string]any{"flinkVersion": "v1_20", "flinkConfiguration": deep(65)}),
+			want: []string{fc + ": Invalid value: flinkConfiguration nests deeper than 64 levels"}},
 		"a complete HA deployment passes": {obj: fd("orders", nil, map[string]any{"flinkVersion": "v1_20", "flinkConfiguration": ha})},
 		"a nested complete configuration passes": {obj: fd("orders", nil, map[string]any{"flinkVersion": "v2_1", "flinkConfiguration": map[string]any{
 			"high-availability": map[string]any{"type": "kubernetes", "storageDir": "s3://b/ha"}}})},
@@ -296,7 +333,7 @@ func TestFlinkDeployment(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			assert.Equal(t, tc.want, said(FlinkDeployment(tc.obj, testPolicy(t, ""))))
+			assert.Equal(t, tc.want, said(FlinkDeployment(tc.obj, testPolicy(t, tc.policy))))
 		})
 	}
 }
@@ -308,6 +345,10 @@ func TestConfigMap(t *testing.T) {
 		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "team", Labels: labels}, Data: data}
 	}
 	conf := func(text string) map[string]string { return map[string]string{"flink-conf.yaml": text} }
+	optedOut := func(c *corev1.ConfigMap) *corev1.ConfigMap {
+		c.Annotations = map[string]string{policy.AnnotationHA: "off"}
+		return c
+	}
 	haOn := "kubernetes.cluster-id: orders\nhigh-availability.type: kubernetes\n"
 	cases := map[string]struct {
 		cm     *corev1.ConfigMap
@@ -315,6 +356,16 @@ func TestConfigMap(t *testing.T) {
 		want   []string
 	}{
 		"a complete configuration passes": {cm: cm("flink-config", nil, conf(haOn+"high-availability.storageDir: s3://b/ha\n"))},
+		"an exempt namespace is not checked": {cm: cm("flink-config", nil, conf("kubernetes.cluster-id: zk\nhigh-availability.type: zookeeper\n")),
+			policy: "exemptNamespaces: [team]\n"},
+		"an opted-out configuration is not checked": {cm: optedOut(cm("flink-config", nil, conf("kubernetes.cluster-id: zk\nhigh-availability.type: zookeeper\n")))},
+		"opting out where the policy forbids it is denied": {cm: optedOut(cm("flink-config", nil, conf(haOn+"high-availability.storageDir: s3://b/ha\n"))),
+			policy: "allowOptOut: false\n",
+			want:   []string{"metadata.annotations[flink-ha-webhook/ha]: Forbidden: " + policy.ErrOptOutForbidden.Error()}},
+		"opt-in: ZooKeeper HA the cluster chose is admitted": {cm: cm("flink-config", nil, conf("kubernetes.cluster-id: zk\nhigh-availability.type: zookeeper\n")),
+			policy: "mode: opt-in\n"},
+		"opt-in: a configuration without HA is not checked": {cm: cm("flink-config", nil, conf("kubernetes.cluster-id: orders\n")),
+			policy: "mode: opt-in\n"},
 		"the operator's flink-operator-config is not a cluster's": {cm: cm("flink-operator-config",
 			map[string]string{"app.kubernetes.io/name": "flink-kubernetes-operator"},
 			map[string]string{"flink-conf.yaml": "taskmanager.numberOfTaskSlots: 1\nparallelism.default: 1\n", "log4j-operator.properties": ""})},
@@ -399,4 +450,51 @@ func TestAccounts(t *testing.T) {
 	a, ok = FlinkDeploymentAccount(fd("standalone"), p)
 	require.True(t, ok)
 	assert.False(t, a.Native, "in standalone mode the operator makes the TaskManagers")
+}
+
+// TestAccountsNotChecked names the objects whose account the webhook does
+// not ask the API server about.
+func TestAccountsNotChecked(t *testing.T) {
+	t.Parallel()
+	off := map[string]string{policy.AnnotationHA: "off"}
+	workload := func(ns, account string, annotations map[string]string) func(*policy.Policy) bool {
+		return func(p *policy.Policy) bool {
+			meta, tpl := workloadCase{annotations: annotations, args: []string{"jobmanager"}}.objects()
+			meta.Namespace, tpl.Spec.ServiceAccountName = ns, account
+			_, ok := WorkloadAccount(meta, tpl, p)
+			return ok
+		}
+	}
+	flinkDeployment := func(ns, account string, annotations map[string]string) func(*policy.Policy) bool {
+		return func(p *policy.Policy) bool {
+			u := &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{"name": "orders", "namespace": ns},
+				"spec": map[string]any{"flinkVersion": "v1_20", "serviceAccount": account}}}
+			u.SetAnnotations(annotations)
+			_, ok := FlinkDeploymentAccount(u, p)
+			return ok
+		}
+	}
+	cases := map[string]struct {
+		check  func(*policy.Policy) bool
+		policy string
+	}{
+		"a JobManager in an exempt namespace":          {check: workload("team", "flink", nil), policy: "exemptNamespaces: [team]\n"},
+		"a JobManager under no account":                {check: workload("team", "", nil)},
+		"a JobManager under the default account":       {check: workload("team", "default", nil)},
+		"a JobManager under the policy's own account":  {check: workload("team", "flink-ha", nil)},
+		"an opted-out JobManager":                      {check: workload("team", "flink", off)},
+		"opt-in: a JobManager without HA":              {check: workload("team", "flink", nil), policy: "mode: opt-in\n"},
+		"a FlinkDeployment in an exempt namespace":     {check: flinkDeployment("team", "flink", nil), policy: "exemptNamespaces: [team]\n"},
+		"a FlinkDeployment under the default account":  {check: flinkDeployment("team", "default", nil)},
+		"a FlinkDeployment under the policy's account": {check: flinkDeployment("team", "flink-ha", nil)},
+		"an opted-out FlinkDeployment":                 {check: flinkDeployment("team", "flink", off)},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			assert.False(t, tc.check(testPolicy(t, tc.policy)))
+		})
+	}
+	assert.True(t, workload("team", "flink", nil)(testPolicy(t, "")), "the same JobManager under an account of the user's choosing is checked")
+	assert.True(t, flinkDeployment("team", "flink", nil)(testPolicy(t, "")), "the same FlinkDeployment under an account of the user's choosing is checked")
 }
