@@ -130,3 +130,64 @@ func TestTheInstalledPolicyIsValid(t *testing.T) {
 	_, err := Load("../manifests/policy.yaml")
 	assert.NoError(t, err)
 }
+
+func TestExempt(t *testing.T) {
+	t.Parallel()
+	p, err := Parse([]byte("exemptNamespaces: [legacy, sandbox]\n"))
+	require.NoError(t, err)
+	cases := map[string]struct {
+		namespace string
+		want      bool
+	}{
+		"a listed namespace is left alone":            {"legacy", true},
+		"every listed namespace is":                   {"sandbox", true},
+		"a namespace not listed is not":               {"team", false},
+		"a name that only starts like a listed one":   {"legacy-2", false},
+		"the empty namespace of a cluster-wide kind":  {"", false},
+		"namespaces are matched exactly, as RFC 1123": {"Legacy", false},
+	}
+	for name, tc := range cases {
+		assert.Equal(t, tc.want, p.Exempt(tc.namespace), name)
+	}
+	assert.False(t, Default().Exempt("kube-system"), "the default policy exempts nothing")
+}
+
+func TestLoadOrDefault(t *testing.T) {
+	t.Parallel()
+	p, err := LoadOrDefault("")
+	require.NoError(t, err)
+	assert.Equal(t, Default(), p, "no file is the default policy")
+
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("mode: opt-in\n"), 0o600))
+	p, err = LoadOrDefault(path)
+	require.NoError(t, err)
+	assert.Equal(t, ModeOptIn, p.Mode, "a file is read")
+
+	_, err = LoadOrDefault(filepath.Join(t.TempDir(), "missing.yaml"))
+	assert.ErrorContains(t, err, "reading the policy: open ", "a named file that is missing is an error, not the default")
+}
+
+func TestEnforcementSpellings(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		in   string
+		want Enforcement
+		err  string
+	}{
+		"YAML's false is off":           {in: "checkAccounts: false\n", want: CheckOff},
+		"a quoted off is off":           {in: "checkAccounts: \"off\"\n", want: CheckOff},
+		"true names no choice":          {in: "checkAccounts: true\n", err: `not a valid policy: true is not a choice here: write warn, enforce or off`},
+		"an unquoted on is YAML's true": {in: "checkAccounts: on\n", err: `not a valid policy: true is not a choice here: write warn, enforce or off`},
+		"a number is no choice":         {in: "checkAccounts: 1\n", err: `not a valid policy: json: cannot unmarshal number into Go struct field Policy.checkAccounts of type string`},
+	}
+	for name, tc := range cases {
+		p, err := Parse([]byte(tc.in))
+		if tc.err != "" {
+			assert.EqualError(t, err, tc.err, name)
+			continue
+		}
+		require.NoError(t, err, name)
+		assert.Equal(t, tc.want, p.CheckAccounts, name)
+	}
+}
