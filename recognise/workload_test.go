@@ -63,3 +63,43 @@ func TestPodTemplate(t *testing.T) {
 		assert.Equal(t, tc.want, got, name)
 	}
 }
+
+// TestConfigMounted: a container whose configuration directory is a
+// mounted ConfigMap reads the rest of its configuration from there, so
+// what the container carries only overrides it.
+func TestConfigMounted(t *testing.T) {
+	t.Parallel()
+	cmSource := corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "flink-config"}}}
+	projected := func(sources ...corev1.VolumeProjection) corev1.VolumeSource {
+		return corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: sources}}
+	}
+	cmProjection := corev1.VolumeProjection{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "flink-config"}}}
+	secretProjection := corev1.VolumeProjection{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "s3"}}}
+	cases := map[string]struct {
+		mountPath string
+		source    corev1.VolumeSource
+		volume    string // the volume's name; the mount's when empty
+		want      bool
+	}{
+		"a ConfigMap at /opt/flink/conf":                         {mountPath: "/opt/flink/conf", source: cmSource, want: true},
+		"a ConfigMap at another conf directory":                  {mountPath: "/flink/conf/", source: cmSource, want: true},
+		"a projected volume with a ConfigMap":                    {mountPath: "/opt/flink/conf", source: projected(secretProjection, cmProjection), want: true},
+		"a projected volume of secrets only is no configuration": {mountPath: "/opt/flink/conf", source: projected(secretProjection)},
+		"an emptyDir at /opt/flink/conf is no configuration":     {mountPath: "/opt/flink/conf", source: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		"a ConfigMap elsewhere is not the configuration":         {mountPath: "/opt/flink/usrlib", source: cmSource},
+		"a directory that only ends like conf is not":            {mountPath: "/opt/flink/myconf", source: cmSource},
+		"a mount of a volume the pod does not have":              {mountPath: "/opt/flink/conf", source: cmSource, volume: "other"},
+	}
+	for name, tc := range cases {
+		volume := tc.volume
+		if volume == "" {
+			volume = "conf"
+		}
+		tpl := template(map[string]string{"component": "jobmanager"}, corev1.Container{Name: "jobmanager", Image: "flink:1.20",
+			VolumeMounts: []corev1.VolumeMount{{Name: "conf", MountPath: tc.mountPath}}})
+		tpl.Spec.Volumes = []corev1.Volume{{Name: volume, VolumeSource: tc.source}}
+		pod, ok := PodTemplate(nil, tpl)
+		assert.True(t, ok, name)
+		assert.Equal(t, tc.want, pod.ConfigMounted, name)
+	}
+}
