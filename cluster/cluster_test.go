@@ -123,3 +123,94 @@ func TestFlinkDeployment(t *testing.T) {
 		assert.Equal(t, "orders", o.ClusterID, name)
 	}
 }
+
+// TestWhereWorkloadEditsGo: the HA keys are written where the user put
+// the configuration, and each setting is named by the field that holds it.
+func TestWhereWorkloadEditsGo(t *testing.T) {
+	t.Parallel()
+	const (
+		env  = "spec.template.spec.containers[0].env[FLINK_PROPERTIES]"
+		args = "spec.template.spec.containers[0].args"
+	)
+	cases := map[string]struct {
+		env    string
+		args   []string
+		edit   string // the field edited; "" for none
+		nested bool   // Object.Nested
+		at     map[string]string
+	}{
+		"FLINK_PROPERTIES, where the arguments set no HA key": {
+			env: "kubernetes.cluster-id: jm\n", args: []string{"jobmanager", "-Dparallelism.default=2"}, edit: env,
+			at: map[string]string{"kubernetes.cluster-id": env + "[kubernetes.cluster-id]", "parallelism.default": args + "[parallelism.default]"},
+		},
+		"-D arguments that set an HA key win over FLINK_PROPERTIES": {
+			env: "kubernetes.cluster-id: jm\n", args: []string{"jobmanager", "-Dhigh-availability.storageDir=s3://b/ha"}, edit: args,
+			at: map[string]string{"kubernetes.cluster-id": env + "[kubernetes.cluster-id]", "high-availability.storageDir": args + "[high-availability.storageDir]"},
+		},
+		"the old recovery spelling in the arguments is an HA key too": {
+			env: "kubernetes.cluster-id: jm\n", args: []string{"jobmanager", "-Drecovery.mode=zookeeper"}, edit: args,
+			at: map[string]string{"recovery.mode": args + "[recovery.mode]"},
+		},
+		"-D arguments alone": {
+			args: []string{"jobmanager", "-D", "kubernetes.cluster-id=jm"}, edit: args,
+			at: map[string]string{"kubernetes.cluster-id": args + "[kubernetes.cluster-id]"},
+		},
+		"nothing the container carries: nothing to edit": {args: []string{"jobmanager"}},
+	}
+	for name, tc := range cases {
+		c := corev1.Container{Name: "jobmanager", Image: "flink:1.18", Args: tc.args}
+		if tc.env != "" {
+			c.Env = []corev1.EnvVar{{Name: EnvProperties, Value: tc.env}}
+		}
+		tpl := &corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"component": "jobmanager"}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{c}}}
+		w, ok := Workload(&metav1.ObjectMeta{Name: "jm", Namespace: "team"}, tpl, policy.Default())
+		require.True(t, ok, name)
+		assert.Equal(t, tc.nested, w.Nested(), name)
+		if tc.edit == "" {
+			assert.Empty(t, w.Configs, name)
+			continue
+		}
+		require.Len(t, w.Configs, 1, name)
+		cfg := w.Configs[0]
+		assert.Equal(t, tc.edit, cfg.EditPath.String(), name)
+		for key, want := range tc.at {
+			s, ok := cfg.Config.Get(key)
+			require.True(t, ok, name+": "+key)
+			assert.Equal(t, want, cfg.At(s).String(), name+": "+key)
+		}
+		assert.Equal(t, cfg.Path.String()+"[other]", cfg.At(flinkconf.Setting{Entry: flinkconf.Entry{Key: "other"}, Layer: "elsewhere"}).String(),
+			name+": a setting of no layer is named under the configuration's field")
+	}
+}
+
+// TestObjectNested: one configuration some release line reads nested makes
+// the object's edits nested.
+func TestObjectNested(t *testing.T) {
+	t.Parallel()
+	tpl := &corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"component": "jobmanager"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "jobmanager", Image: "example/job:1", Args: []string{"jobmanager"},
+			Env: []corev1.EnvVar{{Name: EnvProperties, Value: "kubernetes.cluster-id: jm\n"}}}}}}
+	w, ok := Workload(&metav1.ObjectMeta{Name: "jm", Namespace: "team"}, tpl, policy.Default())
+	require.True(t, ok)
+	assert.True(t, w.Nested(), "an image of unknown version may be 1.19+, which reads FLINK_PROPERTIES nested")
+	assert.Equal(t, []bool{false, true}, []bool{w.Configs[0].Nested, w.Configs[1].Nested})
+}
+
+func TestHostArg(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		args []string
+		want int
+	}{
+		"--host and its value":              {[]string{"standalone-job", "--host", "$(POD_IP)", "--job-classname", "a.B"}, 1},
+		"--host= in one argument":           {[]string{"standalone-job", "--job-classname", "a.B", "--host=$(POD_IP)"}, 3},
+		"the short -h":                      {[]string{"standalone-job", "-h", "$(POD_IP)"}, 1},
+		"none":                              {[]string{"standalone-job", "--job-classname", "a.B"}, -1},
+		"an option that starts like --host": {[]string{"standalone-job", "--hostname", "x"}, -1},
+		"no arguments":                      {nil, -1},
+	}
+	for name, tc := range cases {
+		assert.Equal(t, tc.want, HostArg(tc.args), name)
+	}
+}
