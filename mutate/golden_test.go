@@ -90,3 +90,26 @@ func TestConfigMapGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestNoStaleGolden: every golden file belongs to a case, and every case
+// has both of its golden files, so a renamed or removed case cannot leave
+// an output behind that nothing compares any more.
+func TestNoStaleGolden(t *testing.T) {
+	files, err := filepath.Glob("testdata/configmap/*")
+	require.NoError(t, err)
+	parts := map[string][]string{}
+	for _, f := range files {
+		name := filepath.Base(f)
+		for _, suffix := range []string{".in.yaml", ".out.yaml", ".review"} {
+			if base, ok := strings.CutSuffix(name, suffix); ok {
+				parts[base] = append(parts[base], suffix)
+				name = ""
+				break
+			}
+		}
+		assert.Empty(t, name, "a file that is no part of a golden case")
+	}
+	for base, got := range parts {
+		assert.ElementsMatch(t, []string{".in.yaml", ".out.yaml", ".review"}, got, "the golden case %s", base)
+	}
+}
