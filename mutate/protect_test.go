@@ -230,3 +230,80 @@ func TestForbiddenOptOutIsMadeHA(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkloadAccountAndAddress: pods under no account or "default" get
+// the policy's account, except native JobManagers, whose account Flink's
+// own setting names; a standalone JobManager advertises its pod IP.
+func TestWorkloadAccountAndAddress(t *testing.T) {
+	t.Parallel()
+	const setAccount = "spec.template.spec.serviceAccountName: set flink-ha, which may manage Flink's HA ConfigMaps"
+	type accounts struct{ name, deprecated string }
+	cases := map[string]struct {
+		role       string // the component label; jobmanager when empty
+		native     bool
+		command    bool // the container runs a command of its own, with no arguments
+		args       []string
+		account    accounts
+		wantArgs   []string
+		wantAcct   accounts
+		want       []string
+		podIPAdded bool
+	}{
+		"a JobManager under no account gets the policy's": {
+			args: []string{"jobmanager", "$(POD_IP)"}, wantArgs: []string{"jobmanager", "$(POD_IP)"},
+			wantAcct: accounts{name: "flink-ha"}, want: []string{setAccount, podIPEnv}, podIPAdded: true,
+		},
+		"a JobManager under the default account gets the policy's, in both fields": {
+			args: []string{"jobmanager", "$(POD_IP)"}, account: accounts{"default", "default"}, wantArgs: []string{"jobmanager", "$(POD_IP)"},
+			wantAcct: accounts{"flink-ha", "flink-ha"}, want: []string{setAccount, podIPEnv}, podIPAdded: true,
+		},
+		"an account of the user's choosing in the deprecated field is kept": {
+			args: []string{"jobmanager", "$(POD_IP)"}, account: accounts{deprecated: "mine"}, wantArgs: []string{"jobmanager", "$(POD_IP)"},
+			wantAcct: accounts{deprecated: "mine"}, want: []string{podIPEnv}, podIPAdded: true,
+		},
+		"a native JobManager keeps the default account: Flink's kubernetes.service-account names its own": {
+			native: true, args: []string{"bash", "-c", "kubernetes-jobmanager.sh kubernetes-session"}, account: accounts{name: "default"},
+			wantArgs: []string{"bash", "-c", "kubernetes-jobmanager.sh kubernetes-session"}, wantAcct: accounts{name: "default"},
+		},
+		"a TaskManager gets the policy's account and no address": {
+			role: "taskmanager", args: []string{"taskmanager"}, wantArgs: []string{"taskmanager"},
+			wantAcct: accounts{name: "flink-ha"}, want: []string{setAccount},
+		},
+		"a JobManager with a command of its own gets POD_IP and keeps its command": {
+			command: true, account: accounts{name: "flink"}, wantAcct: accounts{name: "flink"}, want: []string{podIPEnv}, podIPAdded: true,
+		},
+		"a JobManager that advertises a service name through -D is told why HA needs its pod IP": {
+			args: []string{"jobmanager", "-D", "jobmanager.rpc.address=flink-jobmanager"}, account: accounts{name: "flink"},
+			wantArgs: []string{"jobmanager", "-D", "jobmanager.rpc.address=flink-jobmanager"}, wantAcct: accounts{name: "flink"},
+			want: []string{podIPEnv, container + `.args: the JobManager advertises "flink-jobmanager"; with HA its standbys need $(POD_IP)`}, podIPAdded: true,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			meta, tpl := jobManager("flink:1.20", tc.args, nil, true)
+			if tc.role != "" {
+				tpl.Labels = map[string]string{"component": tc.role}
+			}
+			if tc.native {
+				meta.Labels = map[string]string{"component": "jobmanager", "type": "flink-native-kubernetes"}
+				tpl.Spec.Containers[0].VolumeMounts, tpl.Spec.Volumes = nil, nil
+			}
+			if tc.command {
+				tpl.Spec.Containers[0].Command = []string{"/opt/flink/bin/start-my-jobmanager.sh"}
+			}
+			spec := &tpl.Spec
+			spec.ServiceAccountName, spec.DeprecatedServiceAccount = tc.account.name, tc.account.deprecated
+			r := mutate.Workload(meta, tpl, testPolicy(t))
+			assert.Equal(t, tc.want, r.Warnings())
+			assert.Equal(t, tc.wantAcct, accounts{spec.ServiceAccountName, spec.DeprecatedServiceAccount})
+			assert.Equal(t, tc.wantArgs, spec.Containers[0].Args)
+			var env []corev1.EnvVar
+			if tc.podIPAdded {
+				env = []corev1.EnvVar{{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "status.podIP"}}}}
+			}
+			assert.Equal(t, env, spec.Containers[0].Env)
+			assert.Empty(t, mutate.Workload(meta, tpl, testPolicy(t)).Changes, "a second pass changes nothing")
+		})
+	}
+}
