@@ -17,6 +17,7 @@ const (
 	factory   = "org.apache.flink.kubernetes.highavailability.KubernetesHaServicesFactory"
 	container = "spec.template.spec.containers[0]"
 	podIPEnv  = container + ".env: added POD_IP from status.podIP for the JobManager's HA address"
+	envProps  = container + ".env[FLINK_PROPERTIES]"
 )
 
 func jobManager(image string, args []string, env []corev1.EnvVar, mounted bool) (*metav1.ObjectMeta, *corev1.PodTemplateSpec) {
@@ -39,7 +40,7 @@ func props(text string) []corev1.EnvVar {
 
 func TestWorkload(t *testing.T) {
 	t.Parallel()
-	cases := map[string]struct {
+	type workloadCase struct {
 		image    string
 		args     []string
 		env      []corev1.EnvVar
@@ -47,7 +48,8 @@ func TestWorkload(t *testing.T) {
 		wantArgs []string
 		wantEnv  string // FLINK_PROPERTIES afterwards, when there is one
 		want     []string
-	}{
+	}
+	cases := map[string]workloadCase{
 		"flink 2.1 application cluster keeps its job class": {
 			image: "flink:2.1", mounted: true,
 			args:     []string{"standalone-job", "--job-classname", "org.example.Job", "--output", "s3://out"},
@@ -101,6 +103,20 @@ func TestWorkload(t *testing.T) {
 				container + ".env[FLINK_PROPERTIES]: set high-availability.cluster-id: p",
 				container + ".env[FLINK_PROPERTIES]: Flink 1.15-1.16 ignore high-availability.type; pin the image tag"},
 		},
+		"FLINK_PROPERTIES of a flink 1.18 image is flat: the storageDir goes beside a bare high-availability": {
+			image: "flink:1.18", args: []string{"jobmanager", "$(POD_IP)"}, env: props("kubernetes.cluster-id: p\nhigh-availability: kubernetes\n"),
+			wantArgs: []string{"jobmanager", "$(POD_IP)"},
+			wantEnv:  "kubernetes.cluster-id: p\nhigh-availability: kubernetes\nhigh-availability.storageDir: s3://flink-ha/team/p\nhigh-availability.cluster-id: p\n",
+			want: []string{podIPEnv,
+				envProps + ": set high-availability.storageDir: s3://flink-ha/team/p",
+				envProps + ": set high-availability.cluster-id: p"},
+		},
+		"FLINK_PROPERTIES of a flink 1.19 image is nested: a bare high-availability gets nothing beside it": {
+			image: "flink:1.19", args: []string{"jobmanager", "$(POD_IP)"}, env: props("kubernetes.cluster-id: p\nhigh-availability: kubernetes\n"),
+			wantArgs: []string{"jobmanager", "$(POD_IP)"},
+			wantEnv:  "kubernetes.cluster-id: p\nhigh-availability: kubernetes\n",
+			want:     []string{podIPEnv},
+		},
 		"-D arguments of a flink 1.16 JobManager get the short value under high-availability": {
 			image: "flink:1.16", args: []string{"jobmanager", "$(POD_IP)", "-Dkubernetes.cluster-id=p"},
 			wantArgs: []string{"jobmanager", "$(POD_IP)", "-Dkubernetes.cluster-id=p", "-D", "high-availability=kubernetes",
@@ -111,6 +127,17 @@ func TestWorkload(t *testing.T) {
 				container + ".args: set high-availability.storageDir: s3://flink-ha/team/p",
 				container + ".args: set high-availability.cluster-id: p"},
 		},
+	}
+	for _, v := range []string{"1.17", "2.0"} {
+		cases["FLINK_PROPERTIES of a flink "+v+" image gets high-availability.type"] = workloadCase{
+			image: "flink:" + v, args: []string{"jobmanager", "$(POD_IP)"}, env: props("kubernetes.cluster-id: p\n"),
+			wantArgs: []string{"jobmanager", "$(POD_IP)"},
+			wantEnv:  "kubernetes.cluster-id: p\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://flink-ha/team/p\nhigh-availability.cluster-id: p\n",
+			want: []string{podIPEnv,
+				envProps + ": set high-availability.type: kubernetes",
+				envProps + ": set high-availability.storageDir: s3://flink-ha/team/p",
+				envProps + ": set high-availability.cluster-id: p"},
+		}
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
