@@ -216,6 +216,10 @@ func TestWorkload(t *testing.T) {
 		"an exempt namespace is not checked": {
 			annotations: off, args: []string{"jobmanager"}, replicas: 3, policy: "exemptNamespaces: [team]\n",
 		},
+		"a FLINK_PROPERTIES that cannot be read is denied": {
+			env: props("kubernetes.cluster-id: jm\x00\n"), args: []string{"jobmanager"}, replicas: 1,
+			want: []string{envProps + ": Invalid value: line 1: contains a NUL byte; remove it"},
+		},
 		"standbys whose own configuration has no HA are denied in opt-in mode": {
 			env: props("kubernetes.cluster-id: jm\n"), args: []string{"jobmanager"}, replicas: 2, policy: "mode: opt-in\n",
 			want: []string{standbysNeedHA},
@@ -282,6 +286,11 @@ func TestFlinkDeployment(t *testing.T) {
 			"metadata": map[string]any{"name": "orders", "namespace": "team"}}}},
 		"a flinkConfiguration nested too deep is denied": {obj: fd("orders", nil, map[string]any{"flinkVersion": "v1_20", "flinkConfiguration": deep(65)}),
 			want: []string{fc + ": Invalid value: flinkConfiguration nests deeper than 64 levels"}},
+		"a key set both flat and nested is warned about: which the operator uses is not defined": {obj: fd("orders", nil, map[string]any{"flinkVersion": "v1_20",
+			"flinkConfiguration": map[string]any{"high-availability.type": "kubernetes", "high-availability.storageDir": "s3://b/ha",
+				"high-availability": map[string]any{"storageDir": "s3://b/ha"}}}),
+			want: []string{"warn: " + fc + `: "high-availability.storageDir" is set both as [high-availability][storageDir] and as ` +
+				"[high-availability.storageDir]; ..."}},
 		"a complete HA deployment passes": {obj: fd("orders", nil, map[string]any{"flinkVersion": "v1_20", "flinkConfiguration": ha})},
 		"a nested complete configuration passes": {obj: fd("orders", nil, map[string]any{"flinkVersion": "v2_1", "flinkConfiguration": map[string]any{
 			"high-availability": map[string]any{"type": "kubernetes", "storageDir": "s3://b/ha"}}})},
@@ -374,6 +383,10 @@ func TestConfigMap(t *testing.T) {
 		"native flink-config-<cid> is judged where it was written": {cm: cm("flink-config-orders",
 			map[string]string{"app": "orders", "type": "flink-native-kubernetes"}, map[string]string{"config.yaml": "kubernetes.cluster-id: orders\n"})},
 		"an HA ConfigMap has nothing to check": {cm: cm("orders-cluster-config-map", nil, map[string]string{"counter": "1"})},
+		"a cluster-id Flink cannot have is denied naming it": {cm: cm("flink-config", nil,
+			conf("kubernetes.cluster-id: Orders_1\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://b/ha\n")),
+			want: []string{legacy + `[kubernetes.cluster-id]: Invalid value: "Orders_1": "Orders_1" is not a valid cluster-id: ` +
+				`use lower-case letters, digits and '-', starting with a letter and ending with a letter or digit`}},
 		"HA without a cluster-id under a storageDir template: the cluster-id is the one thing to add": {cm: cm("flink-config", nil,
 			conf("high-availability.type: kubernetes\n")),
 			want: []string{legacy + clusterIDOneThing}},
