@@ -214,3 +214,75 @@ func TestHostArg(t *testing.T) {
 		assert.Equal(t, tc.want, HostArg(tc.args), name)
 	}
 }
+
+// TestWhatCannotBeRead: a configuration that cannot be read gives no
+// configuration to edit, says where and why, and the object is still
+// decided, so that a forbidden opt-out is reported beside it.
+func TestWhatCannotBeRead(t *testing.T) {
+	t.Parallel()
+	strict := policy.Default()
+	no := false
+	strict.AllowOptOut = &no
+	off := map[string]string{policy.AnnotationHA: "off"}
+
+	fd := func(spec map[string]any) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{"name": "orders", "namespace": "team"}}}
+		if spec != nil {
+			u.Object["spec"] = spec
+		}
+		u.SetAnnotations(off)
+		return u
+	}
+	cases := map[string]struct {
+		obj         *FlinkDeploymentObject
+		noSpec      bool
+		notAnObject bool
+		err         string
+	}{
+		"no spec":                               {obj: FlinkDeployment(fd(nil), strict), noSpec: true},
+		"a flinkConfiguration that is a string": {obj: FlinkDeployment(fd(map[string]any{"flinkConfiguration": "a: b"}), strict), notAnObject: true},
+		"a flinkConfiguration nested too deep": {obj: FlinkDeployment(fd(map[string]any{"flinkConfiguration": deep(65)}), strict),
+			err: "flinkConfiguration nests deeper than 64 levels"},
+	}
+	for name, tc := range cases {
+		assert.Equal(t, tc.noSpec, tc.obj.Spec == nil, name)
+		assert.Equal(t, tc.notAnObject, tc.obj.NotAnObject, name)
+		if tc.err == "" {
+			assert.NoError(t, tc.obj.ConfErr, name)
+		} else {
+			assert.EqualError(t, tc.obj.ConfErr, tc.err, name)
+		}
+		assert.Empty(t, tc.obj.Configs, name)
+		assert.Equal(t, policy.ErrOptOutForbidden, tc.obj.OptOut, name)
+	}
+
+	cm := ConfigMap(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "flink-config", Namespace: "team", Annotations: off},
+		Data: map[string]string{"config.yaml": "a: [\n", "flink-conf.yaml": "kubernetes.cluster-id: orders\n"}}, strict)
+	assert.Equal(t, ClusterConfig, cm.Role, "an unreadable file makes a cluster's ConfigMap")
+	require.Len(t, cm.Unreadable, 1)
+	assert.Equal(t, "data[config.yaml]", cm.Unreadable[0].Path.String())
+	assert.EqualError(t, cm.Unreadable[0].Err, "line 1: invalid YAML: did not find expected node content")
+	assert.Equal(t, []reading{{"data[flink-conf.yaml]", flinkconf.Range{Min: flinkconf.V1_15, Max: flinkconf.V1_20}, false, false}}, readings(&cm.Object),
+		"the readable file is still read")
+	assert.Equal(t, policy.ErrOptOutForbidden, cm.OptOut)
+
+	tpl := &corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"component": "jobmanager"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "jobmanager", Image: "flink:1.20", Args: []string{"jobmanager"},
+			Env: []corev1.EnvVar{{Name: EnvProperties, Value: "a: \xff\n"}}}}}}
+	w, ok := Workload(&metav1.ObjectMeta{Name: "jm", Namespace: "team", Annotations: off}, tpl, strict)
+	require.True(t, ok)
+	require.NotNil(t, w.Unreadable)
+	assert.Equal(t, "spec.template.spec.containers[0].env[FLINK_PROPERTIES]", w.Unreadable.Path.String())
+	assert.Empty(t, w.Configs, "nothing to edit in text that cannot be read")
+	assert.False(t, w.Carried)
+	assert.Equal(t, policy.ErrOptOutForbidden, w.OptOut)
+}
+
+// deep is a flinkConfiguration nested n levels deep.
+func deep(n int) map[string]any {
+	m := map[string]any{"type": "kubernetes"}
+	for range n {
+		m = map[string]any{"a": m}
+	}
+	return m
+}
