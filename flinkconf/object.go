@@ -107,16 +107,13 @@ func (o *Object) flatten(m map[string]any, path []string, b *budget) error {
 			return err
 		}
 		key := strings.Join(p, ".")
-		if prev, ok := o.find(key); ok {
-			o.warn(0, "%s is set both as %s and as %s; which one the operator uses is not defined",
-				excerpt(key), clip(pathString(o.entries[prev].Path), maxExcerpt), clip(pathString(p), maxExcerpt))
+		if _, ok := o.find(key); ok {
+			o.warn(0, "%s is set twice, nested and flat: keep one, the operator may read either", excerpt(key))
 		}
 		o.add(Entry{Key: key, Value: jsonString(v), Arg: -1, Path: p})
 	}
 	return nil
 }
-
-func pathString(p []string) string { return "[" + strings.Join(p, "][") + "]" }
 
 func jsonString(v any) string {
 	switch v := v.(type) {

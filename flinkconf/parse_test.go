@@ -319,7 +319,7 @@ func TestObjectWarnsOnTwoSpellingsOfOneKey(t *testing.T) {
 	t.Parallel()
 	o, err := ParseObject(map[string]any{"a.b": "1", "a": map[string]any{"b": "2"}})
 	require.NoError(t, err)
-	assert.Equal(t, []Warning{{Message: `"a.b" is set both as [a][b] and as [a.b]; which one the operator uses is not defined`}}, o.Warnings())
+	assert.Equal(t, []Warning{{Message: `"a.b" is set twice, nested and flat: keep one, the operator may read either`}}, o.Warnings())
 }
 
 func TestParseDoesNotTouchTheCallersMap(t *testing.T) {
