@@ -104,9 +104,10 @@ func Start(opts Options) (p *Plane, err error) {
 		return nil, err
 	}
 	p = &Plane{Assets: assets, dir: dir, log: opts.Log}
+	started := p // a failing return sets p to nil before this runs
 	defer func() {
 		if err != nil {
-			_ = p.Stop()
+			_ = started.Stop()
 			p = nil
 		}
 	}()
