@@ -1,0 +1,194 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+
+	"github.com/flink-ha-webhook/flink-ha-webhook/test/controlplane"
+)
+
+// ours matches every webhook of this project in controlplane.WebhookStats.
+const ours = ".webhook.flink-ha"
+
+// sentTo lists the webhooks of ours that calls reached, as "type/name".
+func sentTo(calls controlplane.WebhookStats) []string {
+	var to []string
+	for k, v := range calls {
+		if strings.HasSuffix(k.Name, ours) && v.Count > 0 {
+			to = append(to, k.Type+"/"+k.Name)
+		}
+	}
+	sort.Strings(to)
+	return to
+}
+
+// TestConditionsSendWhatTheGoldenCasesNeed applies every golden case
+// through the real API server with the webhook configurations of
+// manifests/webhook installed, and reads from the API server's own metrics
+// which webhooks it called:
+//   - every object the case says is changed reaches a mutating webhook,
+//     every object it says is denied reaches a validating one;
+//   - the CEL conditions send an object to a webhook exactly when the Go
+//     package recognise makes it that webhook's business;
+//   - updating a stored object with itself (an unchanged re-apply) calls
+//     nothing; applying the manifest as written again (a merge patch)
+//     calls only the mutating webhook, and only when the webhook had
+//     changed it;
+//   - the deployment controller's own updates call nothing.
+func TestConditionsSendWhatTheGoldenCasesNeed(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	config := rest.CopyConfig(plane.Config)
+	config.WarningHandler = rest.NoWarnings{} // the webhook's explanations are not what this test reads
+	client, err := dynamic.NewForConfig(config)
+	require.NoError(t, err)
+	calls := func(f func()) controlplane.WebhookStats {
+		t.Helper()
+		before, err := plane.WebhookStats(ctx)
+		require.NoError(t, err)
+		f()
+		after, err := plane.WebhookStats(ctx)
+		require.NoError(t, err)
+		return after.Since(before)
+	}
+	start, err := plane.WebhookStats(ctx)
+	require.NoError(t, err)
+	var updatesExpected float64 // UPDATE calls the steps below account for
+	var deployments []*unstructured.Unstructured
+
+	namespaces := map[string]string{}
+	for _, o := range goldenObjects(t) {
+		hooks, inRules := webhooksFor[o.In.GroupVersionKind().GroupKind()]
+		if !inRules {
+			assert.False(t, o.Changed || o.Denied, "%s: the webhook acts on it, but no webhook configuration sends its kind", o)
+			continue
+		}
+		ns, ok := namespaces[o.Case]
+		if !ok {
+			ns = plane.Namespace(t)
+			namespaces[o.Case] = ns
+		}
+		resource := client.Resource(hooks.resource).Namespace(ns)
+		obj := o.In.DeepCopy()
+		obj.SetNamespace(ns)
+
+		var createErr error
+		created := calls(func() { _, createErr = resource.Create(ctx, obj, metav1.CreateOptions{}) })
+		sent := sentTo(created)
+		if o.Changed {
+			assert.NotZero(t, created.Sum(controlplane.WebhookCall{Name: ours, Type: "admit"}).Count,
+				"%s: the webhook changes it, but the conditions did not send it to a mutating webhook (sent to %v)", o, sent)
+		}
+		if o.Denied {
+			assert.NotZero(t, created.Sum(controlplane.WebhookCall{Name: ours, Type: "validating"}).Count,
+				"%s: the webhook denies it, but the conditions did not send it to a validating webhook (sent to %v)", o, sent)
+		}
+		// Go and CEL recognise the same objects, webhook by webhook.
+		recognised := recognisedBy(t, o.In)
+		var want []string
+		for _, name := range hooks.mutating {
+			if recognised[name] {
+				want = append(want, "admit/"+name)
+			}
+		}
+		for _, name := range hooks.validating {
+			if recognised[name] {
+				want = append(want, "validating/"+name)
+			}
+		}
+		sort.Strings(want)
+		assert.Equal(t, want, sent, "%s: the webhooks the CEL conditions sent it to, against the Go recognition", o)
+
+		if createErr != nil {
+			continue // refused (the policy of these tests may differ from the cases'), so nothing to update
+		}
+		stored, err := resource.Get(ctx, obj.GetName(), metav1.GetOptions{})
+		if apierrors.IsNotFound(err) || err == nil && len(stored.GetOwnerReferences()) > 0 {
+			continue // its owners do not exist here: the garbage collector takes it
+		}
+		require.NoError(t, err)
+		again := calls(func() { _, err = resource.Update(ctx, stored, metav1.UpdateOptions{}) })
+		require.NoError(t, err, "%s: updating it with itself", o)
+		assert.Empty(t, sentTo(again), "%s: an unchanged update must call no webhook", o)
+
+		// As kubectl apply does, send what the manifest sets; what the
+		// API server filled in (a Job's selector, defaults) and what a
+		// merge keeps (keys of a map the manifest does not name) stay.
+		asWritten, err := obj.MarshalJSON()
+		require.NoError(t, err)
+		storedJSON, err := stored.MarshalJSON()
+		require.NoError(t, err)
+		reapplied := calls(func() {
+			_, err = resource.Patch(ctx, obj.GetName(), types.MergePatchType, asWritten, metav1.PatchOptions{})
+		})
+		require.NoError(t, err, "%s: applying the manifest as written again", o)
+		mutated := reapplied.Sum(controlplane.WebhookCall{Name: ours, Type: "admit"}).Count
+		if !o.Changed && !o.Exempt {
+			assert.Zero(t, mutated, "%s: applying a manifest the webhook leaves alone again must call no mutating webhook", o)
+		}
+		assert.Zero(t, reapplied.Sum(controlplane.WebhookCall{Name: ours, Type: "validating"}).Count,
+			"%s: once completed, the object is the one stored: no validating call (sent to %v)", o, sentTo(reapplied))
+		after, err := resource.Get(ctx, obj.GetName(), metav1.GetOptions{})
+		require.NoError(t, err)
+		afterJSON, err := after.MarshalJSON()
+		require.NoError(t, err)
+		// Had the conditions skipped a re-apply that undoes the webhook's
+		// work, the stored object would have lost it.
+		assert.Equal(t, readByRules(t, storedJSON), readByRules(t, afterJSON), "%s: the re-apply lost what the webhook had made of it", o)
+		updatesExpected += again.Sum(controlplane.WebhookCall{Name: ours}).Count + mutated
+		if o.In.GetKind() == "Deployment" {
+			deployments = append(deployments, stored)
+		}
+	}
+
+	// The deployment controller records each Deployment's revision in an
+	// annotation of the Deployment itself, an UPDATE that the webhooks
+	// must not be asked about.
+	require.NotEmpty(t, deployments, "the golden cases have Deployments the webhook admits")
+	for _, d := range deployments {
+		require.Eventually(t, func() bool {
+			got, err := client.Resource(webhooksFor[d.GroupVersionKind().GroupKind()].resource).Namespace(d.GetNamespace()).Get(ctx, d.GetName(), metav1.GetOptions{})
+			return err == nil && got.GetAnnotations()["deployment.kubernetes.io/revision"] != ""
+		}, time.Minute, 100*time.Millisecond, "the deployment controller did not update Deployment %s/%s", d.GetNamespace(), d.GetName())
+	}
+	end, err := plane.WebhookStats(ctx)
+	require.NoError(t, err)
+	updates := end.Since(start).Sum(controlplane.WebhookCall{Name: ours, Operation: "UPDATE"}).Count
+	assert.Equal(t, updatesExpected, updates, "UPDATE calls beyond the test's own: a controller's update reached a webhook")
+}
+
+// readByRules is what the webhook's rules read of an object: its content
+// (data or spec), labels, owner references and flink-ha-webhook/
+// annotations.
+func readByRules(t *testing.T, js []byte) map[string]any {
+	var o struct {
+		Data     any `json:"data"`
+		Spec     any `json:"spec"`
+		Metadata struct {
+			Labels          map[string]string `json:"labels"`
+			Annotations     map[string]string `json:"annotations"`
+			OwnerReferences any               `json:"ownerReferences"`
+		} `json:"metadata"`
+	}
+	require.NoError(t, json.Unmarshal(js, &o))
+	ours := map[string]string{}
+	for k, v := range o.Metadata.Annotations {
+		if strings.HasPrefix(k, "flink-ha-webhook/") {
+			ours[k] = v
+		}
+	}
+	return map[string]any{"data": o.Data, "spec": o.Spec, "labels": o.Metadata.Labels, "owners": o.Metadata.OwnerReferences, "annotations": ours}
+}
