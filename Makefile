@@ -66,6 +66,10 @@ fuzz: ## Run every fuzz test for FUZZTIME each (default 20s).
 bench: ## Run the benchmarks (BENCHTIME each, default 1s).
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) $(UNIT_PKGS)
 
+.PHONY: bench-e2e
+bench-e2e: controlplane ## Measure on the test bed the webhook against none and a no-op one (BENCH_E2E_FLAGS; minutes).
+	$(GO) run ./test/bench $(BENCH_E2E_FLAGS)
+
 .PHONY: clean
 clean: ## Remove bin/ (the control-plane cache outside the checkout stays).
 	rm -rf bin

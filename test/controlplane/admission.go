@@ -98,7 +98,7 @@ func (s WebhookStats) Since(before WebhookStats) WebhookStats {
 }
 
 // Sum adds the totals of the calls that match: an empty field of match
-// matches every value, and a name ending in "." matches every webhook whose
+// matches every value, and a name beginning with "." every webhook whose
 // name ends with it (".webhook.flink-ha" is every webhook of this project).
 func (s WebhookStats) Sum(match WebhookCall) WebhookTotals {
 	var sum WebhookTotals
