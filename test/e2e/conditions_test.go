@@ -16,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/yaml"
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/test/controlplane"
 )
@@ -120,7 +122,15 @@ func TestConditionsSendWhatTheGoldenCasesNeed(t *testing.T) {
 			continue // its owners do not exist here: the garbage collector takes it
 		}
 		require.NoError(t, err)
-		again := calls(func() { _, err = resource.Update(ctx, stored, metav1.UpdateOptions{}) })
+		again := calls(func() {
+			err = retry.RetryOnConflict(retry.DefaultRetry, func() error { // a controller may update it meanwhile
+				cur, err := resource.Get(ctx, obj.GetName(), metav1.GetOptions{})
+				if err == nil {
+					_, err = resource.Update(ctx, cur, metav1.UpdateOptions{})
+				}
+				return err
+			})
+		})
 		require.NoError(t, err, "%s: updating it with itself", o)
 		assert.Empty(t, sentTo(again), "%s: an unchanged update must call no webhook", o)
 
@@ -191,4 +201,104 @@ func readByRules(t *testing.T, js []byte) map[string]any {
 		}
 	}
 	return map[string]any{"data": o.Data, "spec": o.Spec, "labels": o.Metadata.Labels, "owners": o.Metadata.OwnerReferences, "annotations": ours}
+}
+
+// recognitionCases are objects beyond the golden cases, one per branch of
+// the recognition, and the shapes where a text search could part from the
+// Go parser.
+var recognitionCases = map[string]string{
+	"config.yaml beside log4j-console.properties": `{apiVersion: v1, kind: ConfigMap, metadata: {name: conf},
+    data: {config.yaml: "a: b\n", log4j-console.properties: ""}}`,
+	"config.yaml beside logback-console.xml": `{apiVersion: v1, kind: ConfigMap, metadata: {name: conf},
+    data: {config.yaml: "a: b\n", logback-console.xml: ""}}`,
+	"config.yaml in a native configuration by label": `{apiVersion: v1, kind: ConfigMap, metadata: {name: conf, labels: {type: flink-native-kubernetes}},
+    data: {config.yaml: "a: b\n"}}`,
+	"config.yaml with nested Flink keys": `{apiVersion: v1, kind: ConfigMap, metadata: {name: conf},
+    data: {config.yaml: "env:\n  java:\n    opts: x\nstate:\n  savepoints.dir: s3://b/sp\n  checkpoints:\n    dir: s3://b/cp\n"}}`,
+	"config.yaml with only kubernetes keys of another product": `{apiVersion: v1, kind: ConfigMap, metadata: {name: conf},
+    data: {config.yaml: "kubernetes:\n  namespace: apps\n  inCluster: true\nstate: {path: /data}\n"}}`,
+	"config.yaml as one line of JSON": `{apiVersion: v1, kind: ConfigMap, metadata: {name: conf},
+    data: {config.yaml: "{\"parallelism.default\": 2, \"rest.port\": 8081}"}}`,
+	"config.yaml that mentions Flink words only in values": `{apiVersion: v1, kind: ConfigMap, metadata: {name: conf},
+    data: {config.yaml: "job: jobmanager\nnote: 'high-availability is on'\n"}}`,
+	"config.yaml that is not YAML": `{apiVersion: v1, kind: ConfigMap, metadata: {name: conf}, data: {config.yaml: "a: [\n"}}`,
+	"an HA ConfigMap known by its labels alone": `{apiVersion: v1, kind: ConfigMap,
+    metadata: {name: orders-ha-state, labels: {app: orders, type: flink-native-kubernetes, configmap-type: high-availability},
+      ownerReferences: [{apiVersion: v1, kind: ConfigMap, name: x, uid: 00000000-0000-0000-0000-000000000001}]}}`,
+	"a 1.12 leader ConfigMap": `{apiVersion: v1, kind: ConfigMap,
+    metadata: {name: orders-dispatcher-leader, ownerReferences: [{apiVersion: v1, kind: ConfigMap, name: x, uid: 00000000-0000-0000-0000-000000000001}]}}`,
+	"an HA name around a cluster-id Flink cannot have": `{apiVersion: v1, kind: ConfigMap,
+    metadata: {name: my.app-cluster-config-map, ownerReferences: [{apiVersion: v1, kind: ConfigMap, name: x, uid: 00000000-0000-0000-0000-000000000001}]}}`,
+	"an HA name around a cluster-id of 46 characters": `{apiVersion: v1, kind: ConfigMap,
+    metadata: {name: a123456789012345678901234567890123456789012345-cluster-config-map,
+      ownerReferences: [{apiVersion: v1, kind: ConfigMap, name: x, uid: 00000000-0000-0000-0000-000000000001}]}}`,
+	"an application JobManager by its entrypoint alone": `{apiVersion: apps/v1, kind: Deployment, metadata: {name: app},
+    spec: {selector: {matchLabels: {app: x}}, template: {metadata: {labels: {app: x}},
+      spec: {containers: [{name: sidecar, image: envoy}, {name: main, image: registry.example/jobs/wc:2, args: [standalone-job]}]}}}}`,
+	"the component label of the object, on a container named for the role": `{apiVersion: apps/v1, kind: StatefulSet,
+    metadata: {name: tm, labels: {component: taskmanager}},
+    spec: {serviceName: tm, selector: {matchLabels: {app: x}}, template: {metadata: {labels: {app: x}},
+      spec: {containers: [{name: taskmanager, image: internal/runtime:7}]}}}}`,
+	"the template's component label wins over the object's": `{apiVersion: apps/v1, kind: Deployment,
+    metadata: {name: web, labels: {component: jobmanager}},
+    spec: {selector: {matchLabels: {app: x}}, template: {metadata: {labels: {app: x, component: web}},
+      spec: {containers: [{name: jobmanager, image: flink:1.20}]}}}}`,
+	"a labelled flink-main-container": `{apiVersion: apps/v1, kind: Deployment, metadata: {name: native},
+    spec: {selector: {matchLabels: {app: x}}, template: {metadata: {labels: {app: x, component: jobmanager}},
+      spec: {containers: [{name: flink-main-container, image: internal/runtime:7}]}}}}`,
+	"a Flink image from a registry with a port and a digest": `{apiVersion: batch/v1, kind: Job, metadata: {name: j},
+    spec: {template: {metadata: {labels: {component: jobmanager}},
+      spec: {restartPolicy: Never, containers: [{name: jm, image: "registry:5000/apache/flink:1.20@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}]}}}}`,
+	"a registry host named flink does not make nginx Flink": `{apiVersion: apps/v1, kind: Deployment, metadata: {name: web},
+    spec: {selector: {matchLabels: {app: x}}, template: {metadata: {labels: {app: x, component: jobmanager}},
+      spec: {containers: [{name: web, image: "flink.registry:5000/nginx:1.27"}]}}}}`,
+	"a tag named flink does not make nginx Flink": `{apiVersion: apps/v1, kind: Deployment, metadata: {name: web},
+    spec: {selector: {matchLabels: {app: x}}, template: {metadata: {labels: {app: x, component: taskmanager}},
+      spec: {containers: [{name: web, image: "nginx:flink"}]}}}}`,
+	"an image without a registry whose name has a dot": `{apiVersion: apps/v1, kind: Deployment, metadata: {name: jm},
+    spec: {selector: {matchLabels: {app: x}}, template: {metadata: {labels: {app: x, component: jobmanager}},
+      spec: {containers: [{name: jm, image: "my.flink:1"}]}}}}`,
+}
+
+// TestConditionsRecogniseAsGoDoes sends each of recognitionCases to the
+// real API server (a dry run) and compares the webhooks its CEL
+// conditions called with the Go recognition.
+func TestConditionsRecogniseAsGoDoes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	config := rest.CopyConfig(plane.Config)
+	config.WarningHandler = rest.NoWarnings{}
+	client, err := dynamic.NewForConfig(config)
+	require.NoError(t, err)
+	ns := plane.Namespace(t)
+	for name, manifest := range recognitionCases {
+		js, err := yaml.YAMLToJSON([]byte(manifest))
+		require.NoError(t, err, name)
+		obj := &unstructured.Unstructured{}
+		require.NoError(t, obj.UnmarshalJSON(js), name)
+		hooks, ok := webhooksFor[obj.GroupVersionKind().GroupKind()]
+		require.True(t, ok, name)
+		before, err := plane.WebhookStats(ctx)
+		require.NoError(t, err)
+		_, err = client.Resource(hooks.resource).Namespace(ns).Create(ctx, obj, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err != nil {
+			require.Contains(t, err.Error(), "denied the request", "%s: refused, but not by the webhook", name)
+		}
+		after, err := plane.WebhookStats(ctx)
+		require.NoError(t, err)
+		var want []string
+		recognised := recognisedBy(t, obj)
+		for _, h := range hooks.mutating {
+			if recognised[h] {
+				want = append(want, "admit/"+h)
+			}
+		}
+		for _, h := range hooks.validating {
+			if recognised[h] {
+				want = append(want, "validating/"+h)
+			}
+		}
+		sort.Strings(want)
+		assert.Equal(t, want, sentTo(after.Since(before)), name)
+	}
 }
