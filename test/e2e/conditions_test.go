@@ -37,6 +37,35 @@ func sentTo(calls controlplane.WebhookStats) []string {
 	return to
 }
 
+// quietClient is an admin client that does not log the webhook's warnings:
+// they are not what these tests read.
+func quietClient(t *testing.T) dynamic.Interface {
+	config := rest.CopyConfig(plane.Config)
+	config.WarningHandler = rest.NoWarnings{}
+	client, err := dynamic.NewForConfig(config)
+	require.NoError(t, err)
+	return client
+}
+
+// recognisedSent is what sentTo should say for obj if the CEL conditions
+// recognise what the Go recognition does.
+func recognisedSent(t *testing.T, hooks webhookSet, obj *unstructured.Unstructured) []string {
+	recognised := recognisedBy(t, obj)
+	var want []string
+	for _, name := range hooks.mutating {
+		if recognised[name] {
+			want = append(want, "admit/"+name)
+		}
+	}
+	for _, name := range hooks.validating {
+		if recognised[name] {
+			want = append(want, "validating/"+name)
+		}
+	}
+	sort.Strings(want)
+	return want
+}
+
 // TestConditionsSendWhatTheGoldenCasesNeed applies every golden case
 // through the real API server with the webhook configurations of
 // manifests/webhook installed, and reads from the API server's own metrics
@@ -53,10 +82,7 @@ func sentTo(calls controlplane.WebhookStats) []string {
 func TestConditionsSendWhatTheGoldenCasesNeed(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	config := rest.CopyConfig(plane.Config)
-	config.WarningHandler = rest.NoWarnings{} // the webhook's explanations are not what this test reads
-	client, err := dynamic.NewForConfig(config)
-	require.NoError(t, err)
+	client := quietClient(t)
 	calls := func(f func()) controlplane.WebhookStats {
 		t.Helper()
 		before, err := plane.WebhookStats(ctx)
@@ -99,20 +125,7 @@ func TestConditionsSendWhatTheGoldenCasesNeed(t *testing.T) {
 				"%s: the webhook denies it, but the conditions did not send it to a validating webhook (sent to %v)", o, sent)
 		}
 		// Go and CEL recognise the same objects, webhook by webhook.
-		recognised := recognisedBy(t, o.In)
-		var want []string
-		for _, name := range hooks.mutating {
-			if recognised[name] {
-				want = append(want, "admit/"+name)
-			}
-		}
-		for _, name := range hooks.validating {
-			if recognised[name] {
-				want = append(want, "validating/"+name)
-			}
-		}
-		sort.Strings(want)
-		assert.Equal(t, want, sent, "%s: the webhooks the CEL conditions sent it to, against the Go recognition", o)
+		assert.Equal(t, recognisedSent(t, hooks, o.In), sent, "%s: the webhooks the CEL conditions sent it to, against the Go recognition", o)
 
 		if createErr != nil {
 			continue // refused (the policy of these tests may differ from the cases'), so nothing to update
@@ -266,10 +279,7 @@ var recognitionCases = map[string]string{
 func TestConditionsRecogniseAsGoDoes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	config := rest.CopyConfig(plane.Config)
-	config.WarningHandler = rest.NoWarnings{}
-	client, err := dynamic.NewForConfig(config)
-	require.NoError(t, err)
+	client := quietClient(t)
 	ns := plane.Namespace(t)
 	for name, manifest := range recognitionCases {
 		js, err := yaml.YAMLToJSON([]byte(manifest))
@@ -286,19 +296,6 @@ func TestConditionsRecogniseAsGoDoes(t *testing.T) {
 		}
 		after, err := plane.WebhookStats(ctx)
 		require.NoError(t, err)
-		var want []string
-		recognised := recognisedBy(t, obj)
-		for _, h := range hooks.mutating {
-			if recognised[h] {
-				want = append(want, "admit/"+h)
-			}
-		}
-		for _, h := range hooks.validating {
-			if recognised[h] {
-				want = append(want, "validating/"+h)
-			}
-		}
-		sort.Strings(want)
-		assert.Equal(t, want, sentTo(after.Since(before)), name)
+		assert.Equal(t, recognisedSent(t, hooks, obj), sentTo(after.Since(before)), name)
 	}
 }
