@@ -185,8 +185,22 @@ func (p *Plane) startControllerManager(controllers []string) error {
 	if err != nil {
 		return err
 	}
+	// The controllers act as kube-controller-manager does in a cluster,
+	// under a system: name: the webhook configurations tell them apart.
+	kcmUser, err := p.env.ControlPlane.AddUser(envtest.User{Name: "system:kube-controller-manager", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return fmt.Errorf("adding the controller manager's user: %w", err)
+	}
+	kubeconfig, err := kcmUser.KubeConfig()
+	if err != nil {
+		return err
+	}
+	kcmKubeconfig := filepath.Join(p.dir, "kube-controller-manager.kubeconfig")
+	if err := os.WriteFile(kcmKubeconfig, kubeconfig, 0o600); err != nil {
+		return err
+	}
 	p.kcm = exec.Command(filepath.Join(p.Assets, "kube-controller-manager"),
-		"--kubeconfig="+p.Kubeconfig,
+		"--kubeconfig="+kcmKubeconfig,
 		"--controllers="+strings.Join(controllers, ","),
 		"--leader-elect=false",
 		"--bind-address=127.0.0.1",

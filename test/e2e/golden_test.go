@@ -119,6 +119,13 @@ type webhookSet struct {
 	resource   schema.GroupVersionResource
 	mutating   []string
 	validating []string
+	// account reads the account the object's Flink pods run under.
+	account func(*unstructured.Unstructured) string
+}
+
+func podAccount(u *unstructured.Unstructured) string {
+	s, _, _ := unstructured.NestedString(u.Object, "spec", "template", "spec", "serviceAccountName")
+	return s
 }
 
 // webhooksFor lists, by kind, the webhooks of manifests/webhook; a kind not
@@ -127,13 +134,17 @@ var webhooksFor = map[schema.GroupKind]webhookSet{
 	{Kind: "ConfigMap"}: {resource: corev1.SchemeGroupVersion.WithResource("configmaps"),
 		mutating: []string{"ha-configmaps.webhook.flink-ha", "flink-config.webhook.flink-ha"}, validating: []string{"flink-config.webhook.flink-ha"}},
 	{Group: "apps", Kind: "Deployment"}: {resource: appsv1.SchemeGroupVersion.WithResource("deployments"),
-		mutating: []string{"flink-workloads.webhook.flink-ha"}, validating: []string{"flink-workloads.webhook.flink-ha"}},
+		mutating: []string{"flink-workloads.webhook.flink-ha"}, validating: []string{"flink-workloads.webhook.flink-ha"}, account: podAccount},
 	{Group: "apps", Kind: "StatefulSet"}: {resource: appsv1.SchemeGroupVersion.WithResource("statefulsets"),
-		mutating: []string{"flink-workloads.webhook.flink-ha"}, validating: []string{"flink-workloads.webhook.flink-ha"}},
+		mutating: []string{"flink-workloads.webhook.flink-ha"}, validating: []string{"flink-workloads.webhook.flink-ha"}, account: podAccount},
 	{Group: "batch", Kind: "Job"}: {resource: batchv1.SchemeGroupVersion.WithResource("jobs"),
-		mutating: []string{"flink-workloads.webhook.flink-ha"}, validating: []string{"flink-workloads.webhook.flink-ha"}},
+		mutating: []string{"flink-workloads.webhook.flink-ha"}, validating: []string{"flink-workloads.webhook.flink-ha"}, account: podAccount},
 	{Group: "flink.apache.org", Kind: "FlinkDeployment"}: {resource: schema.GroupVersionResource{Group: "flink.apache.org", Version: "v1beta1", Resource: "flinkdeployments"},
-		mutating: []string{"flinkdeployments.webhook.flink-ha"}, validating: []string{"flinkdeployments.webhook.flink-ha"}},
+		mutating: []string{"flinkdeployments.webhook.flink-ha"}, validating: []string{"flinkdeployments.webhook.flink-ha"},
+		account: func(u *unstructured.Unstructured) string {
+			s, _, _ := unstructured.NestedString(u.Object, "spec", "serviceAccount")
+			return s
+		}},
 }
 
 // recognisedBy says which webhooks the Go package recognise makes an
