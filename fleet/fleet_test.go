@@ -97,22 +97,7 @@ func TestIdentify(t *testing.T) {
 
 func TestCollisions(t *testing.T) {
 	t.Parallel()
-	ids := func(objs ...metav1.Object) []Identity {
-		cms := map[string]*corev1.ConfigMap{}
-		for _, o := range objs {
-			if cm, ok := o.(*corev1.ConfigMap); ok {
-				cms[cm.Namespace+"/"+cm.Name] = cm
-			}
-		}
-		var out []Identity
-		for _, o := range objs {
-			ns := o.GetNamespace()
-			if id, ok := Identify(o, func(n string) *corev1.ConfigMap { return cms[ns+"/"+n] }); ok {
-				out = append(out, id)
-			}
-		}
-		return Clusters(out)
-	}
+	ids := func(objs ...metav1.Object) []Identity { return IdentifyAll(objs) }
 	ha := func(cid, dir string) string {
 		return "kubernetes.cluster-id: " + cid + "\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: " + dir + "\nhigh-availability.cluster-id: " + cid + "\n"
 	}

@@ -18,6 +18,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
+	"github.com/flink-ha-webhook/flink-ha-webhook/fleet"
 	"github.com/flink-ha-webhook/flink-ha-webhook/handler"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
 )
@@ -104,6 +105,7 @@ func injectDocs(in []byte, p *policy.Policy, namespace string) (injected, error)
 	var res injected
 	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(in)))
 	var docs [][]byte
+	var objs []metav1.Object // the Flink objects as stored, for the collision check
 	for n := 1; ; n++ {
 		doc, err := reader.Read()
 		if errors.Is(err, io.EOF) {
@@ -119,13 +121,46 @@ func injectDocs(in []byte, p *policy.Policy, namespace string) (injected, error)
 		if err != nil {
 			return res, fmt.Errorf("document %d: %w", n, err)
 		}
+		obj, err := storedObject(stored, namespace)
+		if err != nil {
+			return res, fmt.Errorf("document %d: %w", n, err)
+		}
+		if obj != nil {
+			objs = append(objs, obj)
+		}
 		docs = append(docs, stored)
 		res.messages = append(res.messages, msgs...)
 		res.changes += changes
 		res.denied = res.denied || deny
 	}
 	res.out = bytes.Join(docs, []byte("---\n"))
+	for _, c := range fleet.Collisions(fleet.IdentifyAll(objs)) {
+		if p.Enforcement == policy.Enforce {
+			res.messages = append(res.messages, "error: "+c.Message())
+			res.denied = true
+		} else {
+			res.messages = append(res.messages, "Warning: "+c.Message())
+		}
+	}
 	return res, nil
+}
+
+// storedObject decodes a stored document of a kind that can define a Flink
+// cluster; nil for other kinds.
+func storedObject(doc []byte, namespace string) (metav1.Object, error) {
+	js, err := yaml.YAMLToJSON(doc)
+	if err != nil {
+		return nil, err
+	}
+	var tm metav1.TypeMeta
+	if err := json.Unmarshal(js, &tm); err != nil {
+		return nil, fmt.Errorf("not a Kubernetes object: %w", err)
+	}
+	gv, err := schema.ParseGroupVersion(tm.APIVersion)
+	if err != nil {
+		return nil, err
+	}
+	return fleet.Decode(schema.GroupKind{Group: gv.Group, Kind: tm.Kind}, js, namespace)
 }
 
 func stripComments(doc []byte) []byte {
