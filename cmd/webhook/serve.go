@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"flag"
 	"fmt"
@@ -33,6 +34,7 @@ func serve(args []string, stderr io.Writer) int {
 	debug := fs.Bool("debug", false, "log every admission request (never whole objects)")
 	safetyNet := fs.Bool("safety-net", true, "remove owner references from HA ConfigMaps that got them while the webhook was unavailable")
 	ensureAccounts := fs.Bool("ensure-accounts", true, "create the policy's service account, its Role and RoleBinding where Flink runs under it")
+	checkCollisions := fs.Bool("check-collisions", true, "deny a cluster whose cluster-id or HA storage path another cluster uses (needs the API server)")
 	leaderElect := fs.Bool("leader-elect", false, "run the background reconcilers in one replica at a time (the webhook serves in all)")
 	leaderNamespace := fs.String("leader-election-namespace", "", "namespace of the leader election Lease; in a pod, its own")
 	clusterRoles := fs.String("flink-cluster-role-prefix", accounts.DefaultClusterRolePrefix, "name prefix of the install's ClusterRoles of Flink's rights (<prefix>:flink-standalone, <prefix>:flink-native)")
@@ -85,7 +87,7 @@ func serve(args []string, stderr io.Writer) int {
 		wh := &admission.Webhook{Handler: h}
 		srv.Register(path, handler.Capped(wh.WithRecoverPanic(true)))
 	}
-	register(handler.MutatePath, handler.Mutating(p))
+	register(handler.MutatePath, handler.Recording(handler.Mutating(p)))
 	checker, err := handler.NewSubjectAccessReviewsForConfig(cfg)
 	if err != nil {
 		return fail(err)
@@ -93,7 +95,13 @@ func serve(args []string, stderr io.Writer) int {
 	if err := mgr.Add(checker); err != nil {
 		return fail(err)
 	}
-	register(handler.ValidatePath, handler.Validating(p, checker))
+	var collisions *handler.Collisions
+	if *checkCollisions {
+		if collisions, err = handler.SetupCollisions(context.Background(), mgr); err != nil {
+			return fail(err)
+		}
+	}
+	register(handler.ValidatePath, handler.ValidatingWithCollisions(p, checker, collisions))
 	if err := mgr.AddHealthzCheck("webhook", srv.StartedChecker()); err != nil {
 		return fail(err)
 	}
