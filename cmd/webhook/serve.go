@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"go.uber.org/zap/zapcore"
 	"k8s.io/client-go/tools/clientcmd"
@@ -19,6 +20,7 @@ import (
 	"github.com/flink-ha-webhook/flink-ha-webhook/accounts"
 	"github.com/flink-ha-webhook/flink-ha-webhook/handler"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
+	"github.com/flink-ha-webhook/flink-ha-webhook/report"
 	"github.com/flink-ha-webhook/flink-ha-webhook/safetynet"
 )
 
@@ -35,6 +37,7 @@ func serve(args []string, stderr io.Writer) int {
 	safetyNet := fs.Bool("safety-net", true, "remove owner references from HA ConfigMaps that got them while the webhook was unavailable")
 	ensureAccounts := fs.Bool("ensure-accounts", true, "create the policy's service account, its Role and RoleBinding where Flink runs under it")
 	checkCollisions := fs.Bool("check-collisions", true, "deny a cluster whose cluster-id or HA storage path another cluster uses (needs the API server)")
+	auditInterval := fs.Duration("audit-interval", 10*time.Minute, "how often the leader audits every Flink cluster for the gauges and policy reports; 0 disables it")
 	leaderElect := fs.Bool("leader-elect", false, "run the background reconcilers in one replica at a time (the webhook serves in all)")
 	leaderNamespace := fs.String("leader-election-namespace", "", "namespace of the leader election Lease; in a pod, its own")
 	clusterRoles := fs.String("flink-cluster-role-prefix", accounts.DefaultClusterRolePrefix, "name prefix of the install's ClusterRoles of Flink's rights (<prefix>:flink-standalone, <prefix>:flink-native)")
@@ -115,6 +118,11 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	if *safetyNet {
 		if err := safetynet.Setup(mgr, p); err != nil {
+			return fail(err)
+		}
+	}
+	if *auditInterval > 0 {
+		if err := report.Setup(mgr, p, *auditInterval); err != nil {
 			return fail(err)
 		}
 	}

@@ -14,7 +14,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(controlplane.Run(m, controlplane.Options{CRDDirectories: []string{"../e2e/testdata/crds"}}, &plane,
+	os.Exit(controlplane.Run(m, controlplane.Options{CRDDirectories: []string{"../e2e/testdata/crds", "testdata/crds"}}, &plane,
 		func(p *controlplane.Plane) (func(), error) {
 			dir, err := os.MkdirTemp("", "flink-ha-webhook-audit-")
 			if err != nil {
