@@ -40,6 +40,9 @@ type Options struct {
 	// Namespace limits the audit to one namespace; empty is all.
 	Namespace string
 	Policy    *policy.Policy
+	// PolicyFor, when set, gives each namespace its policy (FlinkHAPolicies
+	// over the policy file) in place of Policy.
+	PolicyFor func(ctx context.Context, namespace string) (*policy.Policy, error)
 	// ChunkSize is how many objects one list request returns (the API
 	// server pages larger lists); 0 means 500, as kubectl.
 	ChunkSize int64
@@ -123,7 +126,7 @@ func Run(ctx context.Context, c Clients, opts Options) (*Report, error) {
 	if opts.ChunkSize <= 0 {
 		opts.ChunkSize = 500
 	}
-	a := &auditor{c: c, opts: opts, configMaps: map[string]*corev1.ConfigMap{}}
+	a := &auditor{c: c, opts: opts, configMaps: map[string]*corev1.ConfigMap{}, policies: map[string]*policy.Policy{}}
 	return a.run(ctx)
 }
 
@@ -134,6 +137,8 @@ type auditor struct {
 	// that mount them, by namespace/name (nil: not found).
 	configMaps map[string]*corev1.ConfigMap
 	getErr     error
+	// policies are the namespaces' policies, when Options.PolicyFor is set.
+	policies map[string]*policy.Policy
 }
 
 // object is a Flink object found, with the kind handler.Run needs.
@@ -168,10 +173,14 @@ func (a *auditor) run(ctx context.Context) (*Report, error) {
 			clusters[id.Key] = cl
 		}
 		cl.Objects = append(cl.Objects, id.Object)
-		a.judge(cl, o)
+		p, err := a.policy(ctx, id.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		a.judge(cl, o, p)
 		if mounted := a.mountedConfigMap(o.obj); mounted != nil && !slices.Contains(cl.Objects, "ConfigMap/"+mounted.Name) {
 			cl.Objects = append(cl.Objects, "ConfigMap/"+mounted.Name)
-			a.judge(cl, object{kind: schema.GroupKind{Kind: "ConfigMap"}, obj: mounted})
+			a.judge(cl, object{kind: schema.GroupKind{Kind: "ConfigMap"}, obj: mounted}, p)
 		}
 	}
 	merged := fleet.Clusters(ids)
@@ -253,10 +262,25 @@ func (a *auditor) mountedConfigMap(obj metav1.Object) *corev1.ConfigMap {
 	return a.configMaps[obj.GetNamespace()+"/"+name]
 }
 
+// policy is the policy of namespace.
+func (a *auditor) policy(ctx context.Context, namespace string) (*policy.Policy, error) {
+	if a.opts.PolicyFor == nil {
+		return a.opts.Policy, nil
+	}
+	if p, ok := a.policies[namespace]; ok {
+		return p, nil
+	}
+	p, err := a.opts.PolicyFor(ctx, namespace)
+	if err != nil {
+		return nil, fmt.Errorf("the policy of namespace %s: %w", namespace, err)
+	}
+	a.policies[namespace] = p
+	return p, nil
+}
+
 // judge runs the webhook's rules on one object of the cluster, as inject
 // does, and adds their verdict.
-func (a *auditor) judge(cl *Cluster, o object) {
-	p := a.opts.Policy
+func (a *auditor) judge(cl *Cluster, o object, p *policy.Policy) {
 	if p.Exempt(o.obj.GetNamespace()) {
 		cl.Policy.Result = "exempt"
 		return

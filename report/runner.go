@@ -2,8 +2,11 @@ package report
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -19,9 +22,11 @@ import (
 
 // Runner runs the audit every Interval and publishes it.
 type Runner struct {
-	Clients  audit.Clients
-	Policy   *policy.Policy
-	Interval time.Duration
+	Clients audit.Clients
+	Policy  *policy.Policy
+	// PolicyFor, when set, gives each namespace its policy.
+	PolicyFor func(ctx context.Context, namespace string) (*policy.Policy, error)
+	Interval  time.Duration
 	// Reports is the installed report resource; zero when none is.
 	Reports schema.GroupVersionResource
 }
@@ -29,9 +34,9 @@ type Runner struct {
 // Setup adds a Runner to mgr, which runs it in the leader only. The report
 // resource is looked up once: one installed later is used after a
 // restart.
-func Setup(mgr ctrl.Manager, p *policy.Policy, interval time.Duration) error {
+func Setup(mgr ctrl.Manager, p *policy.Policy, policyFor func(context.Context, string) (*policy.Policy, error), interval time.Duration) error {
 	cfg := mgr.GetConfig()
-	r := &Runner{Policy: p, Interval: interval}
+	r := &Runner{Policy: p, PolicyFor: policyFor, Interval: interval}
 	var err error
 	if r.Clients.Kube, err = kubernetes.NewForConfig(cfg); err != nil {
 		return err
@@ -75,7 +80,7 @@ func (r *Runner) Start(ctx context.Context) error {
 
 // Once audits every namespace and publishes the gauges and reports.
 func (r *Runner) Once(ctx context.Context) error {
-	rep, err := audit.Run(ctx, r.Clients, audit.Options{Policy: r.Policy})
+	rep, err := audit.Run(ctx, r.Clients, audit.Options{Policy: r.Policy, PolicyFor: r.PolicyFor})
 	if err != nil {
 		return err
 	}
@@ -97,6 +102,7 @@ func (r *Runner) write(ctx context.Context, rep *audit.Report) error {
 		byNamespace[c.Namespace] = append(byNamespace[c.Namespace], c)
 	}
 	now := time.Now()
+	var errs []error // one namespace's failure does not hold up the others' reports
 	for ns, cls := range byNamespace {
 		res := r.Clients.Dynamic.Resource(r.Reports).Namespace(ns)
 		want := build(r.Reports, ns, cls, rep.Collisions, now)
@@ -108,8 +114,8 @@ func (r *Runner) write(ctx context.Context, rep *audit.Report) error {
 			want.SetResourceVersion(have.GetResourceVersion())
 			_, err = res.Update(ctx, want, metav1.UpdateOptions{FieldManager: ManagedBy})
 		}
-		if err != nil && !apierrors.IsNotFound(err) { // a namespace being deleted
-			return err
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+			errs = append(errs, fmt.Errorf("the report of namespace %s: %w", ns, err))
 		}
 	}
 	old, err := r.Clients.Dynamic.Resource(r.Reports).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=" + ManagedBy})
@@ -120,9 +126,9 @@ func (r *Runner) write(ctx context.Context, rep *audit.Report) error {
 		if _, ok := byNamespace[o.GetNamespace()]; !ok && o.GetName() == Name {
 			err := r.Clients.Dynamic.Resource(r.Reports).Namespace(o.GetNamespace()).Delete(ctx, Name, metav1.DeleteOptions{})
 			if err != nil && !apierrors.IsNotFound(err) {
-				return err
+				errs = append(errs, err)
 			}
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
@@ -19,13 +20,14 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/audit"
+	"github.com/flink-ha-webhook/flink-ha-webhook/nspolicy"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
 )
 
 func auditCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	policyPath := fs.String("policy", "", "policy file, as given to serve; without one the default policy")
+	policyPath := fs.String("policy", "", "policy file, as given to serve, and FlinkHAPolicy documents, as inject reads them; without one the default policy")
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file; default $KUBECONFIG or ~/.kube/config, as kubectl")
 	kubeContext := fs.String("context", "", "kubeconfig context to use")
 	var namespace, output string
@@ -44,7 +46,7 @@ func auditCommand(args []string, stdout, stderr io.Writer) int {
 	if output != "table" && output != "json" && output != "yaml" {
 		return fail(fmt.Errorf("--output %q is not a format: use table, json or yaml", output))
 	}
-	p, err := policy.LoadOrDefault(*policyPath)
+	policies, err := nspolicy.Load(*policyPath)
 	if err != nil {
 		return fail(err)
 	}
@@ -67,7 +69,18 @@ func auditCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	report, err := audit.Run(ctx, c, audit.Options{Namespace: namespace, Policy: p, ChunkSize: *chunk, Progress: stderr})
+	opts := audit.Options{Namespace: namespace, Policy: policies.Default, ChunkSize: *chunk, Progress: stderr}
+	if len(policies.Policies) > 0 {
+		opts.PolicyFor = func(ctx context.Context, ns string) (*policy.Policy, error) {
+			n, err := c.Kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+			if err != nil {
+				return nil, err
+			}
+			p, _, err := policies.For(n.Labels)
+			return p, err
+		}
+	}
+	report, err := audit.Run(ctx, c, opts)
 	if err != nil {
 		return fail(err)
 	}

@@ -14,12 +14,14 @@ import (
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	gomodulesjsonpatch "gomodules.xyz/jsonpatch/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/fleet"
 	"github.com/flink-ha-webhook/flink-ha-webhook/handler"
+	"github.com/flink-ha-webhook/flink-ha-webhook/nspolicy"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
 )
 
@@ -27,12 +29,13 @@ func inject(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("inject", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("f", "-", "manifest file, directory of *.yaml, *.yml and *.json files, or - for standard input")
-	policyPath := fs.String("policy", "", "policy file, as given to serve; without one the default policy")
+	policyPath := fs.String("policy", "", "policy file, as given to serve, and FlinkHAPolicy documents, as applied to the cluster; without one the default policy")
 	namespace := fs.String("namespace", "default", "namespace of objects that name none, as kubectl apply -n would give them")
+	namespaceLabels := fs.String("namespace-labels", "", "labels of the objects' namespaces (k=v,k2=v2), which pick their FlinkHAPolicy")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	p, err := policy.LoadOrDefault(*policyPath)
+	p, err := namespacePolicy(*policyPath, *namespaceLabels)
 	if err != nil {
 		fmt.Fprintf(stderr, "flink-ha-webhook: %v\n", err)
 		return 2
@@ -57,6 +60,21 @@ func inject(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// namespacePolicy reads the policy documents at path and picks the policy
+// of a namespace with the given labels.
+func namespacePolicy(path, namespaceLabels string) (*policy.Policy, error) {
+	set, err := nspolicy.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	ls, err := labels.ConvertSelectorToLabelsMap(namespaceLabels)
+	if err != nil {
+		return nil, fmt.Errorf("--namespace-labels %q: want k=v,k2=v2: %w", namespaceLabels, err)
+	}
+	p, _, err := set.For(ls)
+	return p, err
 }
 
 // injected is what injectDocs makes of a stream of manifests.

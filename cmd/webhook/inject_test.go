@@ -188,3 +188,39 @@ func indent(s string) string {
 	}
 	return b.String()
 }
+
+func TestInjectReadsNamespacePolicies(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	policies := filepath.Join(dir, "policies.yaml")
+	require.NoError(t, os.WriteFile(policies, []byte(`storageDir: s3://shared/{namespace}/{clusterId}
+---
+apiVersion: flink-ha-webhook.io/v1alpha1
+kind: FlinkHAPolicy
+metadata: {name: team-a}
+spec:
+  namespaceSelector: {matchLabels: {team: a}}
+  storageDir: s3://team-a/{clusterId}
+`), 0o600))
+	in := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  flink-conf.yaml: |\n    kubernetes.cluster-id: orders\n"
+	cases := map[string]struct {
+		args []string
+		want string
+		code int
+	}{
+		"a namespace the policy selects gets its storageDir": {args: []string{"--namespace-labels", "team=a,env=prod"}, want: "s3://team-a/orders"},
+		"other namespaces get the policy file's":             {args: []string{"--namespace-labels", "team=b"}, want: "s3://shared/default/orders"},
+		"no labels select nothing":                           {want: "s3://shared/default/orders"},
+		"labels that are not labels":                         {args: []string{"--namespace-labels", "team"}, code: 2},
+	}
+	for name, tc := range cases {
+		var stdout, stderr bytes.Buffer
+		code := run(append([]string{"inject", "--policy", policies, "-f", "-"}, tc.args...), strings.NewReader(in), &stdout, &stderr)
+		assert.Equal(t, tc.code, code, "%s: %s", name, stderr.String())
+		if tc.code == 0 {
+			assert.Contains(t, stdout.String(), "high-availability.storageDir: "+tc.want+"\n", name)
+		} else {
+			assert.Contains(t, stderr.String(), `--namespace-labels "team": want k=v,k2=v2`, name)
+		}
+	}
+}

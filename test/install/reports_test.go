@@ -9,9 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestInstallsMayKeepPolicyReports installs with kustomize and with Helm
-// and expects the webhook's account to be allowed to keep its reports, of
-// either API, and nothing more of them.
+// TestInstallsMayKeepPolicyReports installs with kustomize and expects the
+// webhook's account to be allowed to keep its reports, of either API, and
+// nothing more of them, and to read FlinkHAPolicies, whose CRD it installs.
 func TestInstallsMayKeepPolicyReports(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -25,4 +25,11 @@ func TestInstallsMayKeepPolicyReports(t *testing.T) {
 		assert.False(t, allowed(ctx, t, user, "team", "patch", group.group, group.resource), "patch %s", group.resource)
 		assert.False(t, allowed(ctx, t, user, "team", "create", group.group, "cluster"+group.resource), "create cluster-wide reports")
 	}
+	for _, verb := range []string{"list", "watch"} {
+		assert.True(t, allowed(ctx, t, user, "", verb, "flink-ha-webhook.io", "flinkhapolicies"), "%s FlinkHAPolicies", verb)
+		assert.True(t, allowed(ctx, t, user, "", verb, "", "namespaces"), "%s namespaces", verb)
+	}
+	assert.False(t, allowed(ctx, t, user, "", "create", "flink-ha-webhook.io", "flinkhapolicies"), "the webhook never writes policies")
+	_, _, err = plane.Kubectl(ctx, "", "get", "crd", "flinkhapolicies.flink-ha-webhook.io")
+	assert.NoError(t, err, "the install carries the FlinkHAPolicy CRD")
 }
