@@ -126,7 +126,7 @@ func Run(ctx context.Context, c Clients, opts Options) (*Report, error) {
 	if opts.ChunkSize <= 0 {
 		opts.ChunkSize = 500
 	}
-	a := &auditor{c: c, opts: opts, configMaps: map[string]*corev1.ConfigMap{}, policies: map[string]*policy.Policy{}}
+	a := &auditor{c: c, opts: opts, configMaps: map[string]*corev1.ConfigMap{}, policies: map[string]*policy.Policy{}, answers: map[string]string{}}
 	return a.run(ctx)
 }
 
@@ -139,6 +139,8 @@ type auditor struct {
 	getErr     error
 	// policies are the namespaces' policies, when Options.PolicyFor is set.
 	policies map[string]*policy.Policy
+	// answers are the rights of the accounts asked about, by account.
+	answers map[string]string
 }
 
 // object is a Flink object found, with the kind handler.Run needs.
@@ -186,13 +188,12 @@ func (a *auditor) run(ctx context.Context) (*Report, error) {
 	merged := fleet.Clusters(ids)
 	// Empty lists print as [], as kubectl prints an empty list's items.
 	report := &Report{Clusters: []Cluster{}, Collisions: append([]fleet.Collision{}, fleet.Collisions(merged)...)}
-	checker := handler.NewSubjectAccessReviews(a.c.Kube.AuthorizationV1().SubjectAccessReviews())
 	for _, id := range merged {
 		cl := clusters[id.Key]
 		cl.Namespace, cl.ClusterID, cl.Mode, cl.HA = id.Namespace, id.ClusterID, id.Mode, id.HA
 		cl.FlinkVersion, cl.StorageDir, cl.StoragePath, cl.Account = id.Versions.String(), id.StorageDir, id.StoragePath, id.Account
 		if id.HA == fleet.HAOn && id.Account != "" {
-			cl.Rights = rights(ctx, checker, validate.Account{Namespace: id.Namespace, Name: id.Account, Native: id.Mode != fleet.Standalone})
+			cl.Rights = a.rights(ctx, validate.Account{Namespace: id.Namespace, Name: id.Account, Native: id.Mode != fleet.Standalone, Flink: id.Versions})
 		}
 		if id.ClusterID != "" {
 			cl.HAConfigMaps = ha[id.Namespace+"/"+id.ClusterID]
@@ -315,21 +316,6 @@ func (a *auditor) judge(cl *Cluster, o object, p *policy.Policy) {
 	case len(cl.Policy.Changes) > 0:
 		cl.Policy.Result = "change"
 	}
-}
-
-func rights(ctx context.Context, checker handler.AccessChecker, acct validate.Account) string {
-	denied, err := checker.Denied(ctx, acct)
-	if err != nil {
-		return "unknown: " + err.Error()
-	}
-	if len(denied) == 0 {
-		return "yes"
-	}
-	var lacks []string
-	for _, d := range denied {
-		lacks = append(lacks, d.Verb+" "+d.Resource)
-	}
-	return "no: may not " + strings.Join(lacks, ", ")
 }
 
 func risk(cl *Cluster, collisions []fleet.Collision) {

@@ -20,9 +20,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/flink-ha-webhook/flink-ha-webhook/accounts"
 	"github.com/flink-ha-webhook/flink-ha-webhook/audit"
 	"github.com/flink-ha-webhook/flink-ha-webhook/fleet"
+	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
+	"github.com/flink-ha-webhook/flink-ha-webhook/rights"
 )
 
 const auditPolicy = `storageDir: s3://flink-ha/{namespace}/{clusterId}
@@ -85,7 +86,8 @@ Collisions:
 			Policy: verdict, AtRisk: []string{audit.RiskOwnedHAConfigMaps}},
 		{Namespace: ns, ClusterID: "payments", Mode: fleet.Operator, FlinkVersion: "1.20", HA: fleet.HAOn, StorageDir: storage("payments"),
 			StoragePath: storage("payments/payments"), Account: "nobody", Rights: "no: may not get configmaps, list configmaps, watch configmaps, " +
-				"create configmaps, update configmaps, delete configmaps, get pods, list pods, watch pods, create pods, delete pods",
+				"create configmaps, update configmaps, patch configmaps, delete configmaps, deletecollection configmaps, get pods, list pods, " +
+				"watch pods, create pods, delete pods, get deployments.apps, delete deployments.apps, update deployments/finalizers.apps",
 			Objects: []string{"FlinkDeployment/payments"}, Policy: verdict, AtRisk: []string{audit.RiskRights}},
 		{Namespace: ns, ClusterID: "reports", Mode: fleet.Standalone, FlinkVersion: "1.19", HA: fleet.HAOn, StorageDir: storage("reports"),
 			StoragePath: storage("reports/reports"), Account: "flink", Rights: "yes", Objects: []string{"Job/reports", "ConfigMap/reports-config"},
@@ -134,7 +136,7 @@ func deploy(ctx context.Context, t *testing.T) string {
 	core, rbac := plane.Clientset.CoreV1(), plane.Clientset.RbacV1()
 	_, err := core.ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "flink"}}, metav1.CreateOptions{})
 	require.NoError(t, err)
-	_, err = rbac.Roles(ns).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "flink-ha"}, Rules: accounts.Rules}, metav1.CreateOptions{})
+	_, err = rbac.Roles(ns).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "flink-ha"}, Rules: rights.Rules(rights.Standalone, flinkconf.Supported)}, metav1.CreateOptions{})
 	require.NoError(t, err)
 	_, err = rbac.RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "flink-ha"},
 		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "flink", Namespace: ns}},
