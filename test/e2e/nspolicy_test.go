@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -81,12 +82,19 @@ spec:
   mode: sometimes
 `, "apply", "-f", "-")
 	require.Error(t, err)
-	assert.Equal(t, `The FlinkHAPolicy "e2e-invalid" is invalid: 
-* spec.mode: Invalid value: "sometimes": must be all or opt-in
-* spec.namespaceSelector.matchExpressions[0].values: Invalid value: In and NotIn need values; Exists and DoesNotExist take none
-* spec.serviceAccount: Invalid value: "default": the default account is the one the webhook replaces; name a dedicated account
-* spec.storageDir: Invalid value: "bucket/{team}": must contain {clusterId}: clusters sharing one storageDir recover each other's jobs
-* spec.storageDir: Invalid value: "bucket/{team}": has an unknown placeholder; use {namespace} and {clusterId}
-* spec.storageDir: Invalid value: "bucket/{team}": must be a URI with a scheme, such as s3://bucket/flink-ha/{namespace}/{clusterId}
-`, errOut, "every problem is named at once")
+	// The API server names the problems in no fixed order.
+	var problems []string
+	for _, l := range strings.Split(strings.TrimSpace(errOut), "\n") {
+		problems = append(problems, strings.TrimSpace(l))
+	}
+	slices.Sort(problems)
+	assert.Equal(t, []string{
+		`* spec.mode: Invalid value: "sometimes": must be all or opt-in`,
+		`* spec.namespaceSelector.matchExpressions[0].values: Invalid value: In and NotIn need values; Exists and DoesNotExist take none`,
+		`* spec.serviceAccount: Invalid value: "default": the default account is the one the webhook replaces; name a dedicated account`,
+		`* spec.storageDir: Invalid value: "bucket/{team}": has an unknown placeholder; use {namespace} and {clusterId}`,
+		`* spec.storageDir: Invalid value: "bucket/{team}": must be a URI with a scheme, such as s3://bucket/flink-ha/{namespace}/{clusterId}`,
+		`* spec.storageDir: Invalid value: "bucket/{team}": must contain {clusterId}: clusters sharing one storageDir recover each other's jobs`,
+		`The FlinkHAPolicy "e2e-invalid" is invalid:`,
+	}, problems, "every problem is named at once")
 }
