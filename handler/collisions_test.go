@@ -1,8 +1,11 @@
 package handler_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
@@ -77,5 +80,39 @@ func TestRecordingAnnotatesWhatItRecognised(t *testing.T) {
 		assert.Equal(t, tc.want, got.Metadata.Annotations, name)
 		again, _ := admit(stored)
 		assert.Empty(t, again.Patches, "%s: a second pass records nothing new", name)
+	}
+}
+
+// BenchmarkRecording compares the mutating webhook with and without the
+// recorded annotations, side by side, on the objects that define clusters.
+func BenchmarkRecording(b *testing.B) {
+	p := goldenPolicy(b)
+	for _, tc := range []struct {
+		name, file string
+		doc        int
+	}{
+		{"ConfigMap", "standalone-session", 0},
+		{"Deployment", "standalone-session", 1},
+		{"FlinkDeployment", "flinkdeployment-nested", 0},
+	} {
+		body := reviewBody(b, tc.file, tc.doc)
+		for _, h := range []struct {
+			name    string
+			handler admission.Handler
+		}{{"Mutating", handler.Mutating(p)}, {"Recording", handler.Recording(handler.Mutating(p))}} {
+			wh := &admission.Webhook{Handler: h.handler}
+			b.Run(tc.name+"/"+h.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					req := httptest.NewRequest(http.MethodPost, "/mutate", bytes.NewReader(body))
+					req.Header.Set("Content-Type", "application/json")
+					w := httptest.NewRecorder()
+					wh.ServeHTTP(w, req)
+					if w.Code != http.StatusOK || !bytes.Contains(w.Body.Bytes(), []byte(`"patch"`)) {
+						b.Fatal(w.Body.String())
+					}
+				}
+			})
+		}
 	}
 }
