@@ -40,8 +40,9 @@ func Validating(p *policy.Policy, checker AccessChecker) admission.Handler {
 type mutator struct{ policy *policy.Policy }
 
 type validator struct {
-	policy  *policy.Policy
-	checker AccessChecker
+	policy     *policy.Policy
+	checker    AccessChecker
+	collisions *Collisions // nil: not checked (offline)
 }
 
 // accessTimeout bounds the authorizer's answer; the webhook's own timeout
@@ -136,6 +137,8 @@ func (v *validator) handle(ctx context.Context, req admission.Request) admission
 	if r.Account != nil && v.checker != nil && v.policy.CheckAccounts != policy.CheckOff {
 		v.checkAccount(ctx, r)
 	}
+	errs, warnings := v.collisions.check(ctx, gk, req.Object.Raw, req.Namespace, v.policy)
+	r.Errors, r.Warnings = append(r.Errors, errs...), append(r.Warnings, warnings...)
 	return v.verdict(gk, r.Name, r.Errors, r.Warnings)
 }
 

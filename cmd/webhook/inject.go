@@ -14,11 +14,14 @@ import (
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	gomodulesjsonpatch "gomodules.xyz/jsonpatch/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
+	"github.com/flink-ha-webhook/flink-ha-webhook/fleet"
 	"github.com/flink-ha-webhook/flink-ha-webhook/handler"
+	"github.com/flink-ha-webhook/flink-ha-webhook/nspolicy"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
 )
 
@@ -26,12 +29,13 @@ func inject(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("inject", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("f", "-", "manifest file, directory of *.yaml, *.yml and *.json files, or - for standard input")
-	policyPath := fs.String("policy", "", "policy file, as given to serve; without one the default policy")
+	policyPath := fs.String("policy", "", "policy file, as given to serve, and FlinkHAPolicy documents, as applied to the cluster; without one the default policy")
 	namespace := fs.String("namespace", "default", "namespace of objects that name none, as kubectl apply -n would give them")
+	namespaceLabels := fs.String("namespace-labels", "", "labels of the objects' namespaces (k=v,k2=v2), which pick their FlinkHAPolicy")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	p, err := policy.LoadOrDefault(*policyPath)
+	p, err := namespacePolicy(*policyPath, *namespaceLabels)
 	if err != nil {
 		fmt.Fprintf(stderr, "flink-ha-webhook: %v\n", err)
 		return 2
@@ -56,6 +60,21 @@ func inject(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// namespacePolicy reads the policy documents at path and picks the policy
+// of a namespace with the given labels.
+func namespacePolicy(path, namespaceLabels string) (*policy.Policy, error) {
+	set, err := nspolicy.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	ls, err := labels.ConvertSelectorToLabelsMap(namespaceLabels)
+	if err != nil {
+		return nil, fmt.Errorf("--namespace-labels %q: want k=v,k2=v2: %w", namespaceLabels, err)
+	}
+	p, _, err := set.For(ls)
+	return p, err
 }
 
 // injected is what injectDocs makes of a stream of manifests.
@@ -104,6 +123,7 @@ func injectDocs(in []byte, p *policy.Policy, namespace string) (injected, error)
 	var res injected
 	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(in)))
 	var docs [][]byte
+	var objs []metav1.Object // the Flink objects as stored, for the collision check
 	for n := 1; ; n++ {
 		doc, err := reader.Read()
 		if errors.Is(err, io.EOF) {
@@ -119,13 +139,46 @@ func injectDocs(in []byte, p *policy.Policy, namespace string) (injected, error)
 		if err != nil {
 			return res, fmt.Errorf("document %d: %w", n, err)
 		}
+		obj, err := storedObject(stored, namespace)
+		if err != nil {
+			return res, fmt.Errorf("document %d: %w", n, err)
+		}
+		if obj != nil {
+			objs = append(objs, obj)
+		}
 		docs = append(docs, stored)
 		res.messages = append(res.messages, msgs...)
 		res.changes += changes
 		res.denied = res.denied || deny
 	}
 	res.out = bytes.Join(docs, []byte("---\n"))
+	for _, c := range fleet.Collisions(fleet.IdentifyAll(objs)) {
+		if p.Enforcement == policy.Enforce {
+			res.messages = append(res.messages, "error: "+c.Message())
+			res.denied = true
+		} else {
+			res.messages = append(res.messages, "Warning: "+c.Message())
+		}
+	}
 	return res, nil
+}
+
+// storedObject decodes a stored document of a kind that can define a Flink
+// cluster; nil for other kinds.
+func storedObject(doc []byte, namespace string) (metav1.Object, error) {
+	js, err := yaml.YAMLToJSON(doc)
+	if err != nil {
+		return nil, err
+	}
+	var tm metav1.TypeMeta
+	if err := json.Unmarshal(js, &tm); err != nil {
+		return nil, fmt.Errorf("not a Kubernetes object: %w", err)
+	}
+	gv, err := schema.ParseGroupVersion(tm.APIVersion)
+	if err != nil {
+		return nil, err
+	}
+	return fleet.Decode(schema.GroupKind{Group: gv.Group, Kind: tm.Kind}, js, namespace)
 }
 
 func stripComments(doc []byte) []byte {

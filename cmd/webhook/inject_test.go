@@ -97,3 +97,130 @@ func TestInjectCommand(t *testing.T) {
 	assert.Equal(t, 2, run([]string{"inject", "--policy", badPolicy}, strings.NewReader(""), &stdout, &stderr))
 	assert.Contains(t, stderr.String(), `mode: Unsupported value: "sometimes"`)
 }
+
+func TestInjectRefusesCollisions(t *testing.T) {
+	t.Parallel()
+	configMap := func(name, ns, conf string) string {
+		return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: " + name + ", namespace: " + ns + "}\ndata:\n  flink-conf.yaml: |\n" + indent(conf) + "---\n"
+	}
+	optedOut := func(name, ns, conf string) string {
+		return strings.Replace(configMap(name, ns, conf), "metadata: {", "metadata: {annotations: {flink-ha-webhook/ha: \"off\"}, ", 1)
+	}
+	jobManager := func(name, configMap string) string {
+		return `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ` + name + `, namespace: analytics}
+spec:
+  selector: {matchLabels: {app: ` + name + `}}
+  template:
+    metadata: {labels: {app: ` + name + `, component: jobmanager}}
+    spec:
+      containers:
+      - {name: jobmanager, image: "flink:1.20", args: [jobmanager], volumeMounts: [{name: conf, mountPath: /opt/flink/conf}]}
+      volumes:
+      - {name: conf, configMap: {name: ` + configMap + `}}
+---
+`
+	}
+	const running = "kubernetes.cluster-id: CID\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://shared/ha\n"
+	conf := func(cid string) string { return strings.ReplaceAll(running, "CID", cid) }
+	golden, err := policy.Load(goldenPolicy)
+	require.NoError(t, err)
+	warn := *golden
+	warn.Enforcement = policy.Warn
+
+	cases := map[string]struct {
+		in       string
+		policy   *policy.Policy
+		messages []string
+		denied   bool
+	}{
+		"a ConfigMap and the JobManager mounting it are one cluster": {
+			in: configMap("orders", "analytics", "kubernetes.cluster-id: orders\n") + jobManager("orders-jm", "orders"), policy: golden,
+		},
+		"clusters the policy's storageDir template tells apart do not collide": {
+			in:     configMap("orders", "analytics", "kubernetes.cluster-id: orders\n") + configMap("billing", "analytics", "kubernetes.cluster-id: billing\n"),
+			policy: golden,
+		},
+		"two clusters sharing a cluster-id in one namespace are refused, naming both": {
+			in:     configMap("orders", "analytics", "kubernetes.cluster-id: orders\n") + configMap("orders-v2", "analytics", "kubernetes.cluster-id: orders\n"),
+			policy: golden, denied: true,
+			messages: []string{`error: ConfigMap/orders-v2 in namespace analytics and ConfigMap/orders in namespace analytics both use cluster-id "orders": ` +
+				`two clusters with one cluster-id in a namespace fight over leadership and recover each other's jobs; ` +
+				`give one of them another kubernetes.cluster-id (a FlinkDeployment's is its name)`,
+				// The policy's template puts the cluster-id in the path: they share that too.
+				`error: ConfigMap/orders-v2 in namespace analytics and ConfigMap/orders in namespace analytics both keep their HA data in ` +
+					`s3://flink-ha/analytics/orders/orders: they overwrite each other's job graphs and checkpoint pointers; ` +
+					`give each its own high-availability.storageDir or high-availability.cluster-id`},
+		},
+		"HA clusters the webhook leaves alone share /default without high-availability.cluster-id, even across namespaces": {
+			in: optedOut("orders", "analytics", conf("orders")) + optedOut("billing", "finance", conf("billing")), policy: golden, denied: true,
+			messages: []string{`error: ConfigMap/billing in namespace finance and ConfigMap/orders in namespace analytics both keep their HA data in s3://shared/ha/default: ` +
+				`they overwrite each other's job graphs and checkpoint pointers; give each its own high-availability.storageDir or high-availability.cluster-id`},
+		},
+		"a warn-only policy warns about a collision and admits": {
+			in: optedOut("a", "analytics", "kubernetes.cluster-id: x\n") + optedOut("b", "analytics", "kubernetes.cluster-id: x\n"), policy: &warn,
+			messages: []string{`Warning: ConfigMap/b in namespace analytics and ConfigMap/a in namespace analytics both use cluster-id "x": ` +
+				`two clusters with one cluster-id in a namespace fight over leadership and recover each other's jobs; ` +
+				`give one of them another kubernetes.cluster-id (a FlinkDeployment's is its name)`},
+		},
+	}
+	for name, tc := range cases {
+		res, err := injectDocs([]byte(tc.in), tc.policy, goldenNamespace)
+		require.NoError(t, err, name)
+		var messages []string
+		for _, m := range res.messages {
+			if strings.Contains(m, " both ") { // the collisions, not the rules' own messages
+				messages = append(messages, m)
+			}
+		}
+		assert.Equal(t, tc.messages, messages, name)
+		assert.Equal(t, tc.denied, res.denied, name)
+	}
+}
+
+func indent(s string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(s, "\n") {
+		if l != "" {
+			b.WriteString("    " + l)
+		}
+	}
+	return b.String()
+}
+
+func TestInjectReadsNamespacePolicies(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	policies := filepath.Join(dir, "policies.yaml")
+	require.NoError(t, os.WriteFile(policies, []byte(`storageDir: s3://shared/{namespace}/{clusterId}
+---
+apiVersion: flink-ha-webhook.io/v1alpha1
+kind: FlinkHAPolicy
+metadata: {name: team-a}
+spec:
+  namespaceSelector: {matchLabels: {team: a}}
+  storageDir: s3://team-a/{clusterId}
+`), 0o600))
+	in := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  flink-conf.yaml: |\n    kubernetes.cluster-id: orders\n"
+	cases := map[string]struct {
+		args []string
+		want string
+		code int
+	}{
+		"a namespace the policy selects gets its storageDir": {args: []string{"--namespace-labels", "team=a,env=prod"}, want: "s3://team-a/orders"},
+		"other namespaces get the policy file's":             {args: []string{"--namespace-labels", "team=b"}, want: "s3://shared/default/orders"},
+		"no labels select nothing":                           {want: "s3://shared/default/orders"},
+		"labels that are not labels":                         {args: []string{"--namespace-labels", "team"}, code: 2},
+	}
+	for name, tc := range cases {
+		var stdout, stderr bytes.Buffer
+		code := run(append([]string{"inject", "--policy", policies, "-f", "-"}, tc.args...), strings.NewReader(in), &stdout, &stderr)
+		assert.Equal(t, tc.code, code, "%s: %s", name, stderr.String())
+		if tc.code == 0 {
+			assert.Contains(t, stdout.String(), "high-availability.storageDir: "+tc.want+"\n", name)
+		} else {
+			assert.Contains(t, stderr.String(), `--namespace-labels "team": want k=v,k2=v2`, name)
+		}
+	}
+}

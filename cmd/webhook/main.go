@@ -18,6 +18,7 @@ const usage = `flink-ha-webhook makes Apache Flink clusters highly available on 
 Usage:
   flink-ha-webhook serve [flags]    run the admission webhook (see serve -h)
   flink-ha-webhook inject [flags]   apply the webhook's rules to manifests offline (see inject -h)
+  flink-ha-webhook audit [flags]    report the HA of every Flink cluster on a live cluster, read-only (see audit -h)
   flink-ha-webhook version          print the version
 `
 
@@ -31,6 +32,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "inject":
 		return inject(args[1:], stdin, stdout, stderr)
+	case "audit":
+		return auditCommand(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, version())
 		return 0

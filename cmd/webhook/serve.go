@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"go.uber.org/zap/zapcore"
 	"k8s.io/client-go/tools/clientcmd"
@@ -17,7 +19,9 @@ import (
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/accounts"
 	"github.com/flink-ha-webhook/flink-ha-webhook/handler"
+	"github.com/flink-ha-webhook/flink-ha-webhook/nspolicy"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
+	"github.com/flink-ha-webhook/flink-ha-webhook/report"
 	"github.com/flink-ha-webhook/flink-ha-webhook/safetynet"
 )
 
@@ -33,6 +37,9 @@ func serve(args []string, stderr io.Writer) int {
 	debug := fs.Bool("debug", false, "log every admission request (never whole objects)")
 	safetyNet := fs.Bool("safety-net", true, "remove owner references from HA ConfigMaps that got them while the webhook was unavailable")
 	ensureAccounts := fs.Bool("ensure-accounts", true, "create the policy's service account, its Role and RoleBinding where Flink runs under it")
+	checkCollisions := fs.Bool("check-collisions", true, "deny a cluster whose cluster-id or HA storage path another cluster uses (needs the API server)")
+	auditInterval := fs.Duration("audit-interval", 10*time.Minute, "how often the leader audits every Flink cluster for the gauges and policy reports; 0 disables it")
+	namespacePolicies := fs.Bool("namespace-policies", true, "apply FlinkHAPolicy resources, where their CRD is installed, over the policy file")
 	leaderElect := fs.Bool("leader-elect", false, "run the background reconcilers in one replica at a time (the webhook serves in all)")
 	leaderNamespace := fs.String("leader-election-namespace", "", "namespace of the leader election Lease; in a pod, its own")
 	clusterRoles := fs.String("flink-cluster-role-prefix", accounts.DefaultClusterRolePrefix, "name prefix of the install's ClusterRoles of Flink's rights (<prefix>:flink-standalone, <prefix>:flink-native)")
@@ -85,7 +92,13 @@ func serve(args []string, stderr io.Writer) int {
 		wh := &admission.Webhook{Handler: h}
 		srv.Register(path, handler.Capped(wh.WithRecoverPanic(true)))
 	}
-	register(handler.MutatePath, handler.Mutating(p))
+	var live *nspolicy.Live
+	if *namespacePolicies {
+		if live, err = nspolicy.Setup(context.Background(), mgr, p); err != nil {
+			return fail(err)
+		}
+	}
+	register(handler.MutatePath, nspolicy.PerNamespace(live, p, func(p *policy.Policy) admission.Handler { return handler.Recording(handler.Mutating(p)) }))
 	checker, err := handler.NewSubjectAccessReviewsForConfig(cfg)
 	if err != nil {
 		return fail(err)
@@ -93,7 +106,15 @@ func serve(args []string, stderr io.Writer) int {
 	if err := mgr.Add(checker); err != nil {
 		return fail(err)
 	}
-	register(handler.ValidatePath, handler.Validating(p, checker))
+	var collisions *handler.Collisions
+	if *checkCollisions {
+		if collisions, err = handler.SetupCollisions(context.Background(), mgr); err != nil {
+			return fail(err)
+		}
+	}
+	register(handler.ValidatePath, nspolicy.PerNamespace(live, p, func(p *policy.Policy) admission.Handler {
+		return handler.ValidatingWithCollisions(p, checker, collisions)
+	}))
 	if err := mgr.AddHealthzCheck("webhook", srv.StartedChecker()); err != nil {
 		return fail(err)
 	}
@@ -107,6 +128,15 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	if *safetyNet {
 		if err := safetynet.Setup(mgr, p); err != nil {
+			return fail(err)
+		}
+	}
+	if *auditInterval > 0 {
+		var policyFor func(context.Context, string) (*policy.Policy, error)
+		if live != nil {
+			policyFor = live.For
+		}
+		if err := report.Setup(mgr, p, policyFor, *auditInterval); err != nil {
 			return fail(err)
 		}
 	}

@@ -109,7 +109,7 @@ func TestServe(t *testing.T) {
 	port, probe := freePort(t), freePort(t)
 	cmd, logs := startServe(t, "--cert-dir", certDir, "--port", strconv.Itoa(port),
 		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", probe), "--metrics-bind-address", "0",
-		"--kubeconfig", unreachableKubeconfig(t, dir), "--safety-net=false", "--ensure-accounts=false")
+		"--kubeconfig", unreachableKubeconfig(t, dir), "--safety-net=false", "--ensure-accounts=false", "--check-collisions=false", "--namespace-policies=false")
 
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", probe))

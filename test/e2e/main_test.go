@@ -25,7 +25,7 @@ serviceAccount: flink-ha
 func TestMain(m *testing.M) {
 	os.Exit(controlplane.Run(m, controlplane.Options{
 		ControllerManager:  true,
-		CRDDirectories:     []string{"testdata/crds"},
+		CRDDirectories:     []string{"testdata/crds", "../../manifests/crds"},
 		WebhookDirectories: []string{"../../manifests/webhook"},
 	}, &plane, func(p *controlplane.Plane) (func(), error) {
 		dir, err := os.MkdirTemp("", "flink-ha-webhook-e2e-")

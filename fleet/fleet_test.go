@@ -1,0 +1,148 @@
+package fleet
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
+)
+
+func conf(ns, name, text string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: map[string]string{"flink-conf.yaml": text}}
+}
+
+func jobManager(ns, name, configMap, image string, labels map[string]string, args ...string) *appsv1.Deployment {
+	if labels == nil {
+		labels = map[string]string{"component": "jobmanager"}
+	}
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels}}
+	d.Spec.Template.Labels = labels
+	c := corev1.Container{Name: "jobmanager", Image: image, Args: append([]string{"jobmanager"}, args...)}
+	if configMap != "" {
+		c.VolumeMounts = []corev1.VolumeMount{{Name: "conf", MountPath: "/opt/flink/conf"}}
+		d.Spec.Template.Spec.Volumes = []corev1.Volume{{Name: "conf", VolumeSource: corev1.VolumeSource{
+			ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: configMap}}}}}
+	}
+	d.Spec.Template.Spec.Containers = []corev1.Container{c}
+	return d
+}
+
+func flinkDeployment(ns, name, version string, fc map[string]any) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "flink.apache.org/v1beta1", "kind": "FlinkDeployment",
+		"metadata": map[string]any{"namespace": ns, "name": name},
+		"spec":     map[string]any{"flinkVersion": version, "serviceAccount": "flink", "flinkConfiguration": fc}}}
+}
+
+const haConf = "kubernetes.cluster-id: orders\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://b/ha\n"
+
+func TestIdentify(t *testing.T) {
+	t.Parallel()
+	cms := map[string]*corev1.ConfigMap{"orders-conf": conf("a", "orders-conf", haConf)}
+	lookup := func(name string) *corev1.ConfigMap { return cms[name] }
+	cases := map[string]struct {
+		obj  metav1.Object
+		want Identity
+		ok   bool
+	}{
+		"a standalone configuration without high-availability.cluster-id shares /default": {
+			obj: cms["orders-conf"], ok: true,
+			want: Identity{Key: "a/ConfigMap/orders-conf", Object: "ConfigMap/orders-conf", Namespace: "a", ClusterID: "orders", Mode: Standalone,
+				HA: HAOn, StorageDir: "s3://b/ha", StoragePath: "s3://b/ha/default", Versions: flinkconf.Supported},
+		},
+		"a JobManager reads the ConfigMap it mounts and its image's version": {
+			obj: jobManager("a", "orders-jm", "orders-conf", "flink:1.18.1", nil), ok: true,
+			want: Identity{Key: "a/ConfigMap/orders-conf", Object: "Deployment/orders-jm", Namespace: "a", ClusterID: "orders", Mode: Standalone,
+				HA: HAOn, StorageDir: "s3://b/ha", StoragePath: "s3://b/ha/default", Versions: flinkconf.Exactly(flinkconf.V1_18),
+				Account: "default", JobManager: true},
+		},
+		"-D arguments override the mounted file, and high-availability.cluster-id moves the path": {
+			obj: jobManager("a", "orders-jm", "orders-conf", "flink", nil, "-Dhigh-availability.cluster-id=/orders"), ok: true,
+			want: Identity{Key: "a/ConfigMap/orders-conf", Object: "Deployment/orders-jm", Namespace: "a", ClusterID: "orders", Mode: Standalone,
+				HA: HAOn, StorageDir: "s3://b/ha", StoragePath: "s3://b/ha/orders", Versions: flinkconf.Supported, Account: "default", JobManager: true},
+		},
+		"HA keys that disagree between the file and the arguments are conflicting": {
+			obj: jobManager("a", "orders-jm", "orders-conf", "flink", nil, "-Dhigh-availability.storageDir=s3://other"), ok: true,
+			want: Identity{Key: "a/ConfigMap/orders-conf", Object: "Deployment/orders-jm", Namespace: "a", ClusterID: "orders", Mode: Standalone,
+				HA: HAConflicting, StorageDir: "s3://other", StoragePath: "s3://other/default", Versions: flinkconf.Supported, Account: "default", JobManager: true},
+		},
+		"a native JobManager is keyed by its cluster-id label and keeps its HA under it": {
+			obj: jobManager("a", "native", "flink-config-native", "flink:1.20", map[string]string{"app": "native", "component": "jobmanager", "type": "flink-native-kubernetes"}),
+			ok:  true,
+			want: Identity{Key: "a/native/native", Object: "Deployment/native", Namespace: "a", ClusterID: "native", Mode: Native,
+				HA: HAOff, Versions: flinkconf.Exactly(flinkconf.V1_20), Account: "default", JobManager: true},
+		},
+		"a FlinkDeployment's cluster-id is its name, and so is its HA cluster-id": {
+			obj: flinkDeployment("a", "fd", "v1_19", map[string]any{"high-availability.type": "kubernetes", "high-availability.storageDir": "s3://b/ha/"}), ok: true,
+			want: Identity{Key: "a/native/fd", Object: "FlinkDeployment/fd", Namespace: "a", ClusterID: "fd", Mode: Operator,
+				HA: HAOn, StorageDir: "s3://b/ha/", StoragePath: "s3://b/ha/fd", Versions: flinkconf.Exactly(flinkconf.V1_19), Account: "flink", JobManager: true},
+		},
+		"a TaskManager defines no cluster": {
+			obj: &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "tm"}, Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "tm", Image: "flink", Args: []string{"taskmanager"}}}}}}},
+		},
+		"an HA ConfigMap defines no cluster": {obj: conf("a", "orders-cluster-config-map", "")},
+		"a ConfigMap that is not Flink's":    {obj: &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "x"}, Data: map[string]string{"a": "b"}}},
+	}
+	for name, tc := range cases {
+		got, ok := Identify(tc.obj, lookup)
+		assert.Equal(t, tc.ok, ok, name)
+		assert.Equal(t, tc.want, got, name)
+	}
+}
+
+func TestCollisions(t *testing.T) {
+	t.Parallel()
+	ids := func(objs ...metav1.Object) []Identity { return IdentifyAll(objs) }
+	ha := func(cid, dir string) string {
+		return "kubernetes.cluster-id: " + cid + "\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: " + dir + "\nhigh-availability.cluster-id: " + cid + "\n"
+	}
+	cases := map[string]struct {
+		objs []metav1.Object
+		want []Collision
+	}{
+		"a ConfigMap and the JobManager mounting it are one cluster": {
+			objs: []metav1.Object{conf("a", "c", ha("x", "s3://b")), jobManager("a", "jm", "c", "flink", nil)},
+		},
+		"a FlinkDeployment and the native cluster the operator runs for it are one cluster": {
+			objs: []metav1.Object{flinkDeployment("a", "fd", "v1_20", nil),
+				jobManager("a", "fd", "", "flink", map[string]string{"app": "fd", "component": "jobmanager", "type": "flink-native-kubernetes"})},
+		},
+		"one cluster-id in two namespaces, each with its own storage path, is fine": {
+			objs: []metav1.Object{conf("a", "c", ha("x", "s3://b/a")), conf("b", "c", ha("x", "s3://b/b"))},
+		},
+		"two configurations with one cluster-id in a namespace collide": {
+			objs: []metav1.Object{conf("a", "c1", ha("x", "s3://b/1")), conf("a", "c2", ha("x", "s3://b/2"))},
+			want: []Collision{{Kind: SameClusterID, Value: "x", First: Ref{"a", "ConfigMap/c1"}, Second: Ref{"a", "ConfigMap/c2"}}},
+		},
+		"a standalone cluster named like a FlinkDeployment collides with it": {
+			objs: []metav1.Object{flinkDeployment("a", "x", "v1_20", nil), conf("a", "c", ha("x", "s3://b"))},
+			want: []Collision{{Kind: SameClusterID, Value: "x", First: Ref{"a", "ConfigMap/c"}, Second: Ref{"a", "FlinkDeployment/x"}}},
+		},
+		"standalone clusters without high-availability.cluster-id share /default across namespaces": {
+			objs: []metav1.Object{
+				conf("a", "c", "kubernetes.cluster-id: one\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://b/ha\n"),
+				conf("b", "c", "kubernetes.cluster-id: two\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://b/ha/\n"),
+			},
+			want: []Collision{{Kind: SameStoragePath, Value: "s3://b/ha/default", First: Ref{"a", "ConfigMap/c"}, Second: Ref{"b", "ConfigMap/c"}}},
+		},
+		"clusters without HA share nothing": {
+			objs: []metav1.Object{conf("a", "c", "jobmanager.rpc.address: x\n"), conf("b", "c", "jobmanager.rpc.address: x\n")},
+		},
+	}
+	for name, tc := range cases {
+		assert.Equal(t, tc.want, Collisions(ids(tc.objs...)), name)
+	}
+}
+
+func TestCollisionMessageNamesBoth(t *testing.T) {
+	t.Parallel()
+	c := Collision{Kind: SameClusterID, Value: "x", First: Ref{"a", "ConfigMap/c1"}, Second: Ref{"a", "FlinkDeployment/x"}}
+	assert.Equal(t, `FlinkDeployment/x in namespace a and ConfigMap/c1 in namespace a both use cluster-id "x": two clusters with one `+
+		`cluster-id in a namespace fight over leadership and recover each other's jobs; give one of them another kubernetes.cluster-id `+
+		`(a FlinkDeployment's is its name)`, c.Message())
+}

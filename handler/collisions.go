@@ -1,0 +1,238 @@
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+	gomodulesjsonpatch "gomodules.xyz/jsonpatch/v2"
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/flink-ha-webhook/flink-ha-webhook/fleet"
+	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
+)
+
+// Annotations the mutating webhook records on every Flink object that
+// defines a cluster, so that a metadata-only cache knows which cluster-ids
+// and HA storage paths are in use without caching whole objects. They are
+// recomputed on every admission: a copied or edited value does not last.
+const (
+	// AnnotationCluster identifies the cluster the object belongs to:
+	// a configuration ConfigMap and the JobManagers mounting it, or a
+	// FlinkDeployment and its native cluster, share it.
+	AnnotationCluster = "flink-ha-webhook/cluster"
+	// AnnotationClusterID is the cluster's kubernetes.cluster-id.
+	AnnotationClusterID = "flink-ha-webhook/cluster-id"
+	// AnnotationStoragePath is storageDir/high-availability.cluster-id.
+	AnnotationStoragePath = "flink-ha-webhook/ha-storage-path"
+)
+
+var recorded = []string{AnnotationCluster, AnnotationClusterID, AnnotationStoragePath}
+
+// Recording wraps the mutating handler: it also records the annotations
+// above on what it admits, with the rest of its patch.
+func Recording(mutating admission.Handler) admission.Handler { return recording{mutating} }
+
+type recording struct{ inner admission.Handler }
+
+// Handle implements admission.Handler.
+func (r recording) Handle(ctx context.Context, req admission.Request) admission.Response {
+	resp := r.inner.Handle(ctx, req)
+	if !resp.Allowed || !acted(req) {
+		return resp
+	}
+	after := req.Object.Raw
+	if len(resp.Patches) > 0 {
+		raw, err := json.Marshal(resp.Patches)
+		if err != nil {
+			return resp
+		}
+		patch, err := jsonpatch.DecodePatch(raw)
+		if err != nil {
+			return resp
+		}
+		if after, err = patch.Apply(after); err != nil {
+			return resp
+		}
+	}
+	gk := schema.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}
+	obj, err := fleet.Decode(gk, after, req.Namespace)
+	if err != nil || obj == nil {
+		return resp // the rules said why, or it is no kind of ours
+	}
+	want := map[string]string{}
+	if id, ok := fleet.Identify(obj, nil); ok && (id.ClusterID != "" || id.StoragePath != "") {
+		want[AnnotationCluster] = id.Key
+		if id.ClusterID != "" {
+			want[AnnotationClusterID] = id.ClusterID
+		}
+		if id.StoragePath != "" {
+			want[AnnotationStoragePath] = id.StoragePath
+		}
+	}
+	ops := annotationOps(obj.GetAnnotations(), want)
+	if len(ops) > 0 {
+		resp.Patches = append(resp.Patches, ops...)
+		pt := admissionv1.PatchTypeJSONPatch
+		resp.PatchType = &pt
+	}
+	return resp
+}
+
+// annotationOps turns the recorded annotations of have into want.
+func annotationOps(have, want map[string]string) []gomodulesjsonpatch.JsonPatchOperation {
+	var ops []gomodulesjsonpatch.JsonPatchOperation
+	if have == nil {
+		if len(want) > 0 {
+			ops = append(ops, gomodulesjsonpatch.NewOperation("add", "/metadata/annotations", want))
+		}
+		return ops
+	}
+	for _, k := range recorded {
+		path := "/metadata/annotations/" + strings.ReplaceAll(k, "/", "~1")
+		v, ok := want[k]
+		old, had := have[k]
+		switch {
+		case ok && !had:
+			ops = append(ops, gomodulesjsonpatch.NewOperation("add", path, v))
+		case ok && old != v:
+			ops = append(ops, gomodulesjsonpatch.NewOperation("replace", path, v))
+		case !ok && had:
+			ops = append(ops, gomodulesjsonpatch.NewOperation("remove", path, nil))
+		}
+	}
+	return ops
+}
+
+// Field indexes of the metadata-only cache.
+const (
+	indexClusterID   = "flink-ha-webhook.clusterID"
+	indexStoragePath = "flink-ha-webhook.storagePath"
+)
+
+// Collisions answers, from a metadata-only cache of the objects that can
+// define Flink clusters indexed by the recorded annotations, which other
+// cluster already uses a cluster-id or an HA storage path.
+type Collisions struct {
+	reader client.Reader
+	kinds  []schema.GroupVersionKind
+}
+
+// ValidatingWithCollisions is Validating that also denies a cluster whose
+// cluster-id or HA storage path another cluster in c already uses.
+func ValidatingWithCollisions(p *policy.Policy, checker AccessChecker, c *Collisions) admission.Handler {
+	return &validator{policy: p, checker: checker, collisions: c}
+}
+
+// collisionTimeout bounds a look-up in the cache; one that takes longer
+// (a cache still syncing) is a warning, never a denial.
+const collisionTimeout = time.Second
+
+// SetupCollisions indexes the metadata of ConfigMaps, Deployments,
+// StatefulSets, Jobs and, where their CRD is installed, FlinkDeployments in
+// mgr's cache.
+func SetupCollisions(ctx context.Context, mgr ctrl.Manager) (*Collisions, error) {
+	c := &Collisions{reader: mgr.GetCache(), kinds: []schema.GroupVersionKind{
+		{Version: "v1", Kind: "ConfigMap"},
+		{Group: "apps", Version: "v1", Kind: "Deployment"},
+		{Group: "apps", Version: "v1", Kind: "StatefulSet"},
+		{Group: "batch", Version: "v1", Kind: "Job"},
+	}}
+	fd := FlinkDeploymentKind.WithVersion("v1beta1")
+	if _, err := mgr.GetRESTMapper().RESTMapping(FlinkDeploymentKind, fd.Version); err == nil {
+		c.kinds = append(c.kinds, fd)
+	}
+	for _, gvk := range c.kinds {
+		obj := &metav1.PartialObjectMetadata{}
+		obj.SetGroupVersionKind(gvk)
+		for index, annotation := range map[string]string{indexClusterID: AnnotationClusterID, indexStoragePath: AnnotationStoragePath} {
+			err := mgr.GetFieldIndexer().IndexField(ctx, obj, index, func(o client.Object) []string {
+				if v := o.GetAnnotations()[annotation]; v != "" {
+					return []string{v}
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, fmt.Errorf("indexing %s metadata: %w", gvk.Kind, err)
+			}
+		}
+	}
+	return c, nil
+}
+
+// check reports the clusters other than the object's own that already use
+// its cluster-id (in its namespace) or its HA storage path (anywhere).
+func (c *Collisions) check(ctx context.Context, gk schema.GroupKind, raw []byte, namespace string, p *policy.Policy) (field.ErrorList, []string) {
+	if c == nil || p.Exempt(namespace) {
+		return nil, nil
+	}
+	obj, err := fleet.Decode(gk, raw, namespace)
+	if err != nil || obj == nil {
+		return nil, nil
+	}
+	id, ok := fleet.Identify(obj, nil)
+	if !ok {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, collisionTimeout)
+	defer cancel()
+	annotations := field.NewPath("metadata", "annotations")
+	var errs field.ErrorList
+	if id.ClusterID != "" {
+		other, err := c.other(ctx, id, indexClusterID, id.ClusterID, client.InNamespace(id.Namespace))
+		if err != nil {
+			return nil, []string{fmt.Sprintf("could not check whether another cluster uses cluster-id %q: %v", id.ClusterID, err)}
+		}
+		if other != "" {
+			errs = append(errs, field.Invalid(annotations.Key(AnnotationClusterID), id.ClusterID, fmt.Sprintf(
+				"cluster-id %q is already used by %s in namespace %s: two clusters with one cluster-id fight over leadership and "+
+					"recover each other's jobs; give this cluster another kubernetes.cluster-id (a FlinkDeployment's is its name)",
+				id.ClusterID, other, id.Namespace)))
+		}
+	}
+	if id.StoragePath != "" {
+		other, err := c.other(ctx, id, indexStoragePath, id.StoragePath)
+		if err != nil {
+			return errs, []string{fmt.Sprintf("could not check whether another cluster uses HA storage path %s: %v", id.StoragePath, err)}
+		}
+		if other != "" {
+			errs = append(errs, field.Invalid(annotations.Key(AnnotationStoragePath), id.StoragePath, fmt.Sprintf(
+				"HA storage path %s is already used by %s: clusters sharing it overwrite each other's job graphs and checkpoint "+
+					"pointers; give this cluster its own high-availability.storageDir or high-availability.cluster-id", id.StoragePath, other)))
+		}
+	}
+	return errs, nil
+}
+
+// other names the first object of another cluster whose index holds value:
+// not the object itself (a re-apply), not an object of its own cluster.
+func (c *Collisions) other(ctx context.Context, id fleet.Identity, index, value string, opts ...client.ListOption) (string, error) {
+	for _, gvk := range c.kinds {
+		list := &metav1.PartialObjectMetadataList{}
+		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := c.reader.List(ctx, list, append(opts, client.MatchingFields{index: value})...); err != nil {
+			return "", err
+		}
+		for _, o := range list.Items {
+			self := gvk.Kind+"/"+o.Name == id.Object && o.Namespace == id.Namespace
+			if self || o.Annotations[AnnotationCluster] == id.Key {
+				continue
+			}
+			where := gvk.Kind + "/" + o.Name
+			if index == indexStoragePath {
+				where += " in namespace " + o.Namespace
+			}
+			return where, nil
+		}
+	}
+	return "", nil
+}

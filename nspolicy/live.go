@@ -1,0 +1,97 @@
+package nspolicy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
+)
+
+// Live reads FlinkHAPolicies and namespace labels from the manager's cache,
+// so that a change applies to the next admission without a restart.
+type Live struct {
+	reader  client.Reader
+	Default *policy.Policy
+}
+
+// Setup watches FlinkHAPolicies and namespace metadata in mgr's cache. It
+// returns nil where the CRD is not installed: the policy file is then the
+// only policy (a CRD installed later is read after a restart).
+func Setup(ctx context.Context, mgr ctrl.Manager, def *policy.Policy) (*Live, error) {
+	if _, err := mgr.GetRESTMapper().RESTMapping(GroupVersionKind.GroupKind(), GroupVersionKind.Version); meta.IsNoMatchError(err) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("looking for the FlinkHAPolicy resource: %w", err)
+	}
+	policies := &unstructured.Unstructured{}
+	policies.SetGroupVersionKind(GroupVersionKind)
+	namespaces := &metav1.PartialObjectMetadata{}
+	namespaces.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	for _, o := range []client.Object{policies, namespaces} {
+		if _, err := mgr.GetCache().GetInformer(ctx, o); err != nil {
+			return nil, fmt.Errorf("watching %s: %w", o.GetObjectKind().GroupVersionKind().Kind, err)
+		}
+	}
+	return &Live{reader: mgr.GetCache(), Default: def}, nil
+}
+
+// For returns the policy of namespace. A policy that cannot be read
+// (which the CRD's validation should make impossible) is reported, and the
+// policy file applies.
+func (l *Live) For(ctx context.Context, namespace string) (*policy.Policy, error) {
+	if l == nil {
+		return nil, nil
+	}
+	ns := &metav1.PartialObjectMetadata{}
+	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	if err := l.reader.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
+		return l.Default, fmt.Errorf("reading the labels of namespace %s: %w", namespace, err)
+	}
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(GroupVersionKind.GroupVersion().WithKind(GroupVersionKind.Kind + "List"))
+	if err := l.reader.List(ctx, list); err != nil {
+		return l.Default, fmt.Errorf("listing FlinkHAPolicies: %w", err)
+	}
+	s := &Set{Default: l.Default}
+	for _, u := range list.Items {
+		raw, err := json.Marshal(u.Object)
+		if err != nil {
+			return l.Default, err
+		}
+		var fp FlinkHAPolicy
+		if err := json.Unmarshal(raw, &fp); err != nil {
+			return l.Default, fmt.Errorf("FlinkHAPolicy %s: %w", u.GetName(), err)
+		}
+		s.Policies = append(s.Policies, fp)
+	}
+	p, _, err := s.For(ns.Labels)
+	if err != nil {
+		return l.Default, err
+	}
+	return p, nil
+}
+
+// PerNamespace serves each admission request with the handler made for the
+// policy of its namespace. Without live policies it is make(def).
+func PerNamespace(l *Live, def *policy.Policy, make func(*policy.Policy) admission.Handler) admission.Handler {
+	if l == nil {
+		return make(def)
+	}
+	return admission.HandlerFunc(func(ctx context.Context, req admission.Request) admission.Response {
+		p, err := l.For(ctx, req.Namespace)
+		if err != nil {
+			logf.FromContext(ctx).Error(err, "namespace policy unreadable; the policy file applies", "namespace", req.Namespace)
+		}
+		return make(p).Handle(ctx, req)
+	})
+}
