@@ -152,7 +152,7 @@ func TestServe(t *testing.T) {
 	resp, err = client.Post("https://"+addr+"/validate", "application/json", strings.NewReader("{not json"))
 	require.NoError(t, err)
 	resp.Body.Close()
-	assert.Equal(t, http.StatusOK, resp.StatusCode, "a bad review is answered, not dropped")
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "a bad review is answered, not dropped")
 	assert.True(t, cmd.ProcessState == nil, "and the server is still running")
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
