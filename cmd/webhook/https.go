@@ -33,6 +33,10 @@ const (
 	idleTimeout = 30 * time.Second
 	// maxHeaderBytes: the API server sends a few hundred bytes.
 	maxHeaderBytes = 64 << 10
+	// minIdle is how long a connection must have done nothing before a
+	// new one may push it out when all are taken; a handshake takes
+	// milliseconds.
+	minIdle = 250 * time.Millisecond
 )
 
 // httpsServer is the webhooks' HTTPS server: the certificate reloaded
@@ -86,8 +90,10 @@ func (s *httpsServer) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	limited := limitListener(ln, s.maxConns, minIdle)
 	srv := &http.Server{
-		Handler: s.handler,
+		Handler:   s.handler,
+		ConnState: limited.connState,
 		TLSConfig: &tls.Config{
 			MinVersion:     tls.VersionTLS12,
 			GetCertificate: watcher.GetCertificate,
@@ -116,7 +122,7 @@ func (s *httpsServer) Start(ctx context.Context) error {
 	close(s.listening)
 
 	served := make(chan error, 1)
-	go func() { served <- srv.ServeTLS(limitListener(ln, s.maxConns), "", "") }()
+	go func() { served <- srv.ServeTLS(limited, "", "") }()
 	s.started.Store(true)
 	s.log.Info("serving webhooks", "address", ln.Addr().String(), "maxConnections", s.maxConns)
 	select {
@@ -164,36 +170,111 @@ func (s *httpsServer) Ready(r *http.Request) error {
 	return s.Healthy(r)
 }
 
-// limitListener accepts at most n connections at once; further ones wait
-// in the kernel's backlog, so that a flood of connections costs no file
-// descriptors and no memory here.
-func limitListener(l net.Listener, n int) net.Listener {
-	return &limitedListener{Listener: l, slots: make(chan struct{}, max(n, 1))}
+// limitListener accepts at most n connections at once, so that a flood
+// of connections costs neither file descriptors nor memory. When all are
+// taken, it closes the oldest connection that is doing nothing (never did
+// a handshake, or idles between requests) for at least minIdle, so that
+// connections nobody uses cannot keep the API server out; with none to
+// close, new connections wait in the kernel's backlog.
+func limitListener(l net.Listener, n int, minIdle time.Duration) *limitedListener {
+	return &limitedListener{Listener: l, slots: make(chan struct{}, max(n, 1)), minIdle: minIdle,
+		conns: map[*limitedConn]struct{}{}, now: time.Now}
 }
 
 type limitedListener struct {
 	net.Listener
-	slots chan struct{}
+	slots   chan struct{}
+	minIdle time.Duration
+	now     func() time.Time
+
+	mu    sync.Mutex
+	conns map[*limitedConn]struct{}
+}
+
+type limitedConn struct {
+	net.Conn
+	l    *limitedListener
+	once sync.Once
+	// busy and since are guarded by l.mu.
+	busy  bool
+	since time.Time
 }
 
 func (l *limitedListener) Accept() (net.Conn, error) {
-	l.slots <- struct{}{}
+	l.acquire()
 	c, err := l.Listener.Accept()
 	if err != nil {
 		<-l.slots
 		return nil, err
 	}
-	return &limitedConn{Conn: c, release: func() { <-l.slots }}, nil
+	lc := &limitedConn{Conn: c, l: l, since: l.now()}
+	l.mu.Lock()
+	l.conns[lc] = struct{}{}
+	l.mu.Unlock()
+	return lc, nil
 }
 
-type limitedConn struct {
-	net.Conn
-	once    sync.Once
-	release func()
+func (l *limitedListener) acquire() {
+	for {
+		select {
+		case l.slots <- struct{}{}:
+			return
+		default:
+		}
+		t := time.NewTimer(l.shed())
+		select {
+		case l.slots <- struct{}{}:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// shed closes the longest-unused connection if it has been unused for
+// minIdle, and says when to look again.
+func (l *limitedListener) shed() time.Duration {
+	now := l.now()
+	var oldest *limitedConn
+	l.mu.Lock()
+	for c := range l.conns {
+		if !c.busy && (oldest == nil || c.since.Before(oldest.since)) {
+			oldest = c
+		}
+	}
+	l.mu.Unlock()
+	switch {
+	case oldest == nil:
+		return time.Second
+	case now.Sub(oldest.since) < l.minIdle:
+		return l.minIdle - now.Sub(oldest.since)
+	}
+	_ = oldest.Close()
+	return 0
+}
+
+// connState is the http.Server's ConnState hook: it tells the listener
+// which connections are working on a request.
+func (l *limitedListener) connState(c net.Conn, st http.ConnState) {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	lc, ok := c.(*limitedConn)
+	if !ok {
+		return
+	}
+	l.mu.Lock()
+	lc.busy, lc.since = st == http.StateActive, l.now()
+	l.mu.Unlock()
 }
 
 func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(c.release)
+	c.once.Do(func() {
+		c.l.mu.Lock()
+		delete(c.l.conns, c)
+		c.l.mu.Unlock()
+		<-c.l.slots
+	})
 	return err
 }
