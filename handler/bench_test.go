@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -85,5 +86,43 @@ func BenchmarkHandlers(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkLongArgs sends a JobManager Deployment with n arguments through
+// the mutating webhook (which inserts $(POD_IP) at args[1]): doubling n
+// should double the time, and the patch stays one operation.
+func BenchmarkLongArgs(b *testing.B) {
+	p := goldenPolicy(b)
+	srv := handler.Serve("mutate", handler.Mutating(p), handler.NewLimiter(1, time.Second))
+	for _, n := range []int{50_000, 100_000, 200_000} {
+		args := make([]string, n)
+		for i := range args {
+			args[i] = "--x" + strconv.Itoa(i)
+		}
+		args[0] = "jobmanager"
+		obj, err := json.Marshal(map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "jm"},
+			"spec": map[string]any{"selector": map[string]any{}, "template": map[string]any{"metadata": map[string]any{"labels": map[string]any{"component": "jobmanager"}},
+				"spec": map[string]any{"containers": []any{map[string]any{"name": "jobmanager", "image": "flink:1.20", "args": args}}}}}})
+		require.NoError(b, err)
+		body, err := json.Marshal(admissionv1.AdmissionReview{
+			TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+			Request: &admissionv1.AdmissionRequest{UID: "bench", Kind: metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"},
+				Namespace: GoldenNamespace, Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: obj}},
+		})
+		require.NoError(b, err)
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				rec := httptest.NewRecorder()
+				srv.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK || rec.Body.Len() > 4<<10 {
+					b.Fatalf("status %d, %d bytes: %.500s", rec.Code, rec.Body.Len(), rec.Body)
+				}
+			}
+		})
 	}
 }

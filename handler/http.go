@@ -121,6 +121,9 @@ func (s *reviews) serve(w http.ResponseWriter, r *http.Request) *httpError {
 	// connection, not their bytes.
 	release, err := s.limit.acquire(ctx)
 	if errors.Is(err, errBusy) {
+		// The API server's client retries after Retry-After while its
+		// timeout allows.
+		w.Header().Set("Retry-After", "1")
 		return &httpError{http.StatusTooManyRequests, fmt.Sprintf("flink-ha-webhook is busy: %d reviews are being worked on and none finished within %s; the API server applies the webhook's failurePolicy, retry later or add replicas",
 			cap(s.limit.slots), s.limit.wait)}
 	}

@@ -33,6 +33,10 @@ const (
 	idleTimeout = 30 * time.Second
 	// maxHeaderBytes: the API server sends a few hundred bytes.
 	maxHeaderBytes = 64 << 10
+	// h2Streams and h2StreamWindow bound an HTTP/2 connection: streams
+	// at once, and bytes buffered per stream.
+	h2Streams      = 32
+	h2StreamWindow = 64 << 10
 	// minIdle is how long a connection must have done nothing before a
 	// new one may push it out when all are taken; a handshake takes
 	// milliseconds.
@@ -104,12 +108,16 @@ func (s *httpsServer) Start(ctx context.Context) error {
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          log.New(newErrorLog(s.log, time.Minute), "", 0),
+		// A review waiting for a slot has not read its body, so its
+		// stream's receive window stays taken. The connection's window
+		// holds every stream's, so waiting streams can never starve the
+		// running ones of theirs (a flow-control deadlock), and bounds what
+		// one connection buffers; a client with more reviews at once opens
+		// another connection.
 		HTTP2: &http.HTTP2Config{
-			// Streams beyond the review limit only wait; the receive
-			// buffers bound what a connection's waiting streams hold.
-			MaxConcurrentStreams:          100,
-			MaxReceiveBufferPerConnection: 1 << 20,
-			MaxReceiveBufferPerStream:     256 << 10,
+			MaxConcurrentStreams:          h2Streams,
+			MaxReceiveBufferPerStream:     h2StreamWindow,
+			MaxReceiveBufferPerConnection: h2Streams * h2StreamWindow,
 		},
 	}
 	s.mu.Lock()
