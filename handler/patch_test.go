@@ -48,7 +48,7 @@ func TestPatch(t *testing.T) {
 		assert.JSONEq(t, c.after, string(applied), "%s: the patch gives the object after", name)
 	}
 	_, err := handler.Patch([]byte(`{`), []byte(`{}`))
-	assert.EqualError(t, err, "decoding the object before the rules: unexpected EOF")
+	assert.EqualError(t, err, "the object before the rules is not JSON")
 }
 
 // longArgs is a container's argument list of n arguments before and after
