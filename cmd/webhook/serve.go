@@ -41,7 +41,7 @@ func serve(args []string, stderr io.Writer) int {
 	ensureAccounts := fs.Bool("ensure-accounts", true, "create the policy's service account, its Role and RoleBinding where Flink runs under it")
 	leaderElect := fs.Bool("leader-elect", false, "run the background reconcilers in one replica at a time (the webhook serves in all)")
 	leaderNamespace := fs.String("leader-election-namespace", "", "namespace of the leader election Lease; in a pod, its own")
-	maxReviews := fs.Int("max-concurrent-reviews", 8, "reviews worked on at once; more wait (see --review-queue-timeout), which bounds memory")
+	maxReviews := fs.Int("max-concurrent-reviews", 4, "reviews worked on at once; more wait (see --review-queue-timeout), which bounds memory")
 	queueTimeout := fs.Duration("review-queue-timeout", 2*time.Second, "how long a review waits for a slot before it is refused with 429")
 	maxConns := fs.Int("max-connections", 256, "HTTPS connections accepted at once; more wait in the kernel's backlog")
 	shutdownDelay := fs.Duration("shutdown-delay", 10*time.Second, "after SIGTERM, how long to keep serving while unready, so that endpoints and the API server stop sending here first")
