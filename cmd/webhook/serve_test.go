@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 
 // writeCert writes a self-signed certificate for 127.0.0.1 with common
 // name cn into dir as tls.crt and tls.key.
-func writeCert(t *testing.T, dir, cn string) *x509.Certificate {
+func writeCert(t testing.TB, dir, cn string) *x509.Certificate {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
 	tmpl := &x509.Certificate{
