@@ -58,13 +58,16 @@ func (l *Limiter) acquire(ctx context.Context) (release func(), err error) {
 
 func (l *Limiter) release() { <-l.slots }
 
-// Bounds on what a response carries, whatever the rules produce: the API
-// server shows at most 4 KiB of warnings, 256 characters each, anyway.
+// Bounds on what a response carries, whatever the rules produce. The API
+// server keeps warnings whole up to 4 KiB in all, and past that cuts each
+// to 256 characters: so do these, before the bytes are sent.
 const (
-	maxWarnings     = 32
-	maxWarningBytes = 256
-	maxMessageBytes = 8 << 10
-	maxCauses       = 32
+	maxWarnings      = 32
+	maxWarningBytes  = 1 << 10
+	maxWarningsBytes = 4 << 10
+	cutWarningBytes  = 256
+	maxMessageBytes  = 8 << 10
+	maxCauses        = 32
 )
 
 // Serve returns the HTTP handler of the webhook name (mutate, validate):
@@ -227,8 +230,15 @@ func bound(resp *admission.Response) {
 	if n := len(resp.Warnings); n > maxWarnings {
 		resp.Warnings = append(resp.Warnings[:maxWarnings-1:maxWarnings-1], fmt.Sprintf("%d more warnings not shown", n-maxWarnings+1))
 	}
+	total := 0
 	for i, w := range resp.Warnings {
 		resp.Warnings[i] = truncate(w, maxWarningBytes)
+		total += len(resp.Warnings[i])
+	}
+	if total > maxWarningsBytes {
+		for i, w := range resp.Warnings {
+			resp.Warnings[i] = truncate(w, cutWarningBytes)
+		}
 	}
 	if st := resp.Result; st != nil {
 		st.Message = truncate(st.Message, maxMessageBytes)
@@ -239,7 +249,7 @@ func bound(resp *admission.Response) {
 		if d := st.Details; d != nil {
 			for i := range d.Causes {
 				d.Causes[i].Message = truncate(d.Causes[i].Message, maxWarningBytes)
-				d.Causes[i].Field = truncate(d.Causes[i].Field, maxWarningBytes)
+				d.Causes[i].Field = truncate(d.Causes[i].Field, cutWarningBytes)
 			}
 		}
 	}

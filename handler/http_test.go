@@ -185,9 +185,19 @@ func TestServeBoundsTheResponse(t *testing.T) {
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
 	w := got.Response.Warnings
 	require.Len(t, w, 32)
-	assert.Equal(t, "0: "+strings.Repeat("é", 125)+"…", w[0], "cut at 256 bytes on a character boundary")
+	assert.Equal(t, "0: "+strings.Repeat("é", 125)+"…", w[0], "over 4 KiB in all, each is cut at 256 bytes on a character boundary")
 	assert.Equal(t, "69 more warnings not shown", w[31])
 	assert.Less(t, rec.Body.Len(), 10<<10)
+
+	few := handlerFunc(func(context.Context, admission.Request) admission.Response {
+		resp := admission.Allowed("")
+		resp.Warnings = []string{strings.Repeat("a", 600), strings.Repeat("b", 5000)}
+		return resp
+	})
+	rec = post(handler.Serve("mutate", few, handler.NewLimiter(1, time.Second)), "/mutate", "application/json", review(t, "ConfigMap", admissionv1.Create))
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
+	assert.Equal(t, []string{strings.Repeat("a", 600), strings.Repeat("b", 1021) + "…"}, got.Response.Warnings,
+		"under 4 KiB in all, warnings stay whole up to 1 KiB each")
 }
 
 func TestServeTurnsAPanicIntoA500(t *testing.T) {
