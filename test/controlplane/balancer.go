@@ -27,6 +27,8 @@ type Balancer struct {
 	refused atomic.Int64
 	stop    chan struct{}
 	wg      sync.WaitGroup
+	// open holds the connections being passed on, for Close.
+	open map[net.Conn]struct{}
 }
 
 // StartBalancer listens on the plane's webhook endpoint, which no
@@ -36,7 +38,7 @@ func (p *Plane) StartBalancer() (*Balancer, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Balancer{ln: ln, ready: map[*WebhookServer]bool{}, stop: make(chan struct{})}
+	b := &Balancer{ln: ln, ready: map[*WebhookServer]bool{}, stop: make(chan struct{}), open: map[net.Conn]struct{}{}}
 	b.wg.Add(2)
 	go b.accept()
 	go b.probe()
@@ -70,13 +72,40 @@ func (b *Balancer) SetDelay(d time.Duration) { b.delay.Store(int64(d)) }
 // Refused is the number of connections that found no ready backend.
 func (b *Balancer) Refused() int64 { return b.refused.Load() }
 
-// Close stops listening and probing; connections in progress end with
-// their peers.
+// Close stops listening and probing, and closes the connections it passes
+// on, so that no client keeps one to a backend that is gone (a delayed one
+// could otherwise linger for the delay).
 func (b *Balancer) Close() error {
 	close(b.stop)
 	err := b.ln.Close()
+	b.mu.Lock()
+	for c := range b.open {
+		_ = c.Close()
+	}
+	b.mu.Unlock()
 	b.wg.Wait()
 	return err
+}
+
+func (b *Balancer) track(conns ...net.Conn) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, c := range conns {
+		select {
+		case <-b.stop: // closed already: this one came too late to be seen
+			_ = c.Close()
+		default:
+			b.open[c] = struct{}{}
+		}
+	}
+}
+
+func (b *Balancer) untrack(conns ...net.Conn) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, c := range conns {
+		delete(b.open, c)
+	}
 }
 
 func (b *Balancer) probe() {
@@ -132,17 +161,21 @@ func (b *Balancer) accept() {
 			c.Close()
 			continue
 		}
+		b.wg.Add(1)
 		go b.pipe(c, net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port)))
 	}
 }
 
 func (b *Balancer) pipe(client net.Conn, addr string) {
+	defer b.wg.Done()
 	defer client.Close()
 	backend, err := net.Dial("tcp", addr)
 	if err != nil {
 		return
 	}
 	defer backend.Close()
+	b.track(client, backend)
+	defer b.untrack(client, backend)
 	done := make(chan struct{}, 2)
 	go func() {
 		_, _ = io.Copy(backend, client)

@@ -126,6 +126,17 @@ func replaceServer(t *testing.T) {
 		var err error
 		server, err = plane.ServeWebhook(webhookBin, testPolicy)
 		require.NoError(t, err, "restarting the shared webhook server")
+		// The next test's first admission must not meet a connection the
+		// drill left behind.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cms := plane.Clientset.CoreV1().ConfigMaps("default")
+		name := "flink-config-after-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
+		got, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Data: map[string]string{"flink-conf.yaml": "kubernetes.cluster-id: after\n"}}, metav1.CreateOptions{})
+		require.NoError(t, err, "the first admission after the drill: %s", server.Logs)
+		assert.Contains(t, got.Data["flink-conf.yaml"], "high-availability.type: kubernetes", "the first admission after the drill was not mutated")
+		_ = cms.Delete(ctx, name, metav1.DeleteOptions{})
 	})
 }
 
