@@ -1,20 +1,22 @@
 // Package accounts makes the service account the webhook gives Flink pods
 // real: in every namespace that runs a Flink cluster under it, the account
-// exists, with a Role holding exactly the rights Flink's Kubernetes HA needs
-// and a RoleBinding to it. It acts on stored objects only, so dry runs
-// create nothing.
+// exists, bound to the install's ClusterRoles holding exactly the rights
+// Flink needs (package rights): standalone Flink's always, native Flink's
+// while a FlinkDeployment runs under the account. It acts on stored objects
+// only, so dry runs create nothing.
 package accounts
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"reflect"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
@@ -23,41 +25,40 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
+	"github.com/flink-ha-webhook/flink-ha-webhook/rights"
 )
 
 // ManagedBy labels what this package creates, and is what it may update.
 const ManagedBy = "flink-ha-webhook"
 
-var managedLabels = map[string]string{"app.kubernetes.io/managed-by": ManagedBy}
+var managedLabels = map[string]string{managedByLabel: ManagedBy}
 
-// Rules are the rights Flink's Kubernetes HA needs: leader election and job
-// metadata in ConfigMaps of its namespace, written with PUT (Flink never
-// patches), read and watched by JobManagers and TaskManagers.
-var Rules = []rbacv1.PolicyRule{{
-	APIGroups: []string{""},
-	Resources: []string{"configmaps"},
-	Verbs:     []string{"get", "list", "watch", "create", "update", "delete"},
-}}
+// DefaultClusterRolePrefix names the ClusterRoles of Flink's rights that
+// manifests/rbac.yaml installs (rights.ClusterRole).
+const DefaultClusterRolePrefix = "flink-ha-webhook"
 
-// Reconciler ensures the account, Role and RoleBinding of one namespace.
+// Reconciler ensures the account and RoleBindings of one namespace.
 type Reconciler struct {
 	Client client.Client
 	// Reader reads accounts and RBAC objects without caching them all.
 	Reader client.Reader
 	Policy *policy.Policy
+	// ClusterRolePrefix names the install's ClusterRoles of Flink's rights.
+	ClusterRolePrefix string
 }
 
 // Setup registers the reconciler: a Deployment, StatefulSet, Job or
 // FlinkDeployment running under the policy's account puts its namespace in
 // the queue. FlinkDeployments are watched only where their CRD is
 // installed.
-func Setup(mgr ctrl.Manager, p *policy.Policy) error {
-	r := &Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Policy: p}
+func Setup(mgr ctrl.Manager, p *policy.Policy, clusterRolePrefix string) error {
+	r := &Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Policy: p, ClusterRolePrefix: clusterRolePrefix}
 	byNamespace := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 		if !r.usesAccount(o) {
 			return nil
@@ -140,74 +141,189 @@ func (r *Reconciler) usesAccount(o client.Object) bool {
 	return false
 }
 
-// Ensure makes the account, Role and RoleBinding of namespace ns what they
-// must be. Objects of the same names that this package did not create are
-// left alone and reported.
+// Ensure makes the account and its RoleBindings in namespace ns what they
+// must be: the account bound to the install's ClusterRole of standalone
+// Flink's rights, and while a FlinkDeployment runs under it (native mode)
+// also to the one of native Flink's rights. Objects of the same names that
+// this package did not create are left alone and reported.
 func (r *Reconciler) Ensure(ctx context.Context, ns string) error {
 	name := r.Policy.ServiceAccount
 	log := logf.FromContext(ctx).WithValues("namespace", ns, "serviceAccount", name)
+	c := uncached{Client: r.Client, reader: r.Reader}
 
-	sa := &corev1.ServiceAccount{}
-	switch err := r.Reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, sa); {
-	case apierrors.IsNotFound(err):
-		sa = &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: managedLabels}}
-		if err := r.Client.Create(ctx, sa); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("creating ServiceAccount %s/%s: %w", ns, name, err)
-		}
-		log.Info("created the service account Flink runs under")
-	case err != nil:
-		return err
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	// An account of that name someone else made is used as it is, and
+	// bound like ours: Flink runs under it all the same.
+	if err := ensure(ctx, c, sa, func() error { return nil }); err != nil && !errors.Is(err, errNotOurs) {
+		return r.report(ctx, err, "ServiceAccount", ns, name)
 	}
 
-	role := &rbacv1.Role{}
-	switch err := r.Reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, role); {
-	case apierrors.IsNotFound(err):
-		role = &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: managedLabels}, Rules: Rules}
-		if err := r.Client.Create(ctx, role); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("creating Role %s/%s: %w", ns, name, err)
-		}
-		log.Info("created the Role of Flink's HA rights")
-	case err != nil:
+	native, err := r.runsNative(ctx, ns)
+	if err != nil {
 		return err
-	case role.Labels["app.kubernetes.io/managed-by"] != ManagedBy:
-		log.Info("a Role of this name exists and is not ours; leaving it as it is")
-	case !reflect.DeepEqual(role.Rules, Rules):
-		role.Rules = Rules
-		if err := r.Client.Update(ctx, role); err != nil {
-			return fmt.Errorf("updating Role %s/%s: %w", ns, name, err)
-		}
-		log.Info("restored the Role of Flink's HA rights")
 	}
+	for _, m := range []rights.Mode{rights.Standalone, rights.Native} {
+		rb := r.binding(ns, m)
+		if m == rights.Native && !native {
+			if err := r.unbind(ctx, c, rb); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := r.bind(ctx, c, rb); err != nil {
+			return r.report(ctx, err, "RoleBinding", ns, rb.Name)
+		}
+	}
+	log.V(1).Info("ensured the account Flink runs under", "native", native)
+	return nil
+}
 
-	want := rbacv1.RoleBinding{
+// binding is the RoleBinding of mode m's rights to the policy's account.
+func (r *Reconciler) binding(ns string, m rights.Mode) *rbacv1.RoleBinding {
+	name := r.Policy.ServiceAccount
+	if m == rights.Native {
+		name += "-native"
+	}
+	return &rbacv1.RoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: managedLabels},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: ns}},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: r.Policy.ServiceAccount, Namespace: ns}},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: rights.ClusterRole(r.ClusterRolePrefix, m)},
 	}
-	rb := &rbacv1.RoleBinding{}
-	switch err := r.Reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, rb); {
-	case apierrors.IsNotFound(err):
-		if err := r.Client.Create(ctx, want.DeepCopy()); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("creating RoleBinding %s/%s: %w", ns, name, err)
+}
+
+// bind creates or restores want. A roleRef cannot change: a binding of
+// ours that points elsewhere (an older install bound a Role) is replaced.
+func (r *Reconciler) bind(ctx context.Context, c client.Client, want *rbacv1.RoleBinding) error {
+	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: want.Namespace, Name: want.Name}}
+	mutate := func() error {
+		if rb.ResourceVersion == "" {
+			rb.RoleRef = want.RoleRef
+		} else if rb.RoleRef != want.RoleRef {
+			return errRoleRefChanged
 		}
-		log.Info("bound the service account to the Role")
-	case err != nil:
-		return err
-	case rb.Labels["app.kubernetes.io/managed-by"] != ManagedBy:
-		log.Info("a RoleBinding of this name exists and is not ours; leaving it as it is")
-	case rb.RoleRef != want.RoleRef:
-		// roleRef cannot change: replace the binding.
-		if err := r.Client.Delete(ctx, rb); err != nil && !apierrors.IsNotFound(err) {
-			return err
-		}
-		if err := r.Client.Create(ctx, want.DeepCopy()); err != nil {
-			return fmt.Errorf("recreating RoleBinding %s/%s: %w", ns, name, err)
-		}
-	case !reflect.DeepEqual(rb.Subjects, want.Subjects):
 		rb.Subjects = want.Subjects
-		if err := r.Client.Update(ctx, rb); err != nil {
-			return fmt.Errorf("updating RoleBinding %s/%s: %w", ns, name, err)
-		}
+		return nil
+	}
+	err := ensure(ctx, c, rb, mutate)
+	if !errors.Is(err, errRoleRefChanged) {
+		return err
+	}
+	if err := c.Delete(ctx, rb, client.Preconditions{UID: &rb.UID}); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("replacing RoleBinding %s/%s, whose roleRef cannot change: %w", rb.Namespace, rb.Name, err)
+	}
+	logf.FromContext(ctx).Info("replaced a RoleBinding whose roleRef had changed", "namespace", rb.Namespace, "name", rb.Name, "was", rb.RoleRef.Kind+"/"+rb.RoleRef.Name)
+	old := rb.RoleRef
+	rb = &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: want.Namespace, Name: want.Name}}
+	if err := ensure(ctx, c, rb, mutate); err != nil {
+		return err
+	}
+	if old.Kind == "Role" {
+		return r.removeRole(ctx, c, want.Namespace, old.Name)
 	}
 	return nil
+}
+
+// removeRole deletes a Role of ours that an older install bound Flink's
+// account to; its rules (without patch) are no longer anyone's.
+func (r *Reconciler) removeRole(ctx context.Context, c client.Client, ns, name string) error {
+	role := &rbacv1.Role{}
+	err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, role)
+	if apierrors.IsNotFound(err) || err == nil && role.Labels[managedByLabel] != ManagedBy {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := c.Delete(ctx, role, client.Preconditions{UID: &role.UID}); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("removing the Role %s/%s an older install made: %w", ns, name, err)
+	}
+	logf.FromContext(ctx).Info("removed the Role an older install made for Flink", "namespace", ns, "name", name)
+	return nil
+}
+
+// unbind removes a binding of ours that is no longer needed.
+func (r *Reconciler) unbind(ctx context.Context, c client.Client, rb *rbacv1.RoleBinding) error {
+	got := &rbacv1.RoleBinding{}
+	err := c.Get(ctx, client.ObjectKeyFromObject(rb), got)
+	if apierrors.IsNotFound(err) || err == nil && got.Labels[managedByLabel] != ManagedBy {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := c.Delete(ctx, got, client.Preconditions{UID: &got.UID}); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("removing RoleBinding %s/%s: %w", got.Namespace, got.Name, err)
+	}
+	logf.FromContext(ctx).Info("removed the binding of native Flink's rights: no FlinkDeployment runs under the account", "namespace", got.Namespace, "name", got.Name)
+	return nil
+}
+
+// runsNative reports whether a FlinkDeployment in ns runs under the
+// policy's account. Without their CRD there are none.
+func (r *Reconciler) runsNative(ctx context.Context, ns string) (bool, error) {
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(FlinkDeploymentGVK.GroupVersion().WithKind(FlinkDeploymentGVK.Kind + "List"))
+	if err := r.Client.List(ctx, list, client.InNamespace(ns)); err != nil {
+		if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("listing FlinkDeployments in %s: %w", ns, err)
+	}
+	for i := range list.Items {
+		if r.usesAccount(&list.Items[i]) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// report logs an object that is not ours and carries on; other errors
+// are returned for a retry.
+func (r *Reconciler) report(ctx context.Context, err error, kind, ns, name string) error {
+	if errors.Is(err, errNotOurs) {
+		logf.FromContext(ctx).Info("an object of this name exists and is not ours; leaving it as it is", "kind", kind, "namespace", ns, "name", name)
+		return nil
+	}
+	return fmt.Errorf("ensuring %s %s/%s: %w", kind, ns, name, err)
+}
+
+var (
+	errNotOurs        = errors.New("not managed by " + ManagedBy)
+	errRoleRefChanged = errors.New("roleRef changed")
+)
+
+const managedByLabel = "app.kubernetes.io/managed-by"
+
+// ensure is controllerutil.CreateOrUpdate with the guard that protects
+// users' objects: an existing object without our label is not touched
+// (errNotOurs). A new one gets our label.
+func ensure(ctx context.Context, c client.Client, obj client.Object, mutate func() error) error {
+	_, err := controllerutil.CreateOrUpdate(ctx, c, obj, func() error {
+		if obj.GetResourceVersion() == "" {
+			labels := obj.GetLabels()
+			if labels == nil {
+				labels = map[string]string{}
+			}
+			labels[managedByLabel] = ManagedBy
+			obj.SetLabels(labels)
+		} else if obj.GetLabels()[managedByLabel] != ManagedBy {
+			return errNotOurs
+		}
+		return mutate()
+	})
+	if apierrors.IsAlreadyExists(err) {
+		return nil // made in between; the next event looks again
+	}
+	return err
+}
+
+// uncached reads with the API reader, so that the objects Ensure looks at
+// are not all cached.
+type uncached struct {
+	client.Client
+	reader client.Reader
+}
+
+func (u uncached) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	return u.reader.Get(ctx, key, obj, opts...)
 }

@@ -1,7 +1,6 @@
 package flinkconf
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"unicode"
@@ -11,13 +10,11 @@ import (
 // as two arguments or "-Dkey=value" as one. Later definitions win, as on
 // Flink's command line.
 type Args struct {
+	index
 	args     []string
 	insertAt int
-	entries  []Entry
 	joined   []bool // parallel to entries: written as one "-Dkey=value" argument
 	consumed []bool // consumed[i]: argument i, if any, is the value of a "-D" before it
-	last     map[string]int
-	warnings []Warning
 }
 
 // ParseArgs reads the dynamic properties of args. New properties are added
@@ -30,9 +27,9 @@ func ParseArgs(args []string, insertAt int) *Args {
 }
 
 func (a *Args) parse() {
-	a.entries, a.joined, a.warnings = a.entries[:0], a.joined[:0], nil
+	a.reset(0)
+	a.joined = a.joined[:0]
 	a.consumed = make([]bool, len(a.args)+1)
-	a.last = make(map[string]int)
 	for i := 0; i < len(a.args); i++ {
 		arg := a.args[i]
 		var kv string
@@ -41,7 +38,7 @@ func (a *Args) parse() {
 		case arg == "-D":
 			a.consumed[i+1] = true
 			if i+1 >= len(a.args) {
-				a.warnings = append(a.warnings, Warning{Message: fmt.Sprintf("argument %d is a \"-D\" with nothing after it", i)})
+				a.warn(0, "argument %d is a \"-D\" with nothing after it", i)
 				continue
 			}
 			i++
@@ -53,11 +50,10 @@ func (a *Args) parse() {
 		}
 		k, v, ok := strings.Cut(kv, "=") // Flink does not trim dynamic properties
 		if !ok || k == "" {
-			a.warnings = append(a.warnings, Warning{Message: fmt.Sprintf("argument %d (%q) is not key=value; Flink ignores it", at, kv)})
+			a.warn(0, "argument %d (%s) is not key=value; Flink ignores it", at, excerpt(kv))
 			continue
 		}
-		a.last[k] = len(a.entries)
-		a.entries = append(a.entries, Entry{Key: k, Value: v, Arg: at})
+		a.add(Entry{Key: k, Value: v, Arg: at})
 		a.joined = append(a.joined, arg != "-D")
 	}
 }
@@ -65,23 +61,8 @@ func (a *Args) parse() {
 // Format implements Source.
 func (a *Args) Format() Format { return FormatArgs }
 
-// Entries implements Source.
-func (a *Args) Entries() []Entry { return a.entries }
-
-// Warnings implements Source.
-func (a *Args) Warnings() []Warning { return a.warnings }
-
 // Args returns the current arguments.
 func (a *Args) Args() []string { return a.args }
-
-// Get implements Source.
-func (a *Args) Get(key string) (Entry, bool) {
-	i, ok := a.last[key]
-	if !ok {
-		return Entry{}, false
-	}
-	return a.entries[i], true
-}
 
 // Set implements Source. A present property is rewritten in place in the
 // form it was written; a new one is added as the two arguments "-D",
@@ -94,7 +75,7 @@ func (a *Args) Set(key, value string) (bool, error) {
 	if strings.ContainsAny(value, "\r\n\x00") {
 		return false, &EditError{Key: key, Msg: "a dynamic property value cannot hold line breaks or NUL bytes"}
 	}
-	if i, ok := a.last[key]; ok {
+	if i, ok := a.find(key); ok {
 		e := a.entries[i]
 		if e.Value == value {
 			return false, nil
@@ -124,7 +105,7 @@ func (a *Args) Set(key, value string) (bool, error) {
 
 // Delete implements Source.
 func (a *Args) Delete(key string) (bool, error) {
-	if _, ok := a.last[key]; !ok {
+	if _, ok := a.find(key); !ok {
 		return false, nil
 	}
 	for j := len(a.entries) - 1; j >= 0; j-- {

@@ -132,17 +132,56 @@ func (c *Config) Conflicts() []Conflict {
 			continue
 		}
 		entries := l.Source.Entries()
-		for _, p := range entries {
-			for _, e := range entries {
-				if strings.HasPrefix(e.Key, p.Key+".") {
-					ps, es := Setting{Entry: p, Layer: l.Name}, Setting{Entry: e, Layer: l.Name}
-					out = append(out, Conflict{Kind: ConflictNested, Settings: []Setting{ps, es},
-						Message: fmt.Sprintf("%s at %s is a value but also the prefix of %s at %s, which nested YAML cannot hold; rename %s to %s%s",
-							p.Key, ps, e.Key, es, p.Key, p.Key, renameHint(p.Key))})
-					break
-				}
+		for i, j := range firstUnder(entries) {
+			if j < 0 {
+				continue
 			}
+			p, e := entries[i], entries[j]
+			ps, es := Setting{Entry: p, Layer: l.Name}, Setting{Entry: e, Layer: l.Name}
+			out = append(out, Conflict{Kind: ConflictNested, Settings: []Setting{ps, es},
+				Message: fmt.Sprintf("%s at %s is a value but also the prefix of %s at %s, which nested YAML cannot hold; rename %s to %s%s",
+					p.Key, ps, e.Key, es, p.Key, p.Key, renameHint(p.Key))})
 		}
+	}
+	return out
+}
+
+// firstUnder returns, for each entry, the first entry whose key continues
+// its key after a '.' ("a.b" for "a"), or -1. Keys go into a tree of their
+// dot-separated segments, each segment hashed once, so the cost is linear
+// in the bytes of the keys, not in the square of their number.
+func firstUnder(entries []Entry) []int {
+	type edge struct {
+		parent int32
+		seg    string
+	}
+	child := make(map[edge]int32, len(entries))
+	below := []int{-1} // per node: the first entry strictly under it; node 0 is the root
+	nodeOf := make([]int32, len(entries))
+	for i, e := range entries {
+		n, key := int32(0), e.Key
+		for {
+			seg, rest, more := strings.Cut(key, ".")
+			c, ok := child[edge{n, seg}]
+			if !ok {
+				c = int32(len(below))
+				below = append(below, -1)
+				child[edge{n, seg}] = c
+			}
+			n = c
+			if !more {
+				break
+			}
+			if below[n] < 0 {
+				below[n] = i
+			}
+			key = rest
+		}
+		nodeOf[i] = n
+	}
+	out := make([]int, len(entries))
+	for i, n := range nodeOf {
+		out[i] = below[n]
 	}
 	return out
 }

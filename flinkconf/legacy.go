@@ -2,7 +2,6 @@ package flinkconf
 
 import (
 	"bytes"
-	"fmt"
 	"strings"
 	"unicode/utf8"
 )
@@ -13,12 +12,10 @@ import (
 // its first '#', trims it, and splits it at the first ": ". Quotes are part
 // of the value, there is no nesting, and the last duplicate wins.
 type Legacy struct {
-	src      []byte
-	text     string // src as a string: keys and values are substrings of it
-	lines    []legacyLine
-	entries  []Entry
-	last     map[string]int // key -> index into entries of the definition Flink uses
-	warnings []Warning
+	index
+	src   []byte
+	text  string // src as a string: keys and values are substrings of it
+	lines []legacyLine
 }
 
 type legacyLine struct {
@@ -49,9 +46,7 @@ func (l *Legacy) parse() {
 	l.text = string(src)
 	n := bytes.Count(src, []byte{'\n'}) + 1
 	l.lines = make([]legacyLine, 0, n)
-	l.entries = make([]Entry, 0, n)
-	l.warnings = nil
-	l.last = make(map[string]int, n)
+	l.reset(n)
 	lineNo := 0
 	for start := 0; start < len(src); {
 		lineNo++
@@ -85,8 +80,7 @@ func (l *Legacy) parseLine(ln *legacyLine, lineNo int) {
 	}
 	sep := bytes.Index(l.src[a:b], []byte(": "))
 	if sep < 0 {
-		l.warnings = append(l.warnings, Warning{Line: lineNo,
-			Message: fmt.Sprintf("Flink skips %q: it has no \": \" between key and value", string(l.src[a:b]))})
+		l.warn(lineNo, "Flink skips %s: it has no \": \" between key and value", excerpt(l.text[a:b]))
 		return
 	}
 	ka, kb := trimJava(l.src, a, a+sep)
@@ -96,19 +90,16 @@ func (l *Legacy) parseLine(ln *legacyLine, lineNo int) {
 		if ka != kb {
 			what = "value"
 		}
-		l.warnings = append(l.warnings, Warning{Line: lineNo,
-			Message: fmt.Sprintf("Flink skips %q: its %s is empty", string(l.src[a:b]), what)})
+		l.warn(lineNo, "Flink skips %s: its %s is empty", excerpt(l.text[a:b]), what)
 		return
 	}
 	key := l.text[ka:kb]
-	if prev, ok := l.last[key]; ok {
-		l.warnings = append(l.warnings, Warning{Line: lineNo,
-			Message: fmt.Sprintf("%q is also set on line %d; Flink uses this line", key, l.entries[prev].Line)})
+	if prev, ok := l.find(key); ok {
+		l.warn(lineNo, "%s is also set on line %d; Flink uses this line", excerpt(key), l.entries[prev].Line)
 	}
 	ln.entry = len(l.entries)
 	ln.valStart, ln.valEnd = va, vb
-	l.last[key] = ln.entry
-	l.entries = append(l.entries, Entry{Key: key, Value: l.text[va:vb], Line: lineNo, Arg: -1})
+	l.add(Entry{Key: key, Value: l.text[va:vb], Line: lineNo, Arg: -1})
 }
 
 func trimJava(src []byte, a, b int) (int, int) {
@@ -124,23 +115,8 @@ func trimJava(src []byte, a, b int) (int, int) {
 // Format implements Source.
 func (l *Legacy) Format() Format { return FormatLegacy }
 
-// Entries implements Source.
-func (l *Legacy) Entries() []Entry { return l.entries }
-
-// Warnings implements Source.
-func (l *Legacy) Warnings() []Warning { return l.warnings }
-
 // Bytes returns the current text.
 func (l *Legacy) Bytes() []byte { return l.src }
-
-// Get implements Source.
-func (l *Legacy) Get(key string) (Entry, bool) {
-	i, ok := l.last[key]
-	if !ok {
-		return Entry{}, false
-	}
-	return l.entries[i], true
-}
 
 // legacyWritable says why key: value cannot be read back exactly by Flink's
 // legacy parser, or "" when it can.
@@ -184,7 +160,7 @@ func (l *Legacy) Set(key, value string) (bool, error) {
 	if why := legacyWritable(key, value); why != "" {
 		return false, &EditError{Key: key, Msg: why}
 	}
-	if i, ok := l.last[key]; ok {
+	if i, ok := l.find(key); ok {
 		if l.entries[i].Value == value {
 			return false, nil
 		}
@@ -212,7 +188,7 @@ func (l *Legacy) Set(key, value string) (bool, error) {
 
 // Delete implements Source: every line defining key goes, terminator and all.
 func (l *Legacy) Delete(key string) (bool, error) {
-	if _, ok := l.last[key]; !ok {
+	if _, ok := l.find(key); !ok {
 		return false, nil
 	}
 	var out []byte
@@ -230,10 +206,6 @@ func (l *Legacy) Delete(key string) (bool, error) {
 }
 
 func (l *Legacy) replace(a, b int, s string) {
-	out := make([]byte, 0, len(l.src)-(b-a)+len(s))
-	out = append(out, l.src[:a]...)
-	out = append(out, s...)
-	out = append(out, l.src[b:]...)
-	l.src = out
+	l.src = splice(l.src, a, b, s)
 	l.parse()
 }

@@ -3,6 +3,7 @@ package flinkconf
 import (
 	"encoding/json"
 	"fmt"
+	"iter"
 	"maps"
 	"math"
 	"slices"
@@ -20,10 +21,8 @@ type Object struct {
 	// "high-availability.storageDir"), as it may in that format.
 	Legacy bool
 
-	m        map[string]any
-	entries  []Entry
-	last     map[string]int
-	warnings []Warning
+	index
+	m map[string]any
 }
 
 // ParseObject reads a decoded flinkConfiguration. The map is deep-copied:
@@ -53,24 +52,10 @@ func copyJSON(v any, depth int) (any, error) {
 			return map[string]any(nil), nil
 		}
 		out := make(map[string]any, len(v))
-		for k, x := range v {
-			c, err := copyJSON(x, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = c
-		}
-		return out, nil
+		return out, copyEach(maps.All(v), depth, func(k string, c any) { out[k] = c })
 	case []any:
 		out := make([]any, len(v))
-		for i, x := range v {
-			c, err := copyJSON(x, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = c
-		}
-		return out, nil
+		return out, copyEach(slices.All(v), depth, func(i int, c any) { out[i] = c })
 	case nil, string, bool, float64, json.Number, int, int32, int64:
 		return v, nil
 	default:
@@ -78,20 +63,33 @@ func copyJSON(v any, depth int) (any, error) {
 	}
 }
 
+// copyEach deep-copies the values of a map or a list, handing each copy to
+// set.
+func copyEach[K any](all iter.Seq2[K, any], depth int, set func(K, any)) error {
+	for k, x := range all {
+		c, err := copyJSON(x, depth+1)
+		if err != nil {
+			return err
+		}
+		set(k, c)
+	}
+	return nil
+}
+
 func (o *Object) parse() error {
-	o.entries, o.warnings = o.entries[:0], nil
-	o.last = make(map[string]int)
-	return o.flatten(o.m, nil)
+	o.reset(0)
+	b := newBudget()
+	return o.flatten(o.m, nil, &b)
 }
 
 // flatten walks keys in sorted order so that results, and which of two
 // colliding spellings wins, are the same on every run.
-func (o *Object) flatten(m map[string]any, path []string) error {
+func (o *Object) flatten(m map[string]any, path []string, b *budget) error {
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		p := append(slices.Clip(path), k)
 		v := m[k]
 		if sub, ok := v.(map[string]any); ok {
-			if err := o.flatten(sub, p); err != nil {
+			if err := o.flatten(sub, p, b); err != nil {
 				return err
 			}
 			continue
@@ -99,13 +97,20 @@ func (o *Object) flatten(m map[string]any, path []string) error {
 		if v == nil {
 			continue
 		}
-		key := strings.Join(p, ".")
-		if prev, ok := o.last[key]; ok {
-			o.warnings = append(o.warnings, Warning{Message: fmt.Sprintf("%q is set both as %s and as %s; which one the operator uses is not defined",
-				key, pathString(o.entries[prev].Path), pathString(p))})
+		size := len(p) - 1
+		for _, s := range p {
+			size += len(s)
 		}
-		o.last[key] = len(o.entries)
-		o.entries = append(o.entries, Entry{Key: key, Value: jsonString(v), Arg: -1, Path: p})
+		if err := b.spendBytes(size, 0); err != nil {
+			err.(*ParseError).Msg = "flinkConfiguration " + err.(*ParseError).Msg
+			return err
+		}
+		key := strings.Join(p, ".")
+		if prev, ok := o.find(key); ok {
+			o.warn(0, "%s is set both as %s and as %s; which one the operator uses is not defined",
+				excerpt(key), clip(pathString(o.entries[prev].Path), maxExcerpt), clip(pathString(p), maxExcerpt))
+		}
+		o.add(Entry{Key: key, Value: jsonString(v), Arg: -1, Path: p})
 	}
 	return nil
 }
@@ -150,23 +155,8 @@ func jsonString(v any) string {
 // Format implements Source.
 func (o *Object) Format() Format { return FormatObject }
 
-// Entries implements Source.
-func (o *Object) Entries() []Entry { return o.entries }
-
-// Warnings implements Source.
-func (o *Object) Warnings() []Warning { return o.warnings }
-
 // Map returns the current configuration.
 func (o *Object) Map() map[string]any { return o.m }
-
-// Get implements Source.
-func (o *Object) Get(key string) (Entry, bool) {
-	i, ok := o.last[key]
-	if !ok {
-		return Entry{}, false
-	}
-	return o.entries[i], true
-}
 
 // Set implements Source. A present key is overwritten where it is, as a
 // string; a new key goes into the nested object that already holds its
@@ -175,7 +165,7 @@ func (o *Object) Set(key, value string) (bool, error) {
 	if key == "" {
 		return false, &EditError{Key: key, Msg: "the key is empty"}
 	}
-	if i, ok := o.last[key]; ok {
+	if i, ok := o.find(key); ok {
 		e := o.entries[i]
 		if e.Value == value {
 			return false, nil // a number or list that reads as value stays as written
@@ -216,7 +206,7 @@ func (o *Object) put(path []string, value any) {
 
 // Delete implements Source.
 func (o *Object) Delete(key string) (bool, error) {
-	if _, ok := o.last[key]; !ok {
+	if _, ok := o.find(key); !ok {
 		return false, nil
 	}
 	for _, e := range o.entries {

@@ -91,6 +91,18 @@ func TestParseStandardRejects(t *testing.T) {
 			src:  "a: &k key\n*k : v\n",
 			want: &ParseError{Line: 2, Msg: "uses an alias as a key; write the key out"},
 		},
+		"a long key above many nested keys stops at the byte budget": {
+			src:  "? " + strings.Repeat("p", 100_000) + "\n:\n" + repeatTo(60_000, "", "  k%d: v", "\n", "\n"),
+			want: &ParseError{Line: 43, Msg: "expands to more than 4194304 bytes of keys and values (4 MiB) once nested keys are flattened and aliases expanded; use shorter keys above nested blocks and fewer aliases"},
+		},
+		"aliases of a long list stop at the byte budget": {
+			src:  "base: &b [" + strings.Repeat(strings.Repeat("x", 10_000)+",", 30) + "]\n" + repeatTo(1_000, "", "k%d: *b", "\n", "\n"),
+			want: &ParseError{Line: 14, Msg: "expands to more than 4194304 bytes of keys and values (4 MiB) once nested keys are flattened and aliases expanded; use shorter keys above nested blocks and fewer aliases"},
+		},
+		"a minified JSON document of too many keys stops before YAML reads it": {
+			src:  repeatTo(200_000, "{", `"key.%d":"value"`, ",", "}"),
+			want: &ParseError{Line: 1, Msg: "has more than 8192 YAML separators (':', ',', '- ', '[', '{', '*'), the most a config.yaml may have; Flink's own has a few hundred"},
+		},
 		"a Unicode line separator is refused": {
 			src:  "a: 1\u2028b: 2\n",
 			want: &ParseError{Line: 1, Msg: `contains the line break U+2028, which YAML and Flink read differently from an editor; use \n`},
@@ -118,20 +130,25 @@ func TestParseRejectsOversizedText(t *testing.T) {
 
 func TestParseAcceptsAFullMebibyte(t *testing.T) {
 	t.Parallel()
-	var b strings.Builder
-	n := 0
-	for {
-		line := fmt.Sprintf("some.key.with.a.long.name.%07d: and-a-value-that-is-not-short-either\n", n)
-		if b.Len()+len(line) > MaxSize {
-			break
+	fill := func(value string) (src []byte, n int) {
+		var b strings.Builder
+		for {
+			line := fmt.Sprintf("some.key.with.a.long.name.%07d: %s\n", n, value)
+			if b.Len()+len(line) > MaxSize {
+				return []byte(b.String()), n
+			}
+			b.WriteString(line)
+			n++
 		}
-		b.WriteString(line)
-		n++
 	}
-	src := []byte(b.String())
+	src, n := fill("and-a-value-that-is-not-short-either")
 	l, err := ParseLegacy(src)
 	require.NoError(t, err)
 	assert.Len(t, l.Entries(), n)
+	// config.yaml holds at most maxSeparators keys: a mebibyte of them has
+	// values of a realistic length.
+	src, n = fill("and-a-value-that-is-not-short-either/" + strings.Repeat("x", 60))
+	require.Less(t, n, maxSeparators)
 	s, err := ParseStandard(src)
 	require.NoError(t, err)
 	assert.Len(t, s.Entries(), n)
@@ -313,4 +330,57 @@ func TestParseDoesNotTouchTheCallersMap(t *testing.T) {
 	_, err = o.Set("ha.type", "kubernetes")
 	require.NoError(t, err)
 	assert.Equal(t, map[string]any{"ha": map[string]any{"x": "1"}}, in)
+}
+
+func TestWarningsAreCappedInNumberAndLength(t *testing.T) {
+	t.Parallel()
+	l, err := ParseLegacy([]byte(repeatTo(10_000, "", "bad line %d", "\n", "\n") + strings.Repeat("x", 1<<19) + "\n"))
+	require.NoError(t, err)
+	w := l.Warnings()
+	require.Len(t, w, maxWarnings+1)
+	assert.Equal(t, Warning{Line: 1, Message: `Flink skips "bad line 0": it has no ": " between key and value`}, w[0])
+	assert.Equal(t, Warning{Message: "677 more warnings not shown"}, w[maxWarnings])
+	for _, x := range w {
+		assert.LessOrEqual(t, len(x.Message), maxWarningLen, x.Message)
+	}
+	l, err = ParseLegacy([]byte(strings.Repeat("x", 1<<19) + "\n"))
+	require.NoError(t, err)
+	assert.Equal(t, []Warning{{Line: 1, Message: `Flink skips "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...": it has no ": " between key and value`}}, l.Warnings())
+}
+
+func TestMayHaveKeyWithPrefix(t *testing.T) {
+	t.Parallel()
+	prefixes := []string{"jobmanager", "kubernetes.cluster-id", "state.checkpoints."}
+	cases := map[string]struct {
+		text string
+		want bool
+	}{
+		"another product's config.yaml is ruled out":         {"issuer: https://dex\nstorage:\n  type: kubernetes\n", false},
+		"one segment of a two-segment prefix is not enough":  {"kubernetes:\n  namespace: x\n", false},
+		"a dotted key may match":                             {"kubernetes.cluster-id: x\n", true},
+		"a nested key may match":                             {"kubernetes:\n  cluster-id: x\n", true},
+		"a prefix ending in a dot needs its other segments":  {"state:\n  checkpoints:\n    dir: s3://x\n", true},
+		"a key written with escapes cannot be ruled out":     {"\"job\\x6danager.memory\": 1g\n", true},
+		"a value that names the words is a maybe, not a yes": {"note: jobmanager\n", true},
+		"an empty text is ruled out":                         {"", false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			assert.Equal(t, tc.want, MayHaveKeyWithPrefix(tc.text, prefixes))
+		})
+	}
+}
+
+func TestStandardWarningsAreCapped(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	for i := range 300 {
+		fmt.Fprintf(&b, "a%d.b: 1\na%d:\n  b: 2\n", i, i)
+	}
+	s, err := ParseStandard([]byte(b.String()))
+	require.NoError(t, err)
+	w := s.Warnings()
+	require.Len(t, w, maxWarnings+1)
+	assert.Equal(t, Warning{Line: 3, Message: `"a0.b" is also set on line 1; Flink uses this line`}, w[0])
+	assert.Equal(t, Warning{Message: "200 more warnings not shown"}, w[maxWarnings])
 }

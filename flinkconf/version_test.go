@@ -14,16 +14,16 @@ func TestImageVersion(t *testing.T) {
 		ok    bool
 	}{
 		"the official image with a patch release and scala": {"flink:1.18.1-scala_2.12-java11", V1_18, true},
-		"apache/flink with a release line":                   {"apache/flink:2.1", V2_1, true},
-		"a mirror of the official image":                     {"registry.example:5000/mirror/flink:1.20-java17", V1_20, true},
-		"a digest after the tag":                             {"flink:1.19.2@sha256:abc", V1_19, true},
-		"a preview release":                                  {"flink:2.0-preview1", V2_0, true},
-		"latest says nothing":                                {"flink:latest", Version{}, false},
-		"no tag says nothing":                                {"flink", Version{}, false},
-		"a digest alone says nothing":                        {"flink@sha256:abc", Version{}, false},
-		"a custom image says nothing, whatever its tag":      {"registry.example/jobs/wordcount:1.18", Version{}, false},
-		"a registry port is not a tag":                       {"registry:5000/flink", Version{}, false},
-		"a tag that only starts like a version":              {"flink:1.18x", Version{}, false},
+		"apache/flink with a release line":                  {"apache/flink:2.1", V2_1, true},
+		"a mirror of the official image":                    {"registry.example:5000/mirror/flink:1.20-java17", V1_20, true},
+		"a digest after the tag":                            {"flink:1.19.2@sha256:abc", V1_19, true},
+		"a preview release":                                 {"flink:2.0-preview1", V2_0, true},
+		"latest says nothing":                               {"flink:latest", Version{}, false},
+		"no tag says nothing":                               {"flink", Version{}, false},
+		"a digest alone says nothing":                       {"flink@sha256:abc", Version{}, false},
+		"a custom image says nothing, whatever its tag":     {"registry.example/jobs/wordcount:1.18", Version{}, false},
+		"a registry port is not a tag":                      {"registry:5000/flink", Version{}, false},
+		"a tag that only starts like a version":             {"flink:1.18x", Version{}, false},
 	}
 	for name, tc := range cases {
 		got, ok := ImageVersion(tc.image)

@@ -2,14 +2,21 @@ package handler
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/cache"
+	"k8s.io/client-go/kubernetes"
 	authorizationclient "k8s.io/client-go/kubernetes/typed/authorization/v1"
+	"k8s.io/client-go/rest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
 	"github.com/flink-ha-webhook/flink-ha-webhook/validate"
 )
 
@@ -19,59 +26,210 @@ type AccessChecker interface {
 	Denied(ctx context.Context, a validate.Account) ([]validate.Access, error)
 }
 
-// SubjectAccessReviews is an AccessChecker that asks the API server, one
-// SubjectAccessReview per need, and remembers answers for TTL so that a
-// rollout does not ask the same question for every object.
+// ErrNotChecked is the answer for an account whose rights are not known
+// yet: the check runs in the background and never holds up admission.
+var ErrNotChecked = errors.New("the API server's authorizer has not answered yet; " +
+	"the webhook asks it in the background and reports what the account lacks on the next change of this object, " +
+	"which is admitted meanwhile")
+
+// SubjectAccessReviews is an AccessChecker that answers admission from
+// what it already knows and asks the API server in the background, so that
+// admission latency depends neither on the authorizer's answers nor on how
+// many Flink objects arrive at once:
+//   - answers live in a bounded LRU cache; an answer older than Refresh is
+//     still given and asked again in the background; one older than TTL is
+//     gone;
+//   - a failed check is remembered for FailureTTL, so an unreachable API
+//     server is not asked again by every request;
+//   - a fixed number of workers ask, one question per account at a time
+//     (requests for an account already queued or being asked are merged),
+//     every need of the account in parallel; when the queue is full the
+//     question is dropped and asked by a later request.
+//
+// Start runs the workers; until then every answer is ErrNotChecked.
 type SubjectAccessReviews struct {
-	Client authorizationclient.SubjectAccessReviewInterface
-	TTL    time.Duration
+	client authorizationclient.SubjectAccessReviewInterface
+
+	// Refresh, TTL and FailureTTL are read by Start's workers and Denied;
+	// set them before Start.
+	Refresh, TTL, FailureTTL time.Duration
+	// Workers is how many accounts are asked about at once.
+	Workers int
+
+	answers *cache.LRUExpireCache
+	queue   chan accountKey
 
 	mu      sync.Mutex
-	answers map[validate.Account]answer
+	pending map[accountKey]bool // queued or being asked; at most cap(queue)+Workers
+}
+
+// accountKey is what an answer depends on.
+type accountKey struct {
+	namespace, name string
+	native          bool
+	flink           flinkconf.Range
+}
+
+func keyOf(a validate.Account) accountKey {
+	return accountKey{namespace: a.Namespace, name: a.Name, native: a.Native, flink: a.Flink}
+}
+
+func (k accountKey) account() validate.Account {
+	return validate.Account{Namespace: k.namespace, Name: k.name, Native: k.native, Flink: k.flink}
 }
 
 type answer struct {
 	denied []validate.Access
-	until  time.Time
+	err    error
+	at     time.Time
 }
 
-// NewSubjectAccessReviews returns a checker that remembers answers for 30s.
+// Bounds of the checker's memory and work.
+const (
+	maxAnswers   = 4096
+	maxQueued    = 256
+	checkTimeout = 10 * time.Second
+)
+
+// NewSubjectAccessReviews returns a checker asking through c, with answers
+// refreshed after 30 s, forgotten after 10 min, failures remembered for
+// 10 s and 4 workers.
 func NewSubjectAccessReviews(c authorizationclient.SubjectAccessReviewInterface) *SubjectAccessReviews {
-	return &SubjectAccessReviews{Client: c, TTL: 30 * time.Second}
+	return &SubjectAccessReviews{
+		client:  c,
+		Refresh: 30 * time.Second, TTL: 10 * time.Minute, FailureTTL: 10 * time.Second, Workers: 4,
+		answers: cache.NewLRUExpireCache(maxAnswers),
+		queue:   make(chan accountKey, maxQueued),
+		pending: map[accountKey]bool{},
+	}
 }
 
-// Denied implements AccessChecker.
-func (s *SubjectAccessReviews) Denied(ctx context.Context, a validate.Account) ([]validate.Access, error) {
-	key := validate.Account{Namespace: a.Namespace, Name: a.Name, Native: a.Native}
-	s.mu.Lock()
-	if ans, ok := s.answers[key]; ok && time.Now().Before(ans.until) {
-		s.mu.Unlock()
-		return ans.denied, nil
+// NewSubjectAccessReviewsForConfig is NewSubjectAccessReviews with a client
+// of its own, whose rate limit fits the parallel questions of the workers
+// without queueing behind the reconcilers' requests.
+func NewSubjectAccessReviewsForConfig(cfg *rest.Config) (*SubjectAccessReviews, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = 50, 100
+	c, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
 	}
-	s.mu.Unlock()
+	return NewSubjectAccessReviews(c.AuthorizationV1().SubjectAccessReviews()), nil
+}
 
-	user := fmt.Sprintf("system:serviceaccount:%s:%s", a.Namespace, a.Name)
-	denied := []validate.Access{}
-	for _, need := range a.Needs() {
-		review, err := s.Client.Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-			User:   user,
-			Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + a.Namespace, "system:authenticated"},
-			ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Namespace: a.Namespace, Verb: need.Verb, Resource: need.Resource,
-			},
-		}}, metav1.CreateOptions{})
-		if err != nil {
-			return nil, err
-		}
-		if !review.Status.Allowed {
-			denied = append(denied, need)
-		}
+// Denied implements AccessChecker. It never waits for the API server.
+func (s *SubjectAccessReviews) Denied(_ context.Context, a validate.Account) ([]validate.Access, error) {
+	k := keyOf(a)
+	v, ok := s.answers.Get(k)
+	if !ok {
+		s.ask(k)
+		return nil, ErrNotChecked
 	}
+	ans := v.(answer)
+	if ans.err == nil && time.Since(ans.at) > s.Refresh {
+		s.ask(k)
+	}
+	return ans.denied, ans.err
+}
+
+// ask queues a question about k unless one is queued or being asked.
+func (s *SubjectAccessReviews) ask(k accountKey) {
 	s.mu.Lock()
-	if s.answers == nil {
-		s.answers = map[validate.Account]answer{}
+	defer s.mu.Unlock()
+	if s.pending[k] {
+		return
 	}
-	s.answers[key] = answer{denied: denied, until: time.Now().Add(s.TTL)}
-	s.mu.Unlock()
-	return denied, nil
+	select {
+	case s.queue <- k:
+		s.pending[k] = true
+	default: // full: a later request asks again
+	}
+}
+
+// Start runs the workers until ctx ends (manager.Runnable).
+func (s *SubjectAccessReviews) Start(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for range s.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case k := <-s.queue:
+					s.check(ctx, k)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// NeedLeaderElection is false: every replica serves admission.
+func (s *SubjectAccessReviews) NeedLeaderElection() bool { return false }
+
+// check asks about every need of k in parallel and stores the answer. A
+// failure does not replace an earlier answer that is still kept.
+func (s *SubjectAccessReviews) check(ctx context.Context, k accountKey) {
+	defer func() {
+		s.mu.Lock()
+		delete(s.pending, k)
+		s.mu.Unlock()
+	}()
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	a := k.account()
+	needs := a.Needs()
+	allowed := make([]bool, len(needs))
+	errs := make([]error, len(needs))
+	var wg sync.WaitGroup
+	for i, need := range needs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			allowed[i], errs[i] = s.review(ctx, a, need)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		logf.FromContext(ctx).Info("could not check the rights of an account Flink runs under", "namespace", a.Namespace, "serviceAccount", a.Name, "error", err.Error())
+		if _, ok := s.answers.Get(k); !ok {
+			s.answers.Add(k, answer{err: fmt.Errorf("the API server's authorizer could not be asked (%w); "+
+				"the webhook asks again within %s and admits meanwhile", errs[firstError(errs)], s.FailureTTL), at: time.Now()}, s.FailureTTL)
+		}
+		return
+	}
+	denied := []validate.Access{}
+	for i, ok := range allowed {
+		if !ok {
+			denied = append(denied, needs[i])
+		}
+	}
+	s.answers.Add(k, answer{denied: denied, at: time.Now()}, s.TTL)
+}
+
+func firstError(errs []error) int {
+	for i, err := range errs {
+		if err != nil {
+			return i
+		}
+	}
+	return 0
+}
+
+func (s *SubjectAccessReviews) review(ctx context.Context, a validate.Account, need validate.Access) (bool, error) {
+	resource, subresource, _ := strings.Cut(need.Resource, "/") // deployments/finalizers
+	review, err := s.client.Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+		User:   "system:serviceaccount:" + a.Namespace + ":" + a.Name,
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + a.Namespace, "system:authenticated"},
+		ResourceAttributes: &authorizationv1.ResourceAttributes{
+			Namespace: a.Namespace, Verb: need.Verb, Group: need.Group, Resource: resource, Subresource: subresource,
+		},
+	}}, metav1.CreateOptions{})
+	if err != nil {
+		return false, err
+	}
+	return review.Status.Allowed, nil
 }

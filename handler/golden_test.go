@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -60,9 +61,10 @@ func documents(t testing.TB, raw []byte) [][]byte {
 }
 
 // admit sends one document through both webhooks as the API server would,
-// returning the stored document, the lines kubectl would print and the
-// patched JSON.
-func admit(t testing.TB, mutating, validating admission.Handler, doc []byte) (stored []byte, lines []string, patchedJSON []byte) {
+// returning the stored document, the lines kubectl would print, the
+// patched JSON and the outcome: "Kind/name: changed", "denied" or
+// "untouched", with ", warned" when the user is told something.
+func admit(t testing.TB, mutating, validating admission.Handler, doc []byte) (stored []byte, lines []string, patchedJSON []byte, outcome string) {
 	js, err := yaml.YAMLToJSON(doc)
 	require.NoError(t, err)
 	var tm metav1.TypeMeta
@@ -104,19 +106,30 @@ func admit(t testing.TB, mutating, validating admission.Handler, doc []byte) (st
 	for _, w := range vresp.Warnings {
 		lines = append(lines, "Warning: "+w)
 	}
+	outcome = "untouched"
+	if len(mresp.Patches) > 0 {
+		outcome = "changed"
+	}
 	if !vresp.Allowed {
+		outcome = "denied"
 		require.NotNil(t, vresp.Result.Details, "a denial names its fields")
 		assert.Equal(t, int32(422), vresp.Result.Code)
 		for _, c := range vresp.Result.Details.Causes {
 			lines = append(lines, fmt.Sprintf("error: %s %q is invalid: %s: %s", tm.Kind, om.Metadata.Name, c.Field, c.Message))
 		}
 	}
-	return stored, lines, patched
+	if len(mresp.Warnings)+len(vresp.Warnings) > 0 {
+		outcome += ", warned"
+	}
+	return stored, lines, patched, fmt.Sprintf("%s/%s: %s", tm.Kind, om.Metadata.Name, outcome)
 }
 
 // TestGoldenManifests applies testdata/*.in.yaml through the webhooks and
-// compares what would be stored with *.out.yaml and what kubectl would print
-// with *.review. Every object admitted again must get no patch.
+// compares what would be stored with *.out.yaml, what kubectl would print
+// with *.review and each object's outcome (changed, denied, untouched) with
+// *.outcome, which other checks of the webhook, such as its configurations'
+// matchConditions, must agree with. Every object admitted again must get no
+// patch.
 func TestGoldenManifests(t *testing.T) {
 	p := goldenPolicy(t)
 	mutating, validating := handler.Mutating(p), handler.Validating(p, nil)
@@ -129,10 +142,10 @@ func TestGoldenManifests(t *testing.T) {
 			raw, err := os.ReadFile(in)
 			require.NoError(t, err)
 			var out [][]byte
-			var review []string
+			var review, outcomes []string
 			for _, doc := range documents(t, raw) {
-				stored, lines, patched := admit(t, mutating, validating, doc)
-				out, review = append(out, stored), append(review, lines...)
+				stored, lines, patched, outcome := admit(t, mutating, validating, doc)
+				out, review, outcomes = append(out, stored), append(review, lines...), append(outcomes, outcome)
 
 				again := admission.Request{}
 				again.Kind, again.Namespace, again.Operation = kindOf(t, patched), GoldenNamespace, admissionv1.Update
@@ -145,9 +158,11 @@ func TestGoldenManifests(t *testing.T) {
 			if len(review) > 0 {
 				gotReview = strings.Join(review, "\n") + "\n"
 			}
+			gotOutcome := strings.Join(outcomes, "\n") + "\n"
 			if *update {
 				require.NoError(t, os.WriteFile(base+".out.yaml", gotOut, 0o644))
 				require.NoError(t, os.WriteFile(base+".review", []byte(gotReview), 0o644))
+				require.NoError(t, os.WriteFile(base+".outcome", []byte(gotOutcome), 0o644))
 			}
 			want, err := os.ReadFile(base + ".out.yaml")
 			require.NoError(t, err, "run go test ./handler -update")
@@ -155,7 +170,46 @@ func TestGoldenManifests(t *testing.T) {
 			want, err = os.ReadFile(base + ".review")
 			require.NoError(t, err)
 			assert.Equal(t, string(want), gotReview)
+			want, err = os.ReadFile(base + ".outcome")
+			require.NoError(t, err)
+			assert.Equal(t, string(want), gotOutcome)
 		})
+	}
+}
+
+// TestGoldenFilesHaveTheirCases finds stale golden files, here and in the
+// mutate package's ConfigMap cases: every output belongs to a case, and
+// every case has all its outputs.
+func TestGoldenFilesHaveTheirCases(t *testing.T) {
+	assertGoldenSet(t, "testdata", []string{".out.yaml", ".review", ".outcome"}, "policy.yaml")
+	assertGoldenSet(t, "../mutate/testdata/configmap", []string{".out.yaml", ".review"})
+}
+
+// assertGoldenSet checks that each NAME.in.yaml in dir has NAME+ext for
+// every ext of outputs, and that every other file is such an output or one
+// of keep.
+func assertGoldenSet(t *testing.T, dir string, outputs []string, keep ...string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	have := map[string]bool{}
+	for _, e := range entries {
+		have[e.Name()] = true
+	}
+	for name := range have {
+		if base, ok := strings.CutSuffix(name, ".in.yaml"); ok {
+			for _, ext := range outputs {
+				assert.True(t, have[base+ext], "case %s has no %s: run go test -update", name, base+ext)
+			}
+			continue
+		}
+		stale := !slices.Contains(keep, name)
+		for _, ext := range outputs {
+			if base, ok := strings.CutSuffix(name, ext); ok && have[base+".in.yaml"] {
+				stale = false
+			}
+		}
+		assert.False(t, stale, "%s belongs to no case: remove it", filepath.Join(dir, name))
 	}
 }
 

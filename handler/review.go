@@ -14,21 +14,50 @@ import (
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/mutate"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
+	"github.com/flink-ha-webhook/flink-ha-webhook/recognise"
 	"github.com/flink-ha-webhook/flink-ha-webhook/validate"
 )
 
-// object is what the rules work on: a typed Kubernetes object.
-type object interface {
+// FlinkDeploymentKind is the Flink Kubernetes Operator's cluster resource.
+var FlinkDeploymentKind = recognise.FlinkDeploymentKind
+
+// object is a decoded Kubernetes object of type T, as a pointer.
+type object[T any] interface {
+	*T
 	metav1.Object
 }
 
-// kind is how the rules apply to one kind of object.
-type kind struct {
-	new      func() object
-	mutate   func(object, *policy.Policy) mutate.Result
-	validate func(object, *policy.Policy) (field.ErrorList, []string)
+// rules is how the rules apply to objects of one type.
+type rules[T any, P object[T]] struct {
+	mutate   func(P, *policy.Policy) mutate.Result
+	validate func(P, *policy.Policy) (field.ErrorList, []string)
 	// account names the account of the user's choosing to check, if any.
-	account func(object, *policy.Policy) (validate.Account, bool)
+	account func(P, *policy.Policy) (validate.Account, bool)
+}
+
+// kind runs the rules of one kind on a JSON object.
+type kind interface {
+	run(gk schema.GroupKind, raw []byte, namespace string, p *policy.Policy, phases Phases) (*Review, error)
+}
+
+// workload is the rules of a kind that runs a pod template: parts returns
+// its metadata, the template, how many pods run at once and where that
+// number is set.
+func workload[T any, P object[T]](parts func(P) (*metav1.ObjectMeta, *corev1.PodTemplateSpec, int32, *field.Path)) kind {
+	return rules[T, P]{
+		mutate: func(o P, p *policy.Policy) mutate.Result {
+			meta, tpl, _, _ := parts(o)
+			return mutate.Workload(meta, tpl, p)
+		},
+		validate: func(o P, p *policy.Policy) (field.ErrorList, []string) {
+			meta, tpl, n, at := parts(o)
+			return validate.Workload(meta, tpl, n, at, p)
+		},
+		account: func(o P, p *policy.Policy) (validate.Account, bool) {
+			meta, tpl, _, _ := parts(o)
+			return validate.WorkloadAccount(meta, tpl, p)
+		},
+	}
 }
 
 func one(n *int32) int32 {
@@ -38,74 +67,22 @@ func one(n *int32) int32 {
 	return *n
 }
 
-// FlinkDeploymentKind is the Flink Kubernetes Operator's cluster resource.
-var FlinkDeploymentKind = schema.GroupKind{Group: "flink.apache.org", Kind: "FlinkDeployment"}
+var replicasPath, parallelismPath = field.NewPath("spec", "replicas"), field.NewPath("spec", "parallelism")
 
 var kinds = map[schema.GroupKind]kind{
-	FlinkDeploymentKind: {
-		new: func() object { return &unstructured.Unstructured{} },
-		mutate: func(o object, p *policy.Policy) mutate.Result {
-			return mutate.FlinkDeployment(o.(*unstructured.Unstructured), p)
-		},
-		validate: func(o object, p *policy.Policy) (field.ErrorList, []string) {
-			return validate.FlinkDeployment(o.(*unstructured.Unstructured), p)
-		},
-		account: func(o object, p *policy.Policy) (validate.Account, bool) {
-			return validate.FlinkDeploymentAccount(o.(*unstructured.Unstructured), p)
-		},
+	FlinkDeploymentKind: rules[unstructured.Unstructured, *unstructured.Unstructured]{
+		mutate: mutate.FlinkDeployment, validate: validate.FlinkDeployment, account: validate.FlinkDeploymentAccount,
 	},
-	{Kind: "ConfigMap"}: {
-		new:    func() object { return &corev1.ConfigMap{} },
-		mutate: func(o object, p *policy.Policy) mutate.Result { return mutate.ConfigMap(o.(*corev1.ConfigMap), p) },
-		validate: func(o object, p *policy.Policy) (field.ErrorList, []string) {
-			return validate.ConfigMap(o.(*corev1.ConfigMap), p)
-		},
-	},
-	{Group: "apps", Kind: "Deployment"}: {
-		new: func() object { return &appsv1.Deployment{} },
-		mutate: func(o object, p *policy.Policy) mutate.Result {
-			d := o.(*appsv1.Deployment)
-			return mutate.Workload(&d.ObjectMeta, &d.Spec.Template, p)
-		},
-		validate: func(o object, p *policy.Policy) (field.ErrorList, []string) {
-			d := o.(*appsv1.Deployment)
-			return validate.Workload(&d.ObjectMeta, &d.Spec.Template, one(d.Spec.Replicas), field.NewPath("spec", "replicas"), p)
-		},
-		account: func(o object, p *policy.Policy) (validate.Account, bool) {
-			d := o.(*appsv1.Deployment)
-			return validate.WorkloadAccount(&d.ObjectMeta, &d.Spec.Template, p)
-		},
-	},
-	{Group: "apps", Kind: "StatefulSet"}: {
-		new: func() object { return &appsv1.StatefulSet{} },
-		mutate: func(o object, p *policy.Policy) mutate.Result {
-			s := o.(*appsv1.StatefulSet)
-			return mutate.Workload(&s.ObjectMeta, &s.Spec.Template, p)
-		},
-		validate: func(o object, p *policy.Policy) (field.ErrorList, []string) {
-			s := o.(*appsv1.StatefulSet)
-			return validate.Workload(&s.ObjectMeta, &s.Spec.Template, one(s.Spec.Replicas), field.NewPath("spec", "replicas"), p)
-		},
-		account: func(o object, p *policy.Policy) (validate.Account, bool) {
-			s := o.(*appsv1.StatefulSet)
-			return validate.WorkloadAccount(&s.ObjectMeta, &s.Spec.Template, p)
-		},
-	},
-	{Group: "batch", Kind: "Job"}: {
-		new: func() object { return &batchv1.Job{} },
-		mutate: func(o object, p *policy.Policy) mutate.Result {
-			j := o.(*batchv1.Job)
-			return mutate.Workload(&j.ObjectMeta, &j.Spec.Template, p)
-		},
-		validate: func(o object, p *policy.Policy) (field.ErrorList, []string) {
-			j := o.(*batchv1.Job)
-			return validate.Workload(&j.ObjectMeta, &j.Spec.Template, one(j.Spec.Parallelism), field.NewPath("spec", "parallelism"), p)
-		},
-		account: func(o object, p *policy.Policy) (validate.Account, bool) {
-			j := o.(*batchv1.Job)
-			return validate.WorkloadAccount(&j.ObjectMeta, &j.Spec.Template, p)
-		},
-	},
+	{Kind: "ConfigMap"}: rules[corev1.ConfigMap, *corev1.ConfigMap]{mutate: mutate.ConfigMap, validate: validate.ConfigMap},
+	{Group: "apps", Kind: "Deployment"}: workload(func(d *appsv1.Deployment) (*metav1.ObjectMeta, *corev1.PodTemplateSpec, int32, *field.Path) {
+		return &d.ObjectMeta, &d.Spec.Template, one(d.Spec.Replicas), replicasPath
+	}),
+	{Group: "apps", Kind: "StatefulSet"}: workload(func(s *appsv1.StatefulSet) (*metav1.ObjectMeta, *corev1.PodTemplateSpec, int32, *field.Path) {
+		return &s.ObjectMeta, &s.Spec.Template, one(s.Spec.Replicas), replicasPath
+	}),
+	{Group: "batch", Kind: "Job"}: workload(func(j *batchv1.Job) (*metav1.ObjectMeta, *corev1.PodTemplateSpec, int32, *field.Path) {
+		return &j.ObjectMeta, &j.Spec.Template, one(j.Spec.Parallelism), parallelismPath
+	}),
 }
 
 // Known reports whether the rules handle objects of gk.
@@ -143,7 +120,11 @@ func Run(gk schema.GroupKind, raw []byte, namespace string, p *policy.Policy, ph
 	if !ok {
 		return nil, nil
 	}
-	obj := k.new()
+	return k.run(gk, raw, namespace, p, phases)
+}
+
+func (k rules[T, P]) run(gk schema.GroupKind, raw []byte, namespace string, p *policy.Policy, phases Phases) (*Review, error) {
+	obj := P(new(T))
 	if err := json.Unmarshal(raw, obj); err != nil {
 		return nil, fmt.Errorf("decoding the %s: %w", gk.Kind, err)
 	}
@@ -164,12 +145,20 @@ func Run(gk schema.GroupKind, raw []byte, namespace string, p *policy.Policy, ph
 			}
 		}
 	}
-	if phases.Validate {
+	if phases.Validate || len(r.Mutation.Changes) > 0 && p.Enforcement == policy.Enforce {
 		r.Errors, r.Warnings = k.validate(obj, p)
-		if k.account != nil {
-			if a, ok := k.account(obj, p); ok {
-				r.Account = &a
-			}
+	}
+	if len(r.Errors) > 0 && p.Enforcement == policy.Enforce {
+		// Denied anyway: what was set would only hide what to fix.
+		r.Mutation.Quiet()
+	}
+	if !phases.Validate {
+		r.Errors, r.Warnings = nil, nil
+		return r, nil
+	}
+	if k.account != nil {
+		if a, ok := k.account(obj, p); ok {
+			r.Account = &a
 		}
 	}
 	return r, nil

@@ -3,6 +3,7 @@ package mutate
 import (
 	"fmt"
 
+	"github.com/flink-ha-webhook/flink-ha-webhook/cluster"
 	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
 )
@@ -19,6 +20,8 @@ type Result struct {
 	Notes   []string
 	// rules counts the changes by the rule that made them.
 	rules map[string]int
+	// quiet keeps the Changes out of Warnings.
+	quiet bool
 }
 
 // The rules, as Result.Counts names them.
@@ -38,8 +41,19 @@ func (r *Result) changed(rule, msg string) {
 	r.rules[rule]++
 }
 
+func (r *Result) note(format string, args ...any) {
+	r.Notes = append(r.Notes, warning(format, args...))
+}
+
+// Quiet keeps the lines of the Changes out of Warnings, for an object that
+// is denied anyway: its user should read what to fix, not what was set.
+func (r *Result) Quiet() { r.quiet = true }
+
 // Warnings returns every line of r, changes first.
 func (r Result) Warnings() []string {
+	if r.quiet {
+		return append([]string(nil), r.Notes...)
+	}
 	return append(append([]string(nil), r.Changes...), r.Notes...)
 }
 
@@ -63,78 +77,117 @@ func warning(format string, args ...any) string {
 	return s
 }
 
-// source is one configuration source to make highly available.
-type source struct {
-	flinkconf.Source
-	// name says where it is in the object, for warnings: "data[flink-conf.yaml]".
-	name string
-	// namespace and clusterID fill the policy's storageDir template;
-	// clusterID "" means the one the configuration sets.
-	namespace, clusterID string
-	// standalone configurations get high-availability.cluster-id; the
-	// operator sets it itself, and refuses it in flinkConfiguration.
-	standalone bool
-	// haKey and haValue turn HA on; by default high-availability.type:
-	// kubernetes, which Flink reads from 1.16 on.
-	haKey, haValue string
+// completeAll completes every configuration of o that the rules may edit,
+// each edited source once, and stores what changed.
+func completeAll(o *cluster.Object, p *policy.Policy) Result {
+	var r Result
+	shared := map[flinkconf.Source]int{}
+	for _, c := range o.Configs {
+		if c.Edit != nil {
+			shared[c.Edit]++
+		}
+	}
+	done := map[flinkconf.Source]bool{}
+	for _, c := range o.Configs {
+		if c.Edit == nil || done[c.Edit] {
+			continue
+		}
+		done[c.Edit] = true
+		versions, nested := c.Versions, c.Nested
+		if shared[c.Edit] > 1 {
+			// One text read by several rule sets: write what all of them
+			// read alike.
+			versions, nested = o.Versions, o.Nested()
+		}
+		res := completeHA(o, c, p, versions, nested)
+		r.add(res)
+		if len(res.Changes) > 0 {
+			c.Store()
+		}
+	}
+	return r
 }
 
-// completeHA turns Kubernetes HA on where decision says so and fills in
-// what it needs: the storageDir from the policy and, for standalone
-// configurations, the HA cluster-id. ZooKeeper and custom HA are never
-// switched: validation reports them.
-func completeHA(src source, p *policy.Policy, decision policy.Decision) Result {
+// completeHA turns Kubernetes HA on where the decision says so, in the
+// spelling every release line of versions reads, and fills in what it
+// needs: the storageDir from the policy and, for standalone configurations
+// the webhook turns HA on in, the HA cluster-id. ZooKeeper and custom HA are
+// never switched: validation reports them.
+func completeHA(o *cluster.Object, c *cluster.Configuration, p *policy.Policy, versions flinkconf.Range, nested bool) Result {
 	var r Result
-	if decision == policy.Skip {
+	if c.Decision == policy.Skip || c.Overrides {
 		return r
 	}
-	set := func(key, value string) bool {
+	src, name := c.Edit, c.EditPath.String()
+	set := func(key, value, why string) bool {
 		if _, err := src.Set(key, value); err != nil {
-			r.Notes = append(r.Notes, warning("%s: could not set %s: %v", src.name, key, err))
+			r.note("%s: could not set %s: %v", name, key, err)
 			return false
 		}
-		r.changed(RuleHAConfig, warning("%s: set %s: %s", src.name, key, value))
+		line := fmt.Sprintf("%s: set %s: %s", name, key, value)
+		if value == flinkconf.KubernetesHAFactory && len(line) > MaxWarning {
+			line = fmt.Sprintf("%s: set %s to the KubernetesHaServicesFactory class", name, key)
+		}
+		r.changed(RuleHAConfig, warning("%s", line))
+		if why != "" {
+			// Its own line: with the value it would not fit in one.
+			r.Changes = append(r.Changes, warning("%s: %s", name, why))
+		}
 		return true
 	}
-	cfg := &flinkconf.Config{Layers: []flinkconf.Layer{{Name: src.name, Source: src.Source}}}
-	mode, at, isSet := cfg.HA()
-	switch mode {
-	case flinkconf.HAZooKeeper, flinkconf.HAFactory:
+	newest := c.HA.Newest()
+	turnedOn := false
+	switch {
+	case c.HAOn():
+	case newest.Mode == flinkconf.HAZooKeeper || newest.Mode == flinkconf.HAFactory:
 		return r
-	case flinkconf.HANone:
-		if decision != policy.MakeHA {
-			return r
-		}
-		if isSet {
+	case c.Decision != policy.MakeHA:
+		return r
+	default:
+		if newest.Set {
 			// Every spelling goes, so none can say NONE beside the new key.
 			for _, k := range flinkconf.HAType.Keys() {
 				if _, err := src.Delete(k); err != nil {
-					r.Notes = append(r.Notes, warning("%s: could not remove %s: %v", src.name, k, err))
+					r.note("%s: could not remove %s: %v", name, k, err)
 					return r
 				}
 			}
-			r.changed(RuleHAConfig, warning("%s: removed %s: %s", src.name, at.Key, at.Value))
+			r.changed(RuleHAConfig, warning("%s: removed %s: %s", name, newest.At.Key, newest.At.Value))
 		}
-		key, value := flinkconf.HAType.Key, "kubernetes"
-		if src.haKey != "" {
-			key, value = src.haKey, src.haValue
+		key, value, why, ok := flinkconf.HASpelling(versions, nested)
+		if !ok {
+			r.note("%s: %s", name, why)
+			why = ""
 		}
-		if !set(key, value) {
+		if !set(key, value, why) {
 			return r
 		}
+		turnedOn = true
 	}
 
-	clusterID := src.clusterID
+	cfg := c.Config
+	if _, bare := cfg.Get("high-availability"); bare && c.Nested {
+		return r // nested YAML holds no other HA key beside it: validation says to rename it
+	}
+	clusterID := o.ClusterID
 	if clusterID == "" {
 		if s, ok := cfg.Lookup(flinkconf.ClusterID); ok && flinkconf.CheckClusterID(s.Value) == nil {
 			clusterID = s.Value // an invalid one is validation's to deny, not ours to spread
 		}
 	}
-	if _, ok := cfg.Lookup(flinkconf.HAStorageDir); !ok && p.StorageDir != "" && clusterID != "" && src.namespace != "" {
-		set(flinkconf.HAStorageDir.Key, p.StorageDirFor(src.namespace, clusterID))
+	storageAdded := false
+	if _, ok := cfg.Lookup(flinkconf.HAStorageDir); !ok && p.StorageDir != "" && clusterID != "" && o.Namespace != "" {
+		storageAdded = set(flinkconf.HAStorageDir.Key, p.StorageDirFor(o.Namespace, clusterID), "")
 	}
-	if _, ok := cfg.Lookup(flinkconf.HAClusterID); !ok && src.standalone && clusterID != "" {
-		set(flinkconf.HAClusterID.Key, clusterID)
+	if _, ok := cfg.Lookup(flinkconf.HAClusterID); !ok && c.Standalone && clusterID != "" {
+		if turnedOn || storageAdded {
+			set(flinkconf.HAClusterID.Key, clusterID, "")
+		} else {
+			// A cluster that runs HA keeps its state under
+			// <storageDir>/default and derives its application job id from
+			// it: a new cluster-id would lose both.
+			r.note("%s: no %s added: the running HA state under <storageDir>/default would move", name, flinkconf.HAClusterID.Key)
+		}
 	}
 	return r
 }

@@ -1,16 +1,15 @@
 package mutate
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/flink-ha-webhook/flink-ha-webhook/cluster"
 	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
-	"github.com/flink-ha-webhook/flink-ha-webhook/recognise"
 )
 
 // More rules, as Result.Counts names them.
@@ -19,11 +18,8 @@ const (
 	RulePodIP          = "pod-ip"
 )
 
-// EnvProperties is the official image's variable of configuration lines.
-const EnvProperties = "FLINK_PROPERTIES"
-
 // podIPEnv is the variable the Flink docs give an HA JobManager.
-const podIPEnv = "POD_IP"
+const podIPEnv = cluster.PodIPEnv
 
 // Workload applies the workload rules to the pod template of a Deployment,
 // StatefulSet or Job that runs Flink:
@@ -32,7 +28,9 @@ const podIPEnv = "POD_IP"
 //     which may manage the HA ConfigMaps (native JobManagers, whose account
 //     must also manage pods, are left to Flink's own setting);
 //   - an HA standalone JobManager advertises its pod IP, as HA requires: the
-//     POD_IP variable from status.podIP and the matching argument;
+//     POD_IP variable from status.podIP and -D jobmanager.rpc.address, which
+//     every Flink version reads (Flink 2 has no --host, and jobmanager's
+//     positional address is deprecated since 1.16);
 //   - where the container is configured through FLINK_PROPERTIES or -D
 //     arguments rather than a mounted ConfigMap, those get the HA keys.
 func Workload(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *policy.Policy) Result {
@@ -40,25 +38,13 @@ func Workload(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *policy.Po
 	if p.Exempt(meta.Namespace) {
 		return r
 	}
-	fp, ok := recognise.PodTemplate(meta.Labels, tpl)
-	if !ok {
-		return r
-	}
-	c := &tpl.Spec.Containers[fp.Container]
-	cpath := fmt.Sprintf("spec.template.spec.containers[%d]", fp.Container)
-	env, args := containerConfig(c, fp)
-	haOn := false
-	if cfg := layers(cpath, env, args); cfg != nil {
-		mode, _, _ := cfg.HA()
-		haOn = mode == flinkconf.HAKubernetes
-	}
-	decision, _ := p.Decide(meta.Annotations, haOn)
-	if decision == policy.Skip {
+	w, ok := cluster.Workload(meta, tpl, p)
+	if !ok || w.Decision == policy.Skip {
 		return r
 	}
 
 	spec := &tpl.Spec
-	if !fp.Native && (spec.ServiceAccountName == "" || spec.ServiceAccountName == "default") &&
+	if !w.Pod.Native && (spec.ServiceAccountName == "" || spec.ServiceAccountName == "default") &&
 		(spec.DeprecatedServiceAccount == "" || spec.DeprecatedServiceAccount == "default") {
 		spec.ServiceAccountName = p.ServiceAccount
 		if spec.DeprecatedServiceAccount != "" {
@@ -67,104 +53,50 @@ func Workload(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *policy.Po
 		r.changed(RuleServiceAccount, warning("spec.template.spec.serviceAccountName: set %s, which may manage Flink's HA ConfigMaps", p.ServiceAccount))
 	}
 
-	if fp.Role == recognise.JobManager && !fp.Native {
-		advertisePodIP(c, fp, cpath, &r)
+	if w.Pod.Role == "jobmanager" && !w.Pod.Native {
+		advertisePodIP(w, &r)
+		w, _ = cluster.Workload(meta, tpl, p) // again: the arguments may have changed
 	}
-
-	if fp.ConfigMounted {
-		return r
-	}
-	env, args = containerConfig(c, fp) // again: the arguments may have changed above
-	// The configuration is where the user put it: -D arguments that already
-	// set HA keys win over FLINK_PROPERTIES, which wins over other -D.
-	switch {
-	case args != nil && (setsHA(args) || env == nil) && len(args.Entries()) > 0:
-		done := completeHA(source{Source: args, name: cpath + ".args", namespace: meta.Namespace, standalone: true}, p, decision)
-		r.add(done)
-		if len(done.Changes) > 0 {
-			c.Args = args.Args()
-		}
-	case env != nil:
-		done := completeHA(source{Source: env, name: cpath + ".env[" + EnvProperties + "]", namespace: meta.Namespace, standalone: true}, p, decision)
-		r.add(done)
-		if len(done.Changes) > 0 {
-			i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == EnvProperties })
-			c.Env[i].Value = string(env.Bytes())
-		}
+	if w.Carried {
+		r.add(completeAll(&w.Object, p))
 	}
 	return r
 }
 
-// containerConfig reads the configuration a container carries itself: the
-// FLINK_PROPERTIES variable (when it is a literal) and -D arguments.
-func containerConfig(c *corev1.Container, fp recognise.FlinkPod) (*flinkconf.Legacy, *flinkconf.Args) {
-	var env *flinkconf.Legacy
-	if i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == EnvProperties }); i >= 0 && c.Env[i].ValueFrom == nil {
-		env, _ = flinkconf.ParseLegacy([]byte(c.Env[i].Value)) // unreadable: validation says why
-	}
-	// New properties go where every entrypoint reads them: right after
-	// "standalone-job", at the end for jobmanager and taskmanager (after
-	// jobmanager's optional host argument).
-	insertAt := len(c.Args)
-	if fp.Application {
-		insertAt = 1
-	}
-	var args *flinkconf.Args
-	if len(c.Args) > 0 {
-		args = flinkconf.ParseArgs(c.Args, insertAt)
-	}
-	return env, args
-}
-
-// layers stacks a container's configuration sources in Flink's order.
-func layers(cpath string, env *flinkconf.Legacy, args *flinkconf.Args) *flinkconf.Config {
-	cfg := &flinkconf.Config{}
-	if env != nil {
-		cfg.Layers = append(cfg.Layers, flinkconf.Layer{Name: cpath + ".env[" + EnvProperties + "]", Source: env})
-	}
-	if args != nil && len(args.Entries()) > 0 {
-		cfg.Layers = append(cfg.Layers, flinkconf.Layer{Name: cpath + ".args", Source: args})
-	}
-	if len(cfg.Layers) == 0 {
-		return nil
-	}
-	return cfg
-}
-
-func setsHA(args *flinkconf.Args) bool {
-	for _, e := range args.Entries() {
-		if strings.HasPrefix(e.Key, "high-availability") || strings.HasPrefix(e.Key, "recovery.") {
-			return true
-		}
-	}
-	return false
-}
-
 // advertisePodIP makes a standalone JobManager bind and advertise its pod
 // IP, which its standbys and TaskManagers find through the HA ConfigMaps.
-func advertisePodIP(c *corev1.Container, fp recognise.FlinkPod, cpath string, r *Result) {
+func advertisePodIP(w *cluster.WorkloadObject, r *Result) {
+	c, cpath := w.Container, w.ContainerPath.String()
 	if !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == podIPEnv }) {
 		c.Env = append(c.Env, corev1.EnvVar{Name: podIPEnv, ValueFrom: &corev1.EnvVarSource{
 			FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "status.podIP"}}})
 		r.changed(RulePodIP, warning("%s.env: added POD_IP from status.podIP for the JobManager's HA address", cpath))
 	}
-	const ref = "$(" + podIPEnv + ")"
 	if len(c.Args) == 0 {
-		return
+		return // a command of its own: nothing to read the address from
 	}
-	if fp.Application {
-		if slices.Contains(c.Args, "--host") || slices.Contains(c.Args, "-h") {
-			return
+	if e, ok := flinkconf.ParseArgs(c.Args, -1).Get(cluster.RPCAddress); ok {
+		if e.Value != cluster.PodIPRef {
+			r.note("%s.args: the JobManager advertises %q; with HA its standbys need %s", cpath, e.Value, cluster.PodIPRef)
 		}
-		c.Args = slices.Insert(c.Args, 1, "--host", ref)
-		r.changed(RulePodIP, warning("%s.args: added --host %s: an HA JobManager must advertise its pod IP", cpath, ref))
 		return
 	}
-	switch {
-	case len(c.Args) == 1 || strings.HasPrefix(c.Args[1], "-"):
-		c.Args = slices.Insert(c.Args, 1, ref)
-		r.changed(RulePodIP, warning("%s.args: added %s: an HA JobManager must advertise its pod IP", cpath, ref))
-	case c.Args[1] != ref:
-		r.Notes = append(r.Notes, warning("%s.args: the JobManager advertises %q; with HA its standbys need %s", cpath, c.Args[1], ref))
+	if w.Pod.Application {
+		if cluster.HostArg(c.Args) >= 0 {
+			return // --host is validation's to judge: Flink 2 has none
+		}
+	} else if len(c.Args) > 1 && !strings.HasPrefix(c.Args[1], "-") {
+		// jobmanager's positional address, deprecated since 1.16
+		if c.Args[1] != cluster.PodIPRef {
+			r.note("%s.args: the JobManager advertises %q; with HA its standbys need %s", cpath, c.Args[1], cluster.PodIPRef)
+		}
+		return
 	}
+	// A dynamic property right after the entrypoint's command, which every
+	// version reads there: standalone-job reads options up to its first
+	// program argument and Flink 2 has no --host; jobmanager takes "-D" as
+	// the start of its dynamic properties, and its positional address is
+	// deprecated (FLINK-28735).
+	c.Args = slices.Insert(c.Args, 1, "-D", cluster.RPCAddress+"="+cluster.PodIPRef)
+	r.changed(RulePodIP, warning("%s.args: added -D %s=%s: HA advertises the pod IP", cpath, cluster.RPCAddress, cluster.PodIPRef))
 }

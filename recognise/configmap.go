@@ -79,6 +79,9 @@ var flinkPrefixes = []string{
 // looksLikeFlink reports whether a config.yaml sets at least one key only
 // Flink has; text that does not parse is not taken for Flink's.
 func looksLikeFlink(text string) bool {
+	if !flinkconf.MayHaveKeyWithPrefix(text, flinkPrefixes) {
+		return false // most other products' files stop here, unparsed
+	}
 	s, err := flinkconf.ParseStandard([]byte(text))
 	if err != nil {
 		return false

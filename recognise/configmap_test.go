@@ -4,8 +4,11 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
 )
 
 func TestHAConfigMap(t *testing.T) {
@@ -63,5 +66,39 @@ func TestConfigKeys(t *testing.T) {
 	}
 	for name, tc := range cases {
 		assert.Equal(t, tc.want, ConfigKeys(tc.cm), name)
+	}
+}
+
+func TestWhatIsNotACluster(t *testing.T) {
+	t.Parallel()
+	cm := func(name string, labels, data map[string]string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}, Data: data}
+	}
+	operator := map[string]bool{
+		"the chart's name":                           OperatorConfigMap(cm("flink-operator-config", nil, nil)),
+		"the chart's label under another name":       OperatorConfigMap(cm("defaults", map[string]string{"app.kubernetes.io/name": "flink-kubernetes-operator"}, nil)),
+		"the operator's logging beside the file":     OperatorConfigMap(cm("defaults", nil, map[string]string{"log4j-operator.properties": ""})),
+		"the Flink docs' flink-config is not":        !OperatorConfigMap(cm("flink-config", map[string]string{"app": "flink"}, map[string]string{"log4j-console.properties": ""})),
+		"native flink-config-<cid>":                  NativeConfigMap(cm("flink-config-orders", map[string]string{"type": "flink-native-kubernetes", "app": "orders"}, nil)),
+		"a user's flink-config-<name> is not native": !NativeConfigMap(cm("flink-config-orders", nil, nil)),
+	}
+	for name, ok := range operator {
+		assert.True(t, ok, name)
+	}
+	configures := map[string]struct {
+		text string
+		want bool
+	}{
+		"an empty file waits for a cluster's keys": {"", true},
+		"a cluster's keys":                         {"taskmanager.numberOfTaskSlots: 2\n", true},
+		"the operator's own settings":              {"kubernetes.operator.reconcile.interval: 15 s\n", false},
+		"filesystem credentials for a launcher":    {"s3.access-key: a\nfs.s3a.secret.key: b\n", false},
+		"where a client finds its cluster":         {"rest.address: jm\nrest.port: 8081\nclient.timeout: 60 s\n", false},
+		"credentials beside a cluster's key":       {"s3.access-key: a\nparallelism.default: 2\n", true},
+	}
+	for name, tc := range configures {
+		src, err := flinkconf.ParseLegacy([]byte(tc.text))
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, ConfiguresCluster(src), name)
 	}
 }

@@ -1,12 +1,75 @@
 package recognise
 
-// LegacyFormat reports whether the Flink Kubernetes Operator writes a
-// FlinkDeployment's configuration as flink-conf.yaml, which it does for every
-// Flink before 1.19 (spec.flinkVersion v1_13 to v1_18).
-func LegacyFormat(flinkVersion string) bool {
-	switch flinkVersion {
-	case "v1_13", "v1_14", "v1_15", "v1_16", "v1_17", "v1_18":
+import (
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
+)
+
+// FlinkDeploymentKind is the Flink Kubernetes Operator's cluster resource.
+var FlinkDeploymentKind = schema.GroupKind{Group: "flink.apache.org", Kind: "FlinkDeployment"}
+
+// operatorName is the chart name the operator's Helm chart labels its
+// objects with (app.kubernetes.io/name).
+const operatorName = "flink-kubernetes-operator"
+
+// OperatorConfigMap reports whether cm is the Flink Kubernetes Operator's own
+// configuration (its Helm chart's flink-operator-config): the defaults the
+// operator reads, beside the operator's logging configuration, not a
+// cluster's.
+func OperatorConfigMap(cm *corev1.ConfigMap) bool {
+	if cm.Name == "flink-operator-config" || cm.Labels["app.kubernetes.io/name"] == operatorName {
 		return true
+	}
+	for _, k := range []string{"log4j-operator.properties", "logback-operator.xml"} {
+		if _, ok := cm.Data[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// NativeConfigMap reports whether cm is the flink-config-<cid> ConfigMap that
+// Flink's native mode (and the operator, which uses it) writes from the
+// cluster's configuration and mounts into its pods.
+func NativeConfigMap(cm *corev1.ConfigMap) bool {
+	return strings.HasPrefix(cm.Name, "flink-config-") && cm.Labels["type"] == "flink-native-kubernetes"
+}
+
+// notClusterPrefixes begin keys that configure no Flink cluster by
+// themselves: the operator's own settings, filesystem credentials a
+// launcher or client needs, and where a client finds a cluster.
+var notClusterPrefixes = []string{
+	"kubernetes.operator.", "job.autoscaler.",
+	"fs.", "s3.", "s3a.", "s3p.", "presto.s3.", "gs.", "azure.", "oss.",
+	"rest.address", "rest.port", "client.",
+}
+
+// ConfiguresCluster reports whether a Flink configuration file configures a
+// cluster: an empty one does (it is a cluster's, waiting for its keys), one
+// whose every key is the operator's, a filesystem's credentials or a
+// client's does not.
+func ConfiguresCluster(src flinkconf.Source) bool {
+	entries := src.Entries()
+	if len(entries) == 0 {
+		return true
+	}
+	for _, e := range entries {
+		if !hasAnyPrefix(e.Key, notClusterPrefixes) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
 	}
 	return false
 }

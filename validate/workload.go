@@ -1,17 +1,15 @@
 package validate
 
 import (
-	"errors"
 	"fmt"
-	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/flink-ha-webhook/flink-ha-webhook/cluster"
 	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
-	"github.com/flink-ha-webhook/flink-ha-webhook/recognise"
 )
 
 // Workload checks the pod template of a Deployment, StatefulSet or Job that
@@ -22,66 +20,85 @@ func Workload(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, replicas int
 	if p.Exempt(meta.Namespace) {
 		return nil, nil
 	}
-	fp, ok := recognise.PodTemplate(meta.Labels, tpl)
+	w, ok := cluster.Workload(meta, tpl, p)
 	if !ok {
 		return nil, nil
 	}
-	var errs field.ErrorList
-	var warnings []string
-	c := &tpl.Spec.Containers[fp.Container]
-	cpath := field.NewPath("spec", "template", "spec", "containers").Index(fp.Container)
+	var v verdict
+	if u := w.Unreadable; u != nil {
+		v.err(&field.Error{Type: field.ErrorTypeInvalid, Field: u.Path.String(), BadValue: field.OmitValueType{}, Detail: u.Err.Error()})
+	}
+	v.optOut(&w.Object)
 
-	cfg := &flinkconf.Config{}
-	var where *field.Path // where the configuration the container carries lives
-	if i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "FLINK_PROPERTIES" }); i >= 0 && c.Env[i].ValueFrom == nil {
-		where = cpath.Child("env").Key("FLINK_PROPERTIES")
-		env, err := flinkconf.ParseLegacy([]byte(c.Env[i].Value))
-		if err != nil {
-			errs = append(errs, &field.Error{Type: field.ErrorTypeInvalid, Field: where.String(), BadValue: field.OmitValueType{}, Detail: err.Error()})
-		} else {
-			cfg.Layers = append(cfg.Layers, flinkconf.Layer{Name: where.String(), Source: env})
+	explicitOff := false // the container itself turns HA off
+	for _, c := range w.Configs {
+		for _, l := range c.Config.Layers {
+			if f := l.Source.Format(); f == flinkconf.FormatLegacy || f == flinkconf.FormatProperties {
+				for _, x := range l.Source.Warnings() {
+					v.warn("%s: %s (as Flink %s reads it)", l.Name, x, c.Versions)
+				}
+			}
 		}
-	}
-	if args := flinkconf.ParseArgs(c.Args, len(c.Args)); len(args.Entries()) > 0 {
-		if where == nil {
-			where = cpath.Child("args")
+		newest := c.HA.Newest()
+		explicitOff = explicitOff || newest.Set && newest.Mode == flinkconf.HANone
+		if w.Carried {
+			v.checkHA(&w.Object, c, p) // the container carries the whole configuration
+			continue
 		}
-		cfg.Layers = append(cfg.Layers, flinkconf.Layer{Name: cpath.Child("args").String(), Source: args})
-	}
-
-	mode, _, set := cfg.HA()
-	decision, err := p.Decide(meta.Annotations, mode == flinkconf.HAKubernetes)
-	if errors.Is(err, policy.ErrOptOutForbidden) {
-		errs = append(errs, field.Forbidden(field.NewPath("metadata", "annotations").Key(policy.AnnotationHA), err.Error()))
-	}
-
-	switch {
-	case !fp.ConfigMounted && where != nil:
-		// The container carries the configuration: it must be complete.
-		e, w := checkHA(target{cfg: cfg, path: where}, p, decision)
-		errs, warnings = append(errs, e...), append(warnings, w...)
-	case len(cfg.Layers) > 0:
 		// A mounted ConfigMap holds the rest; what the container overrides
 		// must not turn HA off or make it ZooKeeper.
-		if set && mode != flinkconf.HAKubernetes && decision == policy.MakeHA {
-			_, at, _ := cfg.HA()
-			errs = append(errs, field.Invalid(where.Key(at.Key), at.Value,
-				fmt.Sprintf("overrides the mounted configuration; this cluster's policy requires HA: remove it or set %s: kubernetes", at.Key)))
+		v.conflicts(c)
+		if newest.Set && newest.Mode != flinkconf.HAKubernetes && c.Decision == policy.MakeHA {
+			v.err(field.Invalid(c.At(newest.At), newest.At.Value,
+				fmt.Sprintf("overrides the mounted configuration; this cluster's policy requires HA: remove it or set %s: kubernetes", newest.At.Key)))
 		}
 	}
 
-	if fp.Role == recognise.JobManager && replicas > 1 {
+	if w.Pod.Application {
+		v.checkHost(w)
+	}
+	if w.Pod.Role == "jobmanager" && replicas > 1 {
 		// Standby JobManagers need HA: the policy provides it unless the
-		// object stays out of it, or says it is off.
-		off := decision == policy.Skip && mode != flinkconf.HAKubernetes || set && mode == flinkconf.HANone
-		if off {
-			errs = append(errs, field.Invalid(replicasPath, replicas,
+		// object opts out, or the container says it is off or carries a
+		// configuration without it. A mounted configuration, or a native
+		// cluster's, may turn it on where the webhook cannot see.
+		optedOut := meta.Annotations[policy.AnnotationHA] == "off" && *p.AllowOptOut
+		carriedOff := w.Carried && w.Decision == policy.Skip && !anyHAOn(w.Configs)
+		if optedOut || explicitOff || carriedOff {
+			v.err(field.Invalid(replicasPath, replicas,
 				"more than one JobManager needs HA for leader election: turn HA on or run 1 JobManager"))
 		}
 	}
-	if fp.Native && decision != policy.Skip && (tpl.Spec.ServiceAccountName == "" || tpl.Spec.ServiceAccountName == "default") {
-		warnings = append(warnings, "spec.template.spec.serviceAccountName: a native Flink JobManager under the default account cannot "+
+	if w.Pod.Native && w.Decision != policy.Skip && (tpl.Spec.ServiceAccountName == "" || tpl.Spec.ServiceAccountName == "default") {
+		v.warn("spec.template.spec.serviceAccountName: a native Flink JobManager under the default account cannot " +
 			"manage its HA ConfigMaps or pods; set kubernetes.service-account")
 	}
-	return errs, warnings
+	return v.errs, v.warnings
+}
+
+// checkHost judges a --host given to standalone-job: Flink 2 removed the
+// option, so it ends option parsing there and the job class and its
+// arguments become program arguments.
+func (v *verdict) checkHost(w *cluster.WorkloadObject) {
+	i := cluster.HostArg(w.Container.Args)
+	if i < 0 || !w.Versions.AnyAtLeast(flinkconf.V2_0) {
+		return
+	}
+	path := w.ContainerPath.Child("args").Index(i)
+	fix := fmt.Sprintf("Flink 2 has no --host: from here on the job class and its arguments become program arguments; "+
+		"replace --host <address> with -D %s=<address>", cluster.RPCAddress)
+	if w.Versions.AllAtLeast(flinkconf.V2_0) {
+		v.err(field.Invalid(path, w.Container.Args[i], fix+" ("+w.VersionFrom+")"))
+		return
+	}
+	v.warn("%s: if the image runs Flink 2: %s", path, fix)
+}
+
+func anyHAOn(configs []*cluster.Configuration) bool {
+	for _, c := range configs {
+		if c.HAOn() {
+			return true
+		}
+	}
+	return false
 }

@@ -67,7 +67,7 @@ func TestInjectCommand(t *testing.T) {
 	code := run([]string{"inject", "--policy", policyFile, "--namespace", goldenNamespace, "-f", "-"}, bytes.NewReader(session), &stdout, &stderr)
 	assert.Equal(t, 0, code, stderr.String())
 	assert.Contains(t, stdout.String(), "high-availability.storageDir: s3://flink-ha/analytics/session")
-	assert.Contains(t, stderr.String(), "Warning: data[flink-conf.yaml]: set high-availability.type: kubernetes")
+	assert.Contains(t, stderr.String(), "Warning: data[flink-conf.yaml]: set high-availability.storageDir: s3://flink-ha/analytics/session")
 
 	stdout.Reset()
 	stderr.Reset()

@@ -14,7 +14,6 @@ import (
 	"github.com/go-logr/logr"
 
 	"go.uber.org/zap/zapcore"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -41,6 +40,7 @@ func serve(args []string, stderr io.Writer) int {
 	ensureAccounts := fs.Bool("ensure-accounts", true, "create the policy's service account, its Role and RoleBinding where Flink runs under it")
 	leaderElect := fs.Bool("leader-elect", false, "run the background reconcilers in one replica at a time (the webhook serves in all)")
 	leaderNamespace := fs.String("leader-election-namespace", "", "namespace of the leader election Lease; in a pod, its own")
+	clusterRoles := fs.String("flink-cluster-role-prefix", accounts.DefaultClusterRolePrefix, "name prefix of the install's ClusterRoles of Flink's rights (<prefix>:flink-standalone, <prefix>:flink-native)")
 	maxReviews := fs.Int("max-concurrent-reviews", 4, "reviews worked on at once; more wait (see --review-queue-timeout), which bounds memory")
 	queueTimeout := fs.Duration("review-queue-timeout", 2*time.Second, "how long a review waits for a slot before it is refused with 429")
 	maxConns := fs.Int("max-connections", 256, "HTTPS connections accepted at once; more wait in the kernel's backlog")
@@ -88,15 +88,17 @@ func serve(args []string, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	clients, err := kubernetes.NewForConfig(cfg)
+	checker, err := handler.NewSubjectAccessReviewsForConfig(cfg)
 	if err != nil {
+		return fail(err)
+	}
+	if err := mgr.Add(checker); err != nil {
 		return fail(err)
 	}
 	limit := handler.NewLimiter(*maxReviews, *queueTimeout)
 	mux := http.NewServeMux()
 	mux.Handle(handler.MutatePath, handler.Serve("mutate", handler.Mutating(p), limit))
-	mux.Handle(handler.ValidatePath, handler.Serve("validate",
-		handler.Validating(p, handler.NewSubjectAccessReviews(clients.AuthorizationV1().SubjectAccessReviews())), limit))
+	mux.Handle(handler.ValidatePath, handler.Serve("validate", handler.Validating(p, checker), limit))
 	srv := newHTTPSServer(fmt.Sprintf(":%d", *port), *certDir, mux, *maxConns, *shutdownTimeout, ctrl.Log.WithName("https"))
 	if err := mgr.Add(srv); err != nil {
 		return fail(err)
@@ -108,7 +110,7 @@ func serve(args []string, stderr io.Writer) int {
 		return fail(err)
 	}
 	if *ensureAccounts {
-		if err := accounts.Setup(mgr, p); err != nil {
+		if err := accounts.Setup(mgr, p, *clusterRoles); err != nil {
 			return fail(err)
 		}
 	}

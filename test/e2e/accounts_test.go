@@ -3,27 +3,38 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/flink-ha-webhook/flink-ha-webhook/accounts"
+	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
+	"github.com/flink-ha-webhook/flink-ha-webhook/rights"
 )
 
 // allowed asks the API server's authorizer whether the account may do verb
-// on resource in namespace.
+// on a core resource in namespace.
 func allowed(ctx context.Context, t *testing.T, account, namespace, verb, resource string) bool {
+	return may(ctx, t, account, namespace, rights.Access{Verb: verb, Resource: resource})
+}
+
+// may asks the API server's authorizer whether the account may have access.
+func may(ctx context.Context, t *testing.T, account, namespace string, access rights.Access) bool {
+	resource, subresource, _ := strings.Cut(access.Resource, "/")
 	review, err := plane.Clientset.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
 		Spec: authorizationv1.SubjectAccessReviewSpec{
 			User:   account,
 			Groups: []string{"system:serviceaccounts", "system:authenticated"},
 			ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Namespace: namespace, Verb: verb, Resource: resource,
+				Namespace: namespace, Verb: access.Verb, Group: access.Group, Resource: resource, Subresource: subresource,
 			},
 		},
 	}, metav1.CreateOptions{})
@@ -31,39 +42,69 @@ func allowed(ctx context.Context, t *testing.T, account, namespace, verb, resour
 	return review.Status.Allowed
 }
 
+// flinkRoles installs the ClusterRoles of Flink's rights as
+// manifests/rbac.yaml ships them (the webhook binds them, never makes
+// them), once for the package.
+var flinkRolesOnce sync.Once
+
+func flinkRoles(t *testing.T) {
+	flinkRolesOnce.Do(func() {
+		raw, err := os.ReadFile("../../manifests/rbac.yaml")
+		require.NoError(t, err)
+		var docs []string
+		for _, doc := range strings.Split(string(raw), "\n---\n") {
+			if strings.Contains(doc, "name: flink-ha-webhook:flink-") {
+				docs = append(docs, doc)
+			}
+		}
+		require.Len(t, docs, 2, "manifests/rbac.yaml holds the standalone and the native ClusterRole")
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		out, _, err := plane.Kubectl(ctx, strings.Join(docs, "\n---\n"), "apply", "-f", "-")
+		require.NoError(t, err, out)
+	})
+}
+
+// boundTo waits until the webhook has bound its account in ns to the
+// ClusterRole of mode m.
+func boundTo(ctx context.Context, t *testing.T, ns string, m rights.Mode) {
+	name := map[rights.Mode]string{rights.Standalone: "flink-ha", rights.Native: "flink-ha-native"}[m]
+	require.Eventually(t, func() bool {
+		_, errSA := plane.Clientset.CoreV1().ServiceAccounts(ns).Get(ctx, "flink-ha", metav1.GetOptions{})
+		rb, errRB := plane.Clientset.RbacV1().RoleBindings(ns).Get(ctx, name, metav1.GetOptions{})
+		return errSA == nil && errRB == nil && rb.RoleRef.Name == rights.ClusterRole("flink-ha-webhook", m)
+	}, 30*time.Second, 100*time.Millisecond, "the account and its %s binding should appear: %s", m, server.Logs)
+}
+
 func TestFlinkGetsAnAccountThatMayDoExactlyWhatHANeeds(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	flinkRoles(t)
 	ns := plane.Namespace(t)
 	other := plane.Namespace(t)
 
 	_, _, err := kubectlIn(ctx, ns, example(t, "standalone-session"), "apply", "-f", "-")
 	require.NoError(t, err)
-
-	core, rbac := plane.Clientset.CoreV1(), plane.Clientset.RbacV1()
-	require.Eventually(t, func() bool {
-		_, errSA := core.ServiceAccounts(ns).Get(ctx, "flink-ha", metav1.GetOptions{})
-		_, errRole := rbac.Roles(ns).Get(ctx, "flink-ha", metav1.GetOptions{})
-		_, errRB := rbac.RoleBindings(ns).Get(ctx, "flink-ha", metav1.GetOptions{})
-		return errSA == nil && errRole == nil && errRB == nil
-	}, 30*time.Second, 100*time.Millisecond, "the account, Role and RoleBinding should appear: %s", server.Logs)
-	role, err := rbac.Roles(ns).Get(ctx, "flink-ha", metav1.GetOptions{})
+	boundTo(ctx, t, ns, rights.Standalone)
+	rb, err := plane.Clientset.RbacV1().RoleBindings(ns).Get(ctx, "flink-ha", metav1.GetOptions{})
 	require.NoError(t, err)
-	assert.Equal(t, accounts.Rules, role.Rules)
+	assert.Equal(t, []rbacv1.Subject{{Kind: "ServiceAccount", Name: "flink-ha", Namespace: ns}}, rb.Subjects)
+	_, err = plane.Clientset.RbacV1().RoleBindings(ns).Get(ctx, "flink-ha-native", metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "no FlinkDeployment runs here: no native rights")
 
 	account := fmt.Sprintf("system:serviceaccount:%s:flink-ha", ns)
-	for _, verb := range []string{"get", "list", "watch", "create", "update", "delete"} {
-		assert.True(t, allowed(ctx, t, account, ns, verb, "configmaps"), "Flink HA needs to %s ConfigMaps", verb)
+	for _, need := range rights.Needs(rights.Standalone, flinkconf.Supported) {
+		assert.True(t, may(ctx, t, account, ns, need), "Flink needs to %s", need)
 	}
 	for _, denied := range []struct{ namespace, verb, resource string }{
-		{ns, "patch", "configmaps"}, {ns, "deletecollection", "configmaps"}, {ns, "create", "pods"},
-		{ns, "get", "secrets"}, {ns, "create", "leases"}, {other, "get", "configmaps"},
+		{ns, "create", "pods"}, {ns, "get", "secrets"}, {ns, "create", "leases"}, {other, "get", "configmaps"},
 	} {
 		assert.False(t, allowed(ctx, t, account, denied.namespace, denied.verb, denied.resource),
 			"the account must not %s %s in %s", denied.verb, denied.resource, denied.namespace)
 	}
 
 	// Deleted by somebody, made again.
+	core := plane.Clientset.CoreV1()
 	require.NoError(t, core.ServiceAccounts(ns).Delete(ctx, "flink-ha", metav1.DeleteOptions{}))
 	require.Eventually(t, func() bool {
 		_, err := core.ServiceAccounts(ns).Get(ctx, "flink-ha", metav1.GetOptions{})

@@ -43,7 +43,7 @@ func TestConfigMapIsMadeHighlyAvailable(t *testing.T) {
 	out, errOut, err := kubectlIn(ctx, ns, flinkConfig, "apply", "-f", "-")
 	require.NoError(t, err)
 	assert.Contains(t, out, "configmap/flink-config created")
-	assert.Contains(t, errOut, "Warning: data[flink-conf.yaml]: set high-availability.type: kubernetes")
+	assert.Contains(t, errOut, "Warning: data[flink-conf.yaml]: set high-availability: org.apache.flink.kubernetes.highavailability.KubernetesHaServicesFactory")
 
 	cm, err := plane.Clientset.CoreV1().ConfigMaps(ns).Get(ctx, "flink-config", metav1.GetOptions{})
 	require.NoError(t, err)
@@ -51,7 +51,7 @@ func TestConfigMapIsMadeHighlyAvailable(t *testing.T) {
 kubernetes.cluster-id: reports
 taskmanager.numberOfTaskSlots: 2
 parallelism.default: 2
-high-availability.type: kubernetes
+high-availability: org.apache.flink.kubernetes.highavailability.KubernetesHaServicesFactory
 high-availability.storageDir: s3://flink-ha/`+ns+`/reports
 high-availability.cluster-id: reports
 `, cm.Data["flink-conf.yaml"])
@@ -76,9 +76,12 @@ func TestConfigMapWithoutClusterIDIsDenied(t *testing.T) {
 
 	_, errOut, err := kubectlIn(ctx, ns, manifest, "apply", "-f", "-")
 	require.Error(t, err)
-	assert.Contains(t, errOut, `data[flink-conf.yaml][kubernetes.cluster-id]: Required value: `+
-		`Kubernetes HA names its ConfigMaps after it: set kubernetes.cluster-id to a name unique in the namespace`)
-	assert.Contains(t, errOut, `data[flink-conf.yaml][high-availability.storageDir]: Required value`)
+	// The policy derives the storageDir from the cluster-id: it is the one
+	// thing to add, and the denial says so and nothing else.
+	assert.Contains(t, errOut, `data[flink-conf.yaml][kubernetes.cluster-id]: Required value: the one thing to add: `+
+		`Kubernetes HA names its ConfigMaps after it and the policy's storageDir follows from it`)
+	assert.NotContains(t, errOut, `high-availability.storageDir]: Required value`)
+	assert.NotContains(t, errOut, `Warning: data[flink-conf.yaml]: set`, "a denied object gets no change warnings")
 	_, err = plane.Clientset.CoreV1().ConfigMaps(ns).Get(ctx, "flink-config", metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "a denied ConfigMap is not stored")
 }
@@ -92,7 +95,7 @@ func TestDryRunAndServerSideApplyDoNotDrift(t *testing.T) {
 		out, errOut, err := kubectlIn(ctx, ns, flinkConfig, "apply", "--dry-run=server", "-o", "yaml", "-f", "-")
 		require.NoError(t, err)
 		assert.Contains(t, out, "high-availability.storageDir: s3://flink-ha/"+ns+"/reports", "dry run %d shows the mutation", i)
-		assert.Contains(t, errOut, "Warning: data[flink-conf.yaml]: set high-availability.type: kubernetes")
+		assert.Contains(t, errOut, "Warning: data[flink-conf.yaml]: set high-availability: org.apache.flink.kubernetes.highavailability.KubernetesHaServicesFactory")
 	}
 	_, err := plane.Clientset.CoreV1().ConfigMaps(ns).Get(ctx, "flink-config", metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "a dry run stores nothing")
@@ -103,7 +106,7 @@ func TestDryRunAndServerSideApplyDoNotDrift(t *testing.T) {
 		require.NoError(t, err)
 		cm, err := plane.Clientset.CoreV1().ConfigMaps(ns).Get(ctx, "flink-config", metav1.GetOptions{})
 		require.NoError(t, err)
-		assert.Contains(t, cm.Data["flink-conf.yaml"], "high-availability.type: kubernetes")
+		assert.Contains(t, cm.Data["flink-conf.yaml"], "high-availability: org.apache.flink.kubernetes.highavailability.KubernetesHaServicesFactory")
 		versions = append(versions, cm.ResourceVersion)
 	}
 	assert.Equal(t, versions[0], versions[1], "a second server-side apply must not change the object")

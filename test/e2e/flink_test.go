@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"sigs.k8s.io/yaml"
 )
 
 // example reads one of the golden manifests the unit tests use.
@@ -41,13 +42,13 @@ func TestStandaloneSessionExampleIsStoredHA(t *testing.T) {
 
 	_, errOut, err := kubectlIn(ctx, ns, manifest, "apply", "-f", "-")
 	require.NoError(t, err)
-	assert.Contains(t, errOut, "Warning: spec.template.spec.containers[0].args: added $(POD_IP)")
+	assert.Contains(t, errOut, "Warning: spec.template.spec.containers[0].args: added -D jobmanager.rpc.address=$(POD_IP)")
 
 	deployments := plane.Clientset.AppsV1().Deployments(ns)
 	jm, err := deployments.Get(ctx, "flink-jobmanager", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "flink-ha", jm.Spec.Template.Spec.ServiceAccountName)
-	assert.Equal(t, []string{"jobmanager", "$(POD_IP)"}, jm.Spec.Template.Spec.Containers[0].Args)
+	assert.Equal(t, []string{"jobmanager", "-D", "jobmanager.rpc.address=$(POD_IP)"}, jm.Spec.Template.Spec.Containers[0].Args)
 	assert.True(t, podIPEnv(jm.Spec.Template.Spec.Containers[0]))
 	tm, err := deployments.Get(ctx, "flink-taskmanager", metav1.GetOptions{})
 	require.NoError(t, err)
@@ -77,6 +78,10 @@ func TestStandaloneSessionExampleIsStoredHA(t *testing.T) {
 	assert.Equal(t, data, cm.Data)
 }
 
+// TestStandaloneApplicationExampleIsStoredHA applies the docs' application
+// cluster on Flink 2.1: the JobManager advertises its pod IP with -D, which
+// every version reads, so the job class stays an option (Flink 2 has no
+// --host, which would end option parsing).
 func TestStandaloneApplicationExampleIsStoredHA(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -86,8 +91,8 @@ func TestStandaloneApplicationExampleIsStoredHA(t *testing.T) {
 	require.NoError(t, err)
 	job, err := plane.Clientset.BatchV1().Jobs(ns).Get(ctx, "flink-jobmanager", metav1.GetOptions{})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"standalone-job", "--host", "$(POD_IP)", "--job-classname", "org.apache.flink.examples.WordCount", "--output", "s3://out/wc"},
-		job.Spec.Template.Spec.Containers[0].Args)
+	assert.Equal(t, []string{"standalone-job", "-D", "jobmanager.rpc.address=$(POD_IP)", "--job-classname", "org.apache.flink.examples.WordCount",
+		"--output", "s3://out/wc"}, job.Spec.Template.Spec.Containers[0].Args)
 	assert.True(t, podIPEnv(job.Spec.Template.Spec.Containers[0]))
 	cm, err := plane.Clientset.CoreV1().ConfigMaps(ns).Get(ctx, "flink-config", metav1.GetOptions{})
 	require.NoError(t, err)
@@ -97,6 +102,37 @@ func TestStandaloneApplicationExampleIsStoredHA(t *testing.T) {
 		pods, err := plane.Clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "component=jobmanager"})
 		return err == nil && len(pods.Items) == 2
 	}, time.Minute, 200*time.Millisecond, "the job controller runs the JobManager and its standby")
+}
+
+// TestTheOperatorsOwnConfigMapApplies installs the Flink Kubernetes
+// Operator's flink-operator-config, as its Helm chart renders it, with the
+// webhook in place: it is the operator's defaults, not a cluster, so it is
+// stored as written, with nothing said.
+func TestTheOperatorsOwnConfigMapApplies(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ns := plane.Namespace(t)
+	manifest := example(t, "operator-config")
+
+	out, errOut, err := kubectlIn(ctx, ns, manifest, "apply", "-f", "-")
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, "configmap/flink-operator-config created")
+	assert.NotContains(t, errOut, "Warning")
+	var want corev1.ConfigMap
+	require.NoError(t, yaml.Unmarshal([]byte(manifest), &want))
+	got, err := plane.Clientset.CoreV1().ConfigMaps(ns).Get(ctx, "flink-operator-config", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, want.Data, got.Data)
+
+	// An upgrade of the chart changes the defaults: also admitted as written.
+	upgraded := strings.Replace(manifest, "kubernetes.operator.reconcile.interval: 15 s", "kubernetes.operator.reconcile.interval: 30 s", 1)
+	_, errOut, err = kubectlIn(ctx, ns, upgraded, "apply", "-f", "-")
+	require.NoError(t, err, errOut)
+	assert.NotContains(t, errOut, "Warning")
+	got, err = plane.Clientset.CoreV1().ConfigMaps(ns).Get(ctx, "flink-operator-config", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Contains(t, got.Data["flink-conf.yaml"], "kubernetes.operator.reconcile.interval: 30 s\n")
+	assert.NotContains(t, got.Data["flink-conf.yaml"], "high-availability")
 }
 
 func TestStandbyJobManagersWithoutHAAreDenied(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 func TestKindChecksPassOnTheTestBed(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	flinkRoles(t) // the install's ClusterRoles of Flink's rights
 	ns := "kind-checks-" + rand.String(5)
 	t.Cleanup(func() { _, _, _ = plane.Kubectl(context.Background(), "", "delete", "namespace", ns, "--wait=false") })
 

@@ -84,7 +84,7 @@ func checkInstall(ctx context.Context, t *testing.T, ns, name string) {
 	// The webhook's own account: what its reconcilers need, and not more.
 	for _, ok := range []struct{ namespace, verb, group, resource string }{
 		{"team", "patch", "", "configmaps"}, {"team", "watch", "", "configmaps"}, {"team", "create", "", "serviceaccounts"},
-		{"team", "create", "rbac.authorization.k8s.io", "roles"}, {"team", "create", "rbac.authorization.k8s.io", "rolebindings"},
+		{"team", "create", "rbac.authorization.k8s.io", "rolebindings"},
 		{"team", "watch", "apps", "deployments"}, {"team", "watch", "flink.apache.org", "flinkdeployments"},
 		{ns, "update", "coordination.k8s.io", "leases"}, {"", "create", "authorization.k8s.io", "subjectaccessreviews"},
 	} {
@@ -94,9 +94,11 @@ func checkInstall(ctx context.Context, t *testing.T, ns, name string) {
 		{"team", "get", "", "secrets"}, {"team", "create", "", "pods"}, {"team", "update", "apps", "deployments"},
 		{"team", "create", "coordination.k8s.io", "leases"}, {"", "create", "rbac.authorization.k8s.io", "clusterrolebindings"},
 		{"team", "escalate", "rbac.authorization.k8s.io", "roles"}, {"team", "bind", "rbac.authorization.k8s.io", "roles"},
+		{"team", "create", "rbac.authorization.k8s.io", "roles"}, {"team", "update", "", "configmaps"}, {"team", "delete", "apps", "deployments"},
 	} {
 		assert.False(t, allowed(ctx, t, user, no.namespace, no.verb, no.group, no.resource), "the webhook must not %s %s in %q", no.verb, no.resource, no.namespace)
 	}
+	checkFlinkRights(ctx, t, ns, name)
 }
 
 func TestKustomizeInstall(t *testing.T) {

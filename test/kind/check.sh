@@ -27,19 +27,22 @@ step "Applying the Flink docs' standalone session cluster"
 k create namespace "$ns"
 k -n "$ns" apply -f "$examples/standalone-session.in.yaml"
 conf=$(k -n "$ns" get configmap flink-config -o jsonpath='{.data.flink-conf\.yaml}')
-grep -q '^high-availability.type: kubernetes$' <<<"$conf" || fail "flink-conf.yaml has no high-availability.type"
+grep -q '^high-availability: org.apache.flink.kubernetes.highavailability.KubernetesHaServicesFactory$' <<<"$conf" ||
+  fail "flink-conf.yaml has not the HA spelling every Flink version reads"
 grep -q "^high-availability.storageDir: s3://flink-ha/$ns/session$" <<<"$conf" || fail "flink-conf.yaml has no storageDir"
 pass "flink-conf.yaml made HA"
 [ "$(k -n "$ns" get deployment flink-jobmanager -o jsonpath='{.spec.template.spec.serviceAccountName}')" = flink-ha ] ||
   fail "the JobManager does not run under flink-ha"
 # shellcheck disable=SC2016 # $(POD_IP) is Kubernetes' variable reference, meant literally
-[ "$(k -n "$ns" get deployment flink-jobmanager -o jsonpath='{.spec.template.spec.containers[0].args[1]}')" = '$(POD_IP)' ] ||
+[ "$(k -n "$ns" get deployment flink-jobmanager -o jsonpath='{.spec.template.spec.containers[0].args[2]}')" = 'jobmanager.rpc.address=$(POD_IP)' ] ||
   fail "the JobManager does not advertise its pod IP"
 pass "JobManager runs under flink-ha and advertises \$(POD_IP)"
-role_bound() { k -n "$ns" get serviceaccount/flink-ha role/flink-ha rolebinding/flink-ha; }
-eventually role_bound || fail "the service account, Role and RoleBinding were not made"
-[ "$(k -n "$ns" auth can-i update configmaps --as "system:serviceaccount:$ns:flink-ha")" = yes ] ||
-  fail "flink-ha may not update ConfigMaps"
+role_bound() { k -n "$ns" get serviceaccount/flink-ha rolebinding/flink-ha; }
+eventually role_bound || fail "the service account and its RoleBinding were not made"
+for verb in update patch; do
+  [ "$(k -n "$ns" auth can-i "$verb" configmaps --as "system:serviceaccount:$ns:flink-ha")" = yes ] ||
+    fail "flink-ha may not $verb ConfigMaps"
+done
 [ "$(k -n "$ns" auth can-i create pods --as "system:serviceaccount:$ns:flink-ha" || true)" = no ] ||
   fail "flink-ha may create pods"
 pass "flink-ha exists and may manage ConfigMaps, and no more"

@@ -1,0 +1,200 @@
+package accounts
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
+)
+
+func testScheme(t *testing.T) *runtime.Scheme {
+	s := runtime.NewScheme()
+	require.NoError(t, clientgoscheme.AddToScheme(s))
+	s.AddKnownTypeWithName(FlinkDeploymentGVK, &unstructured.Unstructured{})
+	s.AddKnownTypeWithName(FlinkDeploymentGVK.GroupVersion().WithKind("FlinkDeploymentList"), &unstructured.UnstructuredList{})
+	return s
+}
+
+func flinkDeployment(ns, account string) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{"serviceAccount": account}}}
+	u.SetGroupVersionKind(FlinkDeploymentGVK)
+	u.SetNamespace(ns)
+	u.SetName("orders")
+	return u
+}
+
+var ours = map[string]string{managedByLabel: ManagedBy}
+
+func binding(name, roleKind, role string, labels map[string]string) *rbacv1.RoleBinding {
+	return &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: name, Labels: labels},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "flink-ha", Namespace: "team"}},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: roleKind, Name: role},
+	}
+}
+
+// TestEnsure runs Ensure on what a namespace holds and compares the
+// account and bindings that are there afterwards, whole.
+func TestEnsure(t *testing.T) {
+	t.Parallel()
+	p, err := policy.Parse([]byte("{}\n"))
+	require.NoError(t, err)
+	standalone := binding("flink-ha", "ClusterRole", "flink-ha-webhook:flink-standalone", ours)
+	native := binding("flink-ha-native", "ClusterRole", "flink-ha-webhook:flink-native", ours)
+	usersAccount := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "flink-ha", Labels: map[string]string{"team": "data"}}}
+	ourAccount := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "flink-ha", Labels: ours}}
+	usersBinding := binding("flink-ha", "Role", "my-own", map[string]string{"team": "data"})
+	drifted := standalone.DeepCopy()
+	drifted.Subjects = []rbacv1.Subject{{Kind: rbacv1.UserKind, Name: "mallory"}}
+	olderInstall := binding("flink-ha", "Role", "flink-ha", ours)
+
+	oldRole := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "flink-ha", Labels: ours},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "update"}}}}
+	usersRole := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "flink-ha"},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"*"}}}}
+	cases := map[string]struct {
+		existing     []client.Object
+		wantAccount  *corev1.ServiceAccount
+		wantBindings []*rbacv1.RoleBinding
+		wantRoles    []string
+	}{
+		"an empty namespace gets the account bound to standalone Flink's rights": {
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
+		},
+		"a FlinkDeployment under the account also binds native Flink's rights": {
+			existing:    []client.Object{flinkDeployment("team", "flink-ha")},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone, native},
+		},
+		"a FlinkDeployment under another account binds nothing native": {
+			existing:    []client.Object{flinkDeployment("team", "mine")},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
+		},
+		"our native binding goes when no FlinkDeployment runs under the account": {
+			existing:    []client.Object{ourAccount, standalone, native},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
+		},
+		"a native binding that is not ours stays": {
+			existing:    []client.Object{ourAccount, standalone, binding("flink-ha-native", "Role", "x", nil)},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone, binding("flink-ha-native", "Role", "x", nil)},
+		},
+		"an account that is not ours is left as it is and bound": {
+			existing:    []client.Object{usersAccount},
+			wantAccount: usersAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
+		},
+		"a binding that is not ours is left alone": {
+			existing:    []client.Object{ourAccount, usersBinding},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{usersBinding},
+		},
+		"drifted subjects of our binding are restored": {
+			existing:    []client.Object{ourAccount, drifted},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
+		},
+		"our binding of a Role (an older install) is deleted and re-created with the ClusterRole, and our Role goes": {
+			existing:    []client.Object{ourAccount, olderInstall, oldRole},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
+		},
+		"a Role that is not ours is left alone when our binding moves off it": {
+			existing:    []client.Object{ourAccount, olderInstall, usersRole},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone}, wantRoles: []string{"flink-ha"},
+		},
+		"a Role that is not ours is left alone": {
+			existing:    []client.Object{ourAccount, standalone, usersRole},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone}, wantRoles: []string{"flink-ha"},
+		},
+		"nothing changes when all is as it must be": {
+			existing:    []client.Object{ourAccount, standalone},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var objs []client.Object
+			for _, o := range tc.existing {
+				objs = append(objs, o.DeepCopyObject().(client.Object))
+			}
+			c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(objs...).Build()
+			before := versions(t, c)
+			r := &Reconciler{Client: c, Reader: c, Policy: p, ClusterRolePrefix: DefaultClusterRolePrefix}
+			require.NoError(t, r.Ensure(context.Background(), "team"))
+
+			sa := &corev1.ServiceAccount{}
+			require.NoError(t, c.Get(context.Background(), client.ObjectKey{Namespace: "team", Name: "flink-ha"}, sa))
+			assert.Equal(t, tc.wantAccount.Labels, sa.Labels)
+			var got rbacv1.RoleBindingList
+			require.NoError(t, c.List(context.Background(), &got, client.InNamespace("team")))
+			var gotBindings []*rbacv1.RoleBinding
+			for i := range got.Items {
+				b := got.Items[i]
+				gotBindings = append(gotBindings, &rbacv1.RoleBinding{
+					ObjectMeta: metav1.ObjectMeta{Namespace: b.Namespace, Name: b.Name, Labels: b.Labels},
+					Subjects:   b.Subjects, RoleRef: b.RoleRef,
+				})
+			}
+			assert.Equal(t, tc.wantBindings, gotBindings)
+			var roles rbacv1.RoleList
+			require.NoError(t, c.List(context.Background(), &roles, client.InNamespace("team")))
+			var roleNames []string
+			for _, role := range roles.Items {
+				roleNames = append(roleNames, role.Name)
+				assert.Equal(t, usersRole.Rules, role.Rules, "a user's Role keeps its rules")
+			}
+			assert.Equal(t, tc.wantRoles, roleNames)
+			if name == "nothing changes when all is as it must be" {
+				assert.Equal(t, before, versions(t, c), "no object is written")
+			}
+			// A second run changes nothing: Ensure is level-triggered.
+			after := versions(t, c)
+			require.NoError(t, r.Ensure(context.Background(), "team"))
+			assert.Equal(t, after, versions(t, c), "a second Ensure writes nothing")
+		})
+	}
+}
+
+func versions(t *testing.T, c client.Client) map[string]string {
+	out := map[string]string{}
+	var sas corev1.ServiceAccountList
+	require.NoError(t, c.List(context.Background(), &sas))
+	for _, o := range sas.Items {
+		out["sa/"+o.Name] = o.ResourceVersion
+	}
+	var rbs rbacv1.RoleBindingList
+	require.NoError(t, c.List(context.Background(), &rbs))
+	for _, o := range rbs.Items {
+		out["rb/"+o.Name] = o.ResourceVersion
+	}
+	return out
+}
+
+// TestEnsureReturnsWhatItCannotDo: an API error is returned for a retry,
+// never swallowed.
+func TestEnsureReturnsWhatItCannotDo(t *testing.T) {
+	t.Parallel()
+	p, err := policy.Parse([]byte("{}\n"))
+	require.NoError(t, err)
+	c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithInterceptorFuncs(interceptorCreateFails()).Build()
+	r := &Reconciler{Client: c, Reader: c, Policy: p, ClusterRolePrefix: DefaultClusterRolePrefix}
+	err = r.Ensure(context.Background(), "team")
+	require.Error(t, err)
+	assert.True(t, apierrors.IsServiceUnavailable(err), "got %v", err)
+	assert.Contains(t, err.Error(), "ensuring ServiceAccount team/flink-ha")
+}
+
+func interceptorCreateFails() interceptor.Funcs {
+	return interceptor.Funcs{Create: func(context.Context, client.WithWatch, client.Object, ...client.CreateOption) error {
+		return apierrors.NewServiceUnavailable("the API server is down")
+	}}
+}

@@ -1,0 +1,114 @@
+package cluster
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
+	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
+	"github.com/flink-ha-webhook/flink-ha-webhook/recognise"
+)
+
+// ConfigMapRole is the part a ConfigMap plays for Flink.
+type ConfigMapRole int
+
+// The roles of ConfigMaps.
+const (
+	// NotFlink ConfigMaps are none of the webhook's business.
+	NotFlink ConfigMapRole = iota
+	// HAData holds a cluster's leader election and recovery pointers.
+	HAData
+	// ClusterConfig is the configuration of a cluster someone wrote.
+	ClusterConfig
+	// NativeConfig is flink-config-<cid>, written by Flink or the operator
+	// from the cluster's own configuration, whose decision was made there.
+	NativeConfig
+	// OperatorConfig is the Flink Kubernetes Operator's own defaults.
+	OperatorConfig
+	// NoCluster is Flink configuration that configures no cluster: a
+	// launcher's filesystem credentials, a client's settings.
+	NoCluster
+)
+
+// Unreadable is a configuration file that cannot be parsed.
+type Unreadable struct {
+	Path *field.Path
+	Err  error
+}
+
+// ConfigMapObject is what the rules know about a ConfigMap.
+type ConfigMapObject struct {
+	Object
+	Role ConfigMapRole
+	// Unreadable are the Flink configuration files that cannot be read.
+	Unreadable []Unreadable
+	// Warnings are what Flink would skip or override in the files, by
+	// file.
+	Warnings []string
+}
+
+// ConfigMap says what cm is to Flink. The sources it returns edit cm's data
+// when stored.
+func ConfigMap(cm *corev1.ConfigMap, p *policy.Policy) *ConfigMapObject {
+	o := &ConfigMapObject{Object: Object{Mode: Standalone, Versions: flinkconf.Supported, Namespace: cm.Namespace}}
+	if _, ok := recognise.HAConfigMap(cm.Name, cm.Labels); ok {
+		o.Role = HAData
+		return o
+	}
+	keys := recognise.ConfigKeys(cm)
+	switch {
+	case len(keys) == 0:
+		return o
+	case recognise.OperatorConfigMap(cm):
+		o.Role = OperatorConfig
+		return o
+	case recognise.NativeConfigMap(cm):
+		o.Role, o.Mode = NativeConfig, Native
+		return o
+	}
+	o.Role = NoCluster
+	for _, key := range keys {
+		path := field.NewPath("data").Key(key)
+		src, err := flinkconf.ParseFile(key, []byte(cm.Data[key]))
+		if err != nil {
+			o.Role = ClusterConfig
+			o.Unreadable = append(o.Unreadable, Unreadable{Path: path, Err: err})
+			continue
+		}
+		if !recognise.ConfiguresCluster(src) {
+			continue
+		}
+		o.Role = ClusterConfig
+		for _, w := range src.Warnings() {
+			o.Warnings = append(o.Warnings, path.String()+": "+w.String())
+		}
+		c := &Configuration{
+			Path:       path,
+			Config:     newConfig(layer(path, src)),
+			Versions:   fileVersions(key, keys),
+			Nested:     key == recognise.KeyStandard,
+			Standalone: true,
+			Edit:       src,
+			EditPath:   path,
+		}
+		c.Store = func() { cm.Data[key] = string(src.Bytes()) }
+		o.Configs = append(o.Configs, c.track(path))
+	}
+	o.decide(p, cm.Annotations)
+	return o
+}
+
+// fileVersions are the release lines that read a configuration file: the
+// legacy file up to 1.20; config.yaml from 1.19, or from 2.0 beside a
+// flink-conf.yaml, which 1.19 and 1.20 prefer.
+func fileVersions(key string, keys []string) flinkconf.Range {
+	if key == recognise.KeyLegacy {
+		return flinkconf.Range{Min: flinkconf.Supported.Min, Max: flinkconf.V1_20}
+	}
+	for _, k := range keys {
+		if k == recognise.KeyLegacy {
+			return flinkconf.Range{Min: flinkconf.V2_0, Max: flinkconf.Supported.Max}
+		}
+	}
+	return flinkconf.Range{Min: flinkconf.V1_19, Max: flinkconf.Supported.Max}
+}

@@ -1,0 +1,184 @@
+package cluster
+
+import (
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
+	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
+	"github.com/flink-ha-webhook/flink-ha-webhook/recognise"
+)
+
+// EnvProperties is the official image's variable of configuration lines.
+const EnvProperties = "FLINK_PROPERTIES"
+
+// RPCAddress is the address a JobManager binds and advertises; with HA its
+// standbys and TaskManagers find it through the HA ConfigMaps, so it must be
+// the pod's IP.
+const RPCAddress = "jobmanager.rpc.address"
+
+// WorkloadObject is what the rules know about a Deployment, StatefulSet or
+// Job that runs Flink.
+type WorkloadObject struct {
+	Object
+	Pod recognise.FlinkPod
+	// Container is the container running Flink, at ContainerPath.
+	Container     *corev1.Container
+	ContainerPath *field.Path
+	// Carried is true when the container carries its configuration itself
+	// (FLINK_PROPERTIES or -D arguments, no mounted configuration).
+	Carried bool
+	// Unreadable is a FLINK_PROPERTIES that cannot be read.
+	Unreadable *Unreadable
+}
+
+// Workload says what the pod template tpl of the object with metadata meta
+// runs; false when it runs no Flink. Edits of its configurations change
+// tpl when stored.
+func Workload(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *policy.Policy) (*WorkloadObject, bool) {
+	fp, ok := recognise.PodTemplate(meta.Labels, tpl)
+	if !ok {
+		return nil, false
+	}
+	c := &tpl.Spec.Containers[fp.Container]
+	w := &WorkloadObject{
+		Object:        Object{Mode: Standalone, Versions: flinkconf.Supported, Namespace: meta.Namespace},
+		Pod:           fp,
+		Container:     c,
+		ContainerPath: field.NewPath("spec", "template", "spec", "containers").Index(fp.Container),
+	}
+	if fp.Native {
+		w.Mode = Native
+	}
+	if v, ok := flinkconf.ImageVersion(c.Image); ok {
+		w.Versions, w.VersionFrom = flinkconf.Exactly(v), "image "+c.Image
+	}
+	w.read()
+	w.decide(p, meta.Annotations)
+	for _, cfg := range w.Configs {
+		cfg.Decision = w.Decision // one container, one decision
+	}
+	return w, true
+}
+
+// read builds the container's configurations: FLINK_PROPERTIES under the
+// rules of each release line that may run it, then the -D arguments.
+func (w *WorkloadObject) read() {
+	c, cpath := w.Container, w.ContainerPath
+	argsPath := cpath.Child("args")
+	// New properties go where every entrypoint reads them: right after
+	// "standalone-job" (its parser stops at the first program argument),
+	// at the end for jobmanager and taskmanager.
+	insertAt := len(c.Args)
+	if w.Pod.Application {
+		insertAt = 1
+	}
+	args := flinkconf.ParseArgs(c.Args, insertAt)
+	// The JobManager's own address, which HA makes its pod IP, is no
+	// configuration the container carries.
+	hasArgs := slices.ContainsFunc(args.Entries(), func(e flinkconf.Entry) bool { return e.Key != RPCAddress })
+
+	envPath := cpath.Child("env").Key(EnvProperties)
+	i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == EnvProperties })
+	var legacy *flinkconf.Legacy
+	var props *flinkconf.Properties
+	if i >= 0 && c.Env[i].ValueFrom == nil {
+		var err error
+		text := []byte(c.Env[i].Value)
+		if legacy, err = flinkconf.ParseLegacy(text); err == nil {
+			props, err = flinkconf.ParseProperties(text)
+		}
+		if err != nil {
+			w.Unreadable = &Unreadable{Path: envPath, Err: err}
+			legacy, props = nil, nil
+		}
+	}
+	w.Carried = !w.Pod.ConfigMounted && (legacy != nil || hasArgs)
+
+	// The configuration is edited where the user put it: -D arguments
+	// that already set HA keys win over FLINK_PROPERTIES, which wins over
+	// other -D.
+	var edit flinkconf.Source
+	var editPath *field.Path
+	var store func()
+	switch {
+	case hasArgs && (setsHA(args) || legacy == nil):
+		edit, editPath, store = args, argsPath, func() { c.Args = args.Args() }
+	case legacy != nil:
+		edit, editPath, store = legacy, envPath, func() { c.Env[i].Value = string(legacy.Bytes()) }
+	}
+
+	add := func(versions flinkconf.Range, nested bool, env flinkconf.Source) {
+		cfg := &flinkconf.Config{}
+		if env != nil {
+			cfg.Layers = append(cfg.Layers, layer(envPath, env))
+		}
+		if hasArgs {
+			cfg.Layers = append(cfg.Layers, layer(argsPath, args))
+		}
+		path := envPath
+		if env == nil {
+			path = argsPath
+		}
+		w.Configs = append(w.Configs, (&Configuration{
+			Path: path, Config: cfg, Versions: versions, Nested: nested,
+			Standalone: w.Mode == Standalone, Overrides: w.Pod.ConfigMounted,
+			Edit: edit, EditPath: editPath, Store: store,
+		}).track(envPath, argsPath))
+	}
+	switch {
+	case legacy == nil && !hasArgs:
+		return
+	case legacy == nil:
+		add(w.Versions, false, nil)
+	default:
+		// Images older or newer than the supported lines read it as the
+		// oldest or newest do.
+		if old, ok := w.Versions.Intersect(flinkconf.Range{Max: flinkconf.V1_18}); ok {
+			add(old, false, legacy)
+		}
+		if nested, ok := w.Versions.Intersect(flinkconf.Range{Min: flinkconf.PropertiesNested, Max: flinkconf.Version{Major: 99}}); ok {
+			add(nested, true, props)
+		}
+	}
+}
+
+// setsHA reports whether the arguments set any HA key.
+func setsHA(args *flinkconf.Args) bool {
+	for _, e := range args.Entries() {
+		if strings.HasPrefix(e.Key, "high-availability") || strings.HasPrefix(e.Key, "recovery.") {
+			return true
+		}
+	}
+	return false
+}
+
+// Nested reports whether some release line reads a configuration of the
+// object as nested YAML.
+func (o *Object) Nested() bool {
+	return slices.ContainsFunc(o.Configs, func(c *Configuration) bool { return c.Nested })
+}
+
+// PodIPEnv is the variable the Flink docs give an HA JobManager, from
+// status.podIP; PodIPRef is how an argument refers to it.
+const (
+	PodIPEnv = "POD_IP"
+	PodIPRef = "$(" + PodIPEnv + ")"
+)
+
+// HostArg returns the index of a --host (or -h) option among the arguments
+// of standalone-job, or -1. Flink 2 has no such option: it ends option
+// parsing there, so the job class and its arguments become program
+// arguments.
+func HostArg(args []string) int {
+	for i, a := range args {
+		if a == "--host" || a == "-h" || strings.HasPrefix(a, "--host=") {
+			return i
+		}
+	}
+	return -1
+}

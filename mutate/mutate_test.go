@@ -1,0 +1,254 @@
+package mutate_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/flink-ha-webhook/flink-ha-webhook/mutate"
+	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
+)
+
+const (
+	factory   = "org.apache.flink.kubernetes.highavailability.KubernetesHaServicesFactory"
+	container = "spec.template.spec.containers[0]"
+	podIPEnv  = container + ".env: added POD_IP from status.podIP for the JobManager's HA address"
+)
+
+func jobManager(image string, args []string, env []corev1.EnvVar, mounted bool) (*metav1.ObjectMeta, *corev1.PodTemplateSpec) {
+	c := corev1.Container{Name: "jobmanager", Image: image, Args: args, Env: env}
+	tpl := &corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"component": "jobmanager"}},
+		Spec:       corev1.PodSpec{ServiceAccountName: "flink", Containers: []corev1.Container{c}},
+	}
+	if mounted {
+		tpl.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "conf", MountPath: "/opt/flink/conf"}}
+		tpl.Spec.Volumes = []corev1.Volume{{Name: "conf", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "flink-config"}}}}}
+	}
+	return &metav1.ObjectMeta{Name: "jm", Namespace: "team"}, tpl
+}
+
+func props(text string) []corev1.EnvVar {
+	return []corev1.EnvVar{{Name: "FLINK_PROPERTIES", Value: text}}
+}
+
+func TestWorkload(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		image    string
+		args     []string
+		env      []corev1.EnvVar
+		mounted  bool
+		wantArgs []string
+		wantEnv  string // FLINK_PROPERTIES afterwards, when there is one
+		want     []string
+	}{
+		"flink 2.1 application cluster keeps its job class": {
+			image: "flink:2.1", mounted: true,
+			args:     []string{"standalone-job", "--job-classname", "org.example.Job", "--output", "s3://out"},
+			wantArgs: []string{"standalone-job", "-D", "jobmanager.rpc.address=$(POD_IP)", "--job-classname", "org.example.Job", "--output", "s3://out"},
+			want:     []string{podIPEnv, container + ".args: added -D jobmanager.rpc.address=$(POD_IP): HA advertises the pod IP"},
+		},
+		"flink 1.20 application cluster keeps the --host of the Flink docs": {
+			image: "flink:1.20", mounted: true,
+			args:     []string{"standalone-job", "--host", "$(POD_IP)", "--job-classname", "org.example.Job"},
+			wantArgs: []string{"standalone-job", "--host", "$(POD_IP)", "--job-classname", "org.example.Job"},
+			want:     []string{podIPEnv},
+		},
+		"a flink 2.1 session JobManager advertises its pod IP with -D": {
+			image: "flink:2.1", mounted: true, args: []string{"jobmanager"},
+			wantArgs: []string{"jobmanager", "-D", "jobmanager.rpc.address=$(POD_IP)"},
+			want:     []string{podIPEnv, container + ".args: added -D jobmanager.rpc.address=$(POD_IP): HA advertises the pod IP"},
+		},
+		"a session JobManager that gives the docs' positional $(POD_IP) keeps it": {
+			image: "flink:1.20", mounted: true, args: []string{"jobmanager", "$(POD_IP)"},
+			wantArgs: []string{"jobmanager", "$(POD_IP)"},
+			want:     []string{podIPEnv},
+		},
+		"a JobManager that advertises its pod IP through -D is left so": {
+			image: "flink:2.1", mounted: true, args: []string{"jobmanager", "-D", "jobmanager.rpc.address=$(POD_IP)"},
+			wantArgs: []string{"jobmanager", "-D", "jobmanager.rpc.address=$(POD_IP)"},
+			want:     []string{podIPEnv},
+		},
+		"a JobManager that advertises a service name is told why HA needs its pod IP": {
+			image: "flink:2.1", mounted: true, args: []string{"jobmanager", "flink-jobmanager"},
+			wantArgs: []string{"jobmanager", "flink-jobmanager"},
+			want: []string{podIPEnv,
+				container + `.args: the JobManager advertises "flink-jobmanager"; with HA its standbys need $(POD_IP)`},
+		},
+		"FLINK_PROPERTIES of a flink 1.15 image gets the factory class": {
+			image: "flink:1.15", args: []string{"jobmanager", "$(POD_IP)"}, env: props("kubernetes.cluster-id: p\n"),
+			wantArgs: []string{"jobmanager", "$(POD_IP)"},
+			wantEnv:  "kubernetes.cluster-id: p\nhigh-availability: " + factory + "\nhigh-availability.storageDir: s3://flink-ha/team/p\nhigh-availability.cluster-id: p\n",
+			want: []string{podIPEnv,
+				container + ".env[FLINK_PROPERTIES]: set high-availability to the KubernetesHaServicesFactory class",
+				container + ".env[FLINK_PROPERTIES]: Flink 1.15 reads only the factory class",
+				container + ".env[FLINK_PROPERTIES]: set high-availability.storageDir: s3://flink-ha/team/p",
+				container + ".env[FLINK_PROPERTIES]: set high-availability.cluster-id: p"},
+		},
+		"FLINK_PROPERTIES of an image of unknown version gets the key most versions read, and says which ignore it": {
+			image: "registry.example/jobs/wordcount:3", args: []string{"jobmanager", "$(POD_IP)"}, env: props("kubernetes.cluster-id: p\n"),
+			wantArgs: []string{"jobmanager", "$(POD_IP)"},
+			wantEnv:  "kubernetes.cluster-id: p\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://flink-ha/team/p\nhigh-availability.cluster-id: p\n",
+			want: []string{podIPEnv,
+				container + ".env[FLINK_PROPERTIES]: set high-availability.type: kubernetes",
+				container + ".env[FLINK_PROPERTIES]: set high-availability.storageDir: s3://flink-ha/team/p",
+				container + ".env[FLINK_PROPERTIES]: set high-availability.cluster-id: p",
+				container + ".env[FLINK_PROPERTIES]: Flink 1.15-1.16 ignore high-availability.type; pin the image tag"},
+		},
+		"-D arguments of a flink 1.16 JobManager get the short value under high-availability": {
+			image: "flink:1.16", args: []string{"jobmanager", "$(POD_IP)", "-Dkubernetes.cluster-id=p"},
+			wantArgs: []string{"jobmanager", "$(POD_IP)", "-Dkubernetes.cluster-id=p", "-D", "high-availability=kubernetes",
+				"-D", "high-availability.storageDir=s3://flink-ha/team/p", "-D", "high-availability.cluster-id=p"},
+			want: []string{podIPEnv,
+				container + ".args: set high-availability: kubernetes",
+				container + ".args: Flink 1.16 reads no high-availability.type",
+				container + ".args: set high-availability.storageDir: s3://flink-ha/team/p",
+				container + ".args: set high-availability.cluster-id: p"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			meta, tpl := jobManager(tc.image, tc.args, tc.env, tc.mounted)
+			r := mutate.Workload(meta, tpl, testPolicy(t))
+			assert.Equal(t, tc.want, r.Warnings())
+			c := tpl.Spec.Containers[0]
+			assert.Equal(t, tc.wantArgs, c.Args)
+			if tc.wantEnv != "" {
+				assert.Equal(t, tc.wantEnv, c.Env[0].Value)
+			}
+			assert.Empty(t, mutate.Workload(meta, tpl, testPolicy(t)).Changes, "a second pass changes nothing")
+		})
+	}
+}
+
+func TestConfigMap(t *testing.T) {
+	t.Parallel()
+	cm := func(name string, labels map[string]string, data map[string]string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "team", Labels: labels}, Data: data}
+	}
+	running := "kubernetes.cluster-id: orders\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://b/ha\n"
+	cases := map[string]struct {
+		cm       *corev1.ConfigMap
+		wantData map[string]string
+		want     []string
+	}{
+		"a configuration that runs HA without a cluster-id gets none: its state would move": {
+			cm:       cm("flink-config", nil, map[string]string{"flink-conf.yaml": running}),
+			wantData: map[string]string{"flink-conf.yaml": running},
+			want:     []string{"data[flink-conf.yaml]: no high-availability.cluster-id added: the running HA state under <storageDir>/default would move"},
+		},
+		"a configuration the webhook turns HA on in gets the cluster-id": {
+			cm: cm("flink-config", nil, map[string]string{"config.yaml": "kubernetes.cluster-id: orders\n"}),
+			wantData: map[string]string{"config.yaml": "kubernetes.cluster-id: orders\nhigh-availability.type: kubernetes\n" +
+				"high-availability.storageDir: s3://flink-ha/team/orders\nhigh-availability.cluster-id: orders\n"},
+			want: []string{"data[config.yaml]: set high-availability.type: kubernetes", "data[config.yaml]: set high-availability.storageDir: s3://flink-ha/team/orders",
+				"data[config.yaml]: set high-availability.cluster-id: orders"},
+		},
+		"a configuration that names its HA storage gets the cluster-id too: nothing ran HA without one": {
+			cm: cm("flink-config", nil, map[string]string{"config.yaml": "kubernetes.cluster-id: orders\nhigh-availability.type: kubernetes\n"}),
+			wantData: map[string]string{"config.yaml": "kubernetes.cluster-id: orders\nhigh-availability.type: kubernetes\n" +
+				"high-availability.storageDir: s3://flink-ha/team/orders\nhigh-availability.cluster-id: orders\n"},
+			want: []string{"data[config.yaml]: set high-availability.storageDir: s3://flink-ha/team/orders", "data[config.yaml]: set high-availability.cluster-id: orders"},
+		},
+		"the operator's own ConfigMap is left alone": {
+			cm: cm("flink-operator-config", map[string]string{"app.kubernetes.io/name": "flink-kubernetes-operator"},
+				map[string]string{"flink-conf.yaml": "parallelism.default: 1\n", "log4j-operator.properties": ""}),
+			wantData: map[string]string{"flink-conf.yaml": "parallelism.default: 1\n", "log4j-operator.properties": ""},
+		},
+		"native flink-config-<cid> is left alone: Flink wrote it from the cluster's own decision": {
+			cm:       cm("flink-config-orders", map[string]string{"app": "orders", "type": "flink-native-kubernetes"}, map[string]string{"config.yaml": "kubernetes.cluster-id: orders\n"}),
+			wantData: map[string]string{"config.yaml": "kubernetes.cluster-id: orders\n"},
+		},
+		"a launcher's filesystem credentials are left alone": {
+			cm:       cm("s3", nil, map[string]string{"flink-conf.yaml": "s3.access-key: a\ns3.secret-key: b\n"}),
+			wantData: map[string]string{"flink-conf.yaml": "s3.access-key: a\ns3.secret-key: b\n"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r := mutate.ConfigMap(tc.cm, testPolicy(t))
+			assert.Equal(t, tc.want, r.Warnings())
+			assert.Equal(t, tc.wantData, tc.cm.Data)
+		})
+	}
+}
+
+func TestFlinkDeployment(t *testing.T) {
+	t.Parallel()
+	const fc = "spec.flinkConfiguration"
+	cases := map[string]struct {
+		version     string
+		annotations map[string]string
+		conf        map[string]any
+		wantConf    map[string]any
+		want        []string
+	}{
+		"flink 1.15 gets the factory class": {
+			version:  "v1_15",
+			wantConf: map[string]any{"high-availability": factory, "high-availability.storageDir": "s3://flink-ha/team/orders"},
+			want: []string{fc + ": set high-availability: " + factory, fc + ": Flink 1.15 reads only the factory class",
+				fc + ": set high-availability.storageDir: s3://flink-ha/team/orders"},
+		},
+		"flink 1.16 gets the short value under high-availability": {
+			version:  "v1_16",
+			wantConf: map[string]any{"high-availability": "kubernetes", "high-availability.storageDir": "s3://flink-ha/team/orders"},
+			want: []string{fc + ": set high-availability: kubernetes", fc + ": Flink 1.16 reads no high-availability.type",
+				fc + ": set high-availability.storageDir: s3://flink-ha/team/orders"},
+		},
+		"flink 1.16 with high-availability.type gets the key it reads": {
+			version: "v1_16", conf: map[string]any{"high-availability.type": "kubernetes", "high-availability.storageDir": "s3://b/ha"},
+			wantConf: map[string]any{"high-availability.type": "kubernetes", "high-availability": "kubernetes", "high-availability.storageDir": "s3://b/ha"},
+			want:     []string{fc + ": set high-availability: kubernetes", fc + ": Flink 1.16 reads no high-availability.type"},
+		},
+		"flink 1.17 gets high-availability.type": {
+			version:  "v1_17",
+			wantConf: map[string]any{"high-availability.type": "kubernetes", "high-availability.storageDir": "s3://flink-ha/team/orders"},
+			want:     []string{fc + ": set high-availability.type: kubernetes", fc + ": set high-availability.storageDir: s3://flink-ha/team/orders"},
+		},
+		"flink 1.18 is written flat: the storageDir goes beside a bare high-availability": {
+			version: "v1_18", conf: map[string]any{"high-availability": "kubernetes"},
+			wantConf: map[string]any{"high-availability": "kubernetes", "high-availability.storageDir": "s3://flink-ha/team/orders"},
+			want:     []string{fc + ": set high-availability.storageDir: s3://flink-ha/team/orders"},
+		},
+		"flink 2.1 nested configuration gets the keys in its block": {
+			version: "v2_1", conf: map[string]any{"high-availability": map[string]any{"storageDir": "s3://b/ha"}},
+			wantConf: map[string]any{"high-availability": map[string]any{"storageDir": "s3://b/ha", "type": "kubernetes"}},
+			want:     []string{fc + ": set high-availability.type: kubernetes"},
+		},
+		"an opted-out deployment is left alone": {
+			version: "v1_20", annotations: map[string]string{policy.AnnotationHA: "off"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			spec := map[string]any{"flinkVersion": tc.version, "serviceAccount": "flink"}
+			if tc.conf != nil {
+				spec["flinkConfiguration"] = tc.conf
+			}
+			u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "flink.apache.org/v1beta1", "kind": "FlinkDeployment",
+				"metadata": map[string]any{"name": "orders", "namespace": "team"}, "spec": spec}}
+			if tc.annotations != nil {
+				u.SetAnnotations(tc.annotations)
+			}
+			r := mutate.FlinkDeployment(u, testPolicy(t))
+			assert.Equal(t, tc.want, r.Warnings())
+			got, _, err := unstructured.NestedFieldNoCopy(u.Object, "spec", "flinkConfiguration")
+			require.NoError(t, err)
+			if tc.wantConf == nil {
+				assert.Equal(t, tc.conf == nil, got == nil)
+				return
+			}
+			assert.Equal(t, tc.wantConf, got)
+			assert.Empty(t, mutate.FlinkDeployment(u, testPolicy(t)).Changes, "a second pass changes nothing")
+		})
+	}
+}

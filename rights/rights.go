@@ -1,0 +1,154 @@
+// Package rights is the one list of what Flink asks of the Kubernetes API
+// server, per mode and release line: the Role the webhook binds for Flink,
+// the account check and the documented RBAC are derived from it.
+package rights
+
+import (
+	"slices"
+	"strings"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+
+	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
+)
+
+// Mode is how a Flink cluster runs on Kubernetes.
+type Mode int
+
+const (
+	// Standalone clusters are Deployments, StatefulSets or Jobs someone
+	// else made; Flink only uses its Kubernetes HA services.
+	Standalone Mode = iota
+	// Native clusters (the operator's FlinkDeployments, kubernetes-session,
+	// kubernetes-application) also make and remove their TaskManager pods.
+	Native
+)
+
+func (m Mode) String() string {
+	if m == Native {
+		return "native"
+	}
+	return "standalone"
+}
+
+// Access is one verb on one resource of one API group ("" is core).
+type Access struct{ Group, Resource, Verb string }
+
+func (a Access) String() string {
+	if a.Group == "" {
+		return a.Verb + " " + a.Resource
+	}
+	return a.Verb + " " + a.Resource + "." + a.Group
+}
+
+// need is one Access, the release lines and mode it applies to, and the
+// source that shows it.
+type need struct {
+	Access
+	since  flinkconf.Version
+	native bool
+}
+
+// needs is the list. What shows each entry (Flink's flink-kubernetes
+// module and the fabric8 kubernetes-client it bundles):
+//   - configmaps get, create: fabric8 LeaderElector reads the leader
+//     ConfigMap and creates it when missing (ResourceLock / ConfigMapLock);
+//     Fabric8FlinkKubeClient.getConfigMap and createConfigMap.
+//   - configmaps list, watch: KubernetesConfigMapSharedInformer (leader
+//     retrieval on JobManagers and TaskManagers).
+//   - configmaps update: Fabric8FlinkKubeClient.checkAndUpdateConfigMap
+//     writes job graphs and checkpoint pointers with a PUT locked to the
+//     resourceVersion it read (every release); leader renewals with
+//     fabric8 5.x (Flink 1.15-1.17) are GET + PUT as well.
+//   - configmaps patch, from 1.18: fabric8 >= 6.5 renews and releases
+//     leadership with a PATCH carrying the resourceVersion it read
+//     (strategic merge in 6.5, JSON merge from 6.6 on, also in 7.x).
+//   - configmaps delete: job cleanup deletes the job's ConfigMap by name.
+//   - configmaps deletecollection: cluster cleanup deletes the cluster's
+//     HA ConfigMaps by label (KubernetesHaServices, and
+//     KubernetesLeaderElectionHaServices.internalCleanup). It grants
+//     nothing delete on every ConfigMap does not already, so it is asked
+//     of every release line.
+//   - pods create, delete, list, watch (native): createTaskManagerPod,
+//     stopPod, getPodsWithLabels, watchPodsAndDoCallback; get as the
+//     operator's job Role grants it.
+//   - deployments get (native): createTaskManagerPod reads the
+//     JobManager's Deployment to own the TaskManager pods; delete:
+//     stopAndCleanupCluster removes the cluster.
+//   - deployments/finalizers update (native): the TaskManager pods' owner
+//     reference sets blockOwnerDeletion, which clusters running the
+//     OwnerReferencesPermissionEnforcement admission plugin allow only to
+//     who may update the owner's finalizers (the operator's job Role
+//     grants it for the same reason).
+//
+// Services are left out: only a native cluster on the host network updates
+// its Service's target port, and the operator's job Role does not grant
+// it either.
+var needs = []need{
+	{Access: Access{"", "configmaps", "get"}},
+	{Access: Access{"", "configmaps", "list"}},
+	{Access: Access{"", "configmaps", "watch"}},
+	{Access: Access{"", "configmaps", "create"}},
+	{Access: Access{"", "configmaps", "update"}},
+	{Access: Access{"", "configmaps", "patch"}, since: flinkconf.V1_18},
+	{Access: Access{"", "configmaps", "delete"}},
+	{Access: Access{"", "configmaps", "deletecollection"}},
+	{Access: Access{"", "pods", "get"}, native: true},
+	{Access: Access{"", "pods", "list"}, native: true},
+	{Access: Access{"", "pods", "watch"}, native: true},
+	{Access: Access{"", "pods", "create"}, native: true},
+	{Access: Access{"", "pods", "delete"}, native: true},
+	{Access: Access{"apps", "deployments", "get"}, native: true},
+	{Access: Access{"apps", "deployments", "delete"}, native: true},
+	{Access: Access{"apps", "deployments/finalizers", "update"}, native: true},
+}
+
+// Needs lists what a Flink cluster of mode m needs in its namespace when it
+// may run any release line of r. A zero Range means the release line is
+// unknown: every supported one.
+func Needs(m Mode, r flinkconf.Range) []Access {
+	if r == (flinkconf.Range{}) {
+		r = flinkconf.Supported
+	}
+	var out []Access
+	for _, n := range needs {
+		if n.native && m != Native || !r.AnyAtLeast(n.since) {
+			continue
+		}
+		out = append(out, n.Access)
+	}
+	return out
+}
+
+// Rules returns Needs as the rules of a Role: one rule per API group and
+// resource, in the order of the list.
+func Rules(m Mode, r flinkconf.Range) []rbacv1.PolicyRule {
+	var rules []rbacv1.PolicyRule
+	for _, a := range Needs(m, r) {
+		i := slices.IndexFunc(rules, func(p rbacv1.PolicyRule) bool {
+			return p.APIGroups[0] == a.Group && p.Resources[0] == a.Resource
+		})
+		if i < 0 {
+			rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{a.Group}, Resources: []string{a.Resource}})
+			i = len(rules) - 1
+		}
+		rules[i].Verbs = append(rules[i].Verbs, a.Verb)
+	}
+	return rules
+}
+
+// ClusterRole names the ClusterRole the install ships with the rights of
+// mode m for every supported release line; the webhook binds it, per
+// namespace, to the account it gives Flink. prefix is the install's name.
+func ClusterRole(prefix string, m Mode) string {
+	return prefix + ":flink-" + m.String()
+}
+
+// Join lists accesses for a message: "get configmaps, patch configmaps".
+func Join(as []Access) string {
+	s := make([]string, len(as))
+	for i, a := range as {
+		s[i] = a.String()
+	}
+	return strings.Join(s, ", ")
+}

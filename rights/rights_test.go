@@ -1,0 +1,96 @@
+package rights
+
+import (
+	"bytes"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
+)
+
+var haBefore118 = []Access{
+	{"", "configmaps", "get"}, {"", "configmaps", "list"}, {"", "configmaps", "watch"}, {"", "configmaps", "create"},
+	{"", "configmaps", "update"}, {"", "configmaps", "delete"}, {"", "configmaps", "deletecollection"},
+}
+
+var haFrom118 = []Access{
+	{"", "configmaps", "get"}, {"", "configmaps", "list"}, {"", "configmaps", "watch"}, {"", "configmaps", "create"},
+	{"", "configmaps", "update"}, {"", "configmaps", "patch"}, {"", "configmaps", "delete"}, {"", "configmaps", "deletecollection"},
+}
+
+var nativeExtras = []Access{
+	{"", "pods", "get"}, {"", "pods", "list"}, {"", "pods", "watch"}, {"", "pods", "create"}, {"", "pods", "delete"},
+	{"apps", "deployments", "get"}, {"apps", "deployments", "delete"}, {"apps", "deployments/finalizers", "update"},
+}
+
+func TestNeeds(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		mode  Mode
+		flink flinkconf.Range
+		want  []Access
+	}{
+		"flink 1.15 standalone renews with GET and PUT: no patch": {Standalone, flinkconf.Exactly(flinkconf.V1_15), haBefore118},
+		"flink 1.16 standalone: no patch":                         {Standalone, flinkconf.Exactly(flinkconf.V1_16), haBefore118},
+		"flink 1.17 standalone, the last on fabric8 5.x":          {Standalone, flinkconf.Exactly(flinkconf.V1_17), haBefore118},
+		"flink 1.18 standalone renews with PATCH":                 {Standalone, flinkconf.Exactly(flinkconf.V1_18), haFrom118},
+		"flink 1.19 standalone":                                   {Standalone, flinkconf.Exactly(flinkconf.V1_19), haFrom118},
+		"flink 1.20 standalone":                                   {Standalone, flinkconf.Exactly(flinkconf.V1_20), haFrom118},
+		"flink 2.0 standalone":                                    {Standalone, flinkconf.Exactly(flinkconf.V2_0), haFrom118},
+		"flink 2.1 standalone":                                    {Standalone, flinkconf.Exactly(flinkconf.V2_1), haFrom118},
+		"an unknown version needs what any supported one needs":   {Standalone, flinkconf.Range{}, haFrom118},
+		"a range reaching 1.18 needs patch":                       {Standalone, flinkconf.Range{Min: flinkconf.V1_16, Max: flinkconf.V1_18}, haFrom118},
+		"a range below 1.18 does not":                             {Standalone, flinkconf.Range{Min: flinkconf.V1_15, Max: flinkconf.V1_17}, haBefore118},
+		"flink 1.17 native also runs its TaskManager pods":        {Native, flinkconf.Exactly(flinkconf.V1_17), append(append([]Access{}, haBefore118...), nativeExtras...)},
+		"flink 2.1 native":                                        {Native, flinkconf.Exactly(flinkconf.V2_1), append(append([]Access{}, haFrom118...), nativeExtras...)},
+		"native of an unknown version":                            {Native, flinkconf.Range{}, append(append([]Access{}, haFrom118...), nativeExtras...)},
+	}
+	for name, tc := range cases {
+		assert.Equal(t, tc.want, Needs(tc.mode, tc.flink), name)
+	}
+}
+
+func TestRulesGroupByResource(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"}},
+		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "create", "delete"}},
+		{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get", "delete"}},
+		{APIGroups: []string{"apps"}, Resources: []string{"deployments/finalizers"}, Verbs: []string{"update"}},
+	}, Rules(Native, flinkconf.Supported))
+	assert.Equal(t, "get configmaps, delete deployments.apps", Join([]Access{{"", "configmaps", "get"}, {"apps", "deployments", "delete"}}))
+}
+
+// TestInstallGrantsTheList holds the ClusterRoles manifests/rbac.yaml
+// installs to the list: Flink's rights for every supported release line.
+func TestInstallGrantsTheList(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../manifests/rbac.yaml")
+	require.NoError(t, err)
+	found := map[string][]rbacv1.PolicyRule{}
+	for _, doc := range bytes.Split(raw, []byte("\n---\n")) {
+		var role rbacv1.ClusterRole
+		require.NoError(t, yaml.Unmarshal(doc, &role))
+		if role.Kind == "ClusterRole" {
+			found[role.Name] = role.Rules
+		}
+	}
+	for _, m := range []Mode{Standalone, Native} {
+		name := ClusterRole("flink-ha-webhook", m)
+		assert.Equal(t, Rules(m, flinkconf.Supported), found[name], name)
+	}
+	var bind rbacv1.PolicyRule
+	for _, rule := range found["flink-ha-webhook"] {
+		if rule.Resources[0] == "clusterroles" {
+			bind = rule
+		}
+	}
+	assert.Equal(t, rbacv1.PolicyRule{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"clusterroles"}, Verbs: []string{"bind"},
+		ResourceNames: []string{ClusterRole("flink-ha-webhook", Standalone), ClusterRole("flink-ha-webhook", Native)}}, bind,
+		"the webhook may bind these two roles and no other")
+}
