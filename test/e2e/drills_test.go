@@ -62,7 +62,7 @@ func startLoad(t *testing.T, ctx context.Context, ns string, clients int) *load 
 				switch {
 				case err != nil:
 					l.failed = append(l.failed, fmt.Sprintf("%s at %s: %v", id, time.Now().Format("15:04:05.000"), err))
-				case !strings.Contains(got.Data["flink-conf.yaml"], "high-availability.type: kubernetes"):
+				case !strings.Contains(got.Data["flink-conf.yaml"], "high-availability.storageDir: s3://flink-ha/"):
 					l.failed = append(l.failed, fmt.Sprintf("%s at %s: stored without HA: %q", id, time.Now().Format("15:04:05.000"), got.Data["flink-conf.yaml"]))
 				default:
 					l.created.Add(1)
@@ -135,7 +135,7 @@ func replaceServer(t *testing.T) {
 		got, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name},
 			Data: map[string]string{"flink-conf.yaml": "kubernetes.cluster-id: after\n"}}, metav1.CreateOptions{})
 		require.NoError(t, err, "the first admission after the drill: %s", server.Logs)
-		assert.Contains(t, got.Data["flink-conf.yaml"], "high-availability.type: kubernetes", "the first admission after the drill was not mutated")
+		assert.Contains(t, got.Data["flink-conf.yaml"], "high-availability.storageDir: s3://flink-ha/", "the first admission after the drill was not mutated")
 		_ = cms.Delete(ctx, name, metav1.DeleteOptions{})
 	})
 }
