@@ -2,11 +2,14 @@ package handler_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -41,8 +44,12 @@ func reviewBody(b *testing.B, file string, n int) []byte {
 	return body
 }
 
+// noop admits everything: the floor every handler is compared with.
+var noop = handlerFunc(func(context.Context, admission.Request) admission.Response { return admission.Allowed("") })
+
 // BenchmarkHandlers measures each handler path from the request's bytes to
-// the response's, through controller-runtime's HTTP handling.
+// the response's, through the same HTTP handling (Serve) the server uses,
+// beside a no-op handler on the same path: compare the ratios.
 func BenchmarkHandlers(b *testing.B) {
 	p := goldenPolicy(b)
 	cases := []struct {
@@ -50,18 +57,19 @@ func BenchmarkHandlers(b *testing.B) {
 		doc        int
 	}{
 		{"ConfigMap", "standalone-session", 0},
+		{"ConfigYAML", "standalone-application", 0},
 		{"Deployment", "standalone-session", 1},
 		{"Job", "standalone-application", 1},
 		{"FlinkDeployment", "flinkdeployment-nested", 0},
 		{"HAConfigMap", "ha-configmaps", 0},
 		{"Untouched", "left-alone", 1},
 	}
+	limit := handler.NewLimiter(8, time.Second)
 	for _, hook := range []struct {
 		name string
 		h    admission.Handler
-	}{{"mutate", handler.Mutating(p)}, {"validate", handler.Validating(p, nil)}} {
-		wh := &admission.Webhook{Handler: hook.h}
-		srv := handler.Capped(wh)
+	}{{"noop", noop}, {"mutate", handler.Mutating(p)}, {"validate", handler.Validating(p, nil)}} {
+		srv := handler.Serve(hook.name, hook.h, limit)
 		for _, c := range cases {
 			body := reviewBody(b, c.file, c.doc)
 			b.Run(hook.name+"/"+c.name, func(b *testing.B) {
@@ -78,5 +86,43 @@ func BenchmarkHandlers(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkLongArgs sends a JobManager Deployment with n arguments through
+// the mutating webhook (which inserts $(POD_IP) at args[1]): doubling n
+// should double the time, and the patch stays one operation.
+func BenchmarkLongArgs(b *testing.B) {
+	p := goldenPolicy(b)
+	srv := handler.Serve("mutate", handler.Mutating(p), handler.NewLimiter(1, time.Second))
+	for _, n := range []int{50_000, 100_000, 200_000} {
+		args := make([]string, n)
+		for i := range args {
+			args[i] = "--x" + strconv.Itoa(i)
+		}
+		args[0] = "jobmanager"
+		obj, err := json.Marshal(map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "jm"},
+			"spec": map[string]any{"selector": map[string]any{}, "template": map[string]any{"metadata": map[string]any{"labels": map[string]any{"component": "jobmanager"}},
+				"spec": map[string]any{"containers": []any{map[string]any{"name": "jobmanager", "image": "flink:1.20", "args": args}}}}}})
+		require.NoError(b, err)
+		body, err := json.Marshal(admissionv1.AdmissionReview{
+			TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+			Request: &admissionv1.AdmissionRequest{UID: "bench", Kind: metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"},
+				Namespace: GoldenNamespace, Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: obj}},
+		})
+		require.NoError(b, err)
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				rec := httptest.NewRecorder()
+				srv.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK || rec.Body.Len() > 4<<10 {
+					b.Fatalf("status %d, %d bytes: %.500s", rec.Code, rec.Body.Len(), rec.Body)
+				}
+			}
+		})
 	}
 }

@@ -1,10 +1,13 @@
 package handler_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 
+	jsonpatch "github.com/evanphx/json-patch/v5"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
@@ -49,6 +52,58 @@ func FuzzRun(f *testing.F) {
 		}
 		if len(again.Mutation.Changes) > 0 {
 			t.Fatalf("a second pass changed %v\nfirst: %s\nafter: %s", again.Mutation.Changes, raw, r.After)
+		}
+	})
+}
+
+// FuzzPatch: for any two JSON objects (what Kubernetes objects are), the
+// patch Patch makes turns the first into the second.
+func FuzzPatch(f *testing.F) {
+	f.Add([]byte(`{"args":["jobmanager","a"]}`), []byte(`{"args":["jobmanager","$(POD_IP)","a"]}`))
+	f.Add([]byte(`{"a":[1,[2,3],{"b":"~/"}]}`), []byte(`{"a":[[2],{"b":"/~"},1],"c":null}`))
+	f.Add([]byte(`{"l":[1,2,3]}`), []byte(`{"x":"\u00e9\""}`))
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		// Patch takes documents as json.Marshal writes them.
+		var av, bv any
+		if json.Unmarshal(a, &av) != nil || json.Unmarshal(b, &bv) != nil {
+			return
+		}
+		if _, ok := av.(map[string]any); !ok {
+			return
+		}
+		if _, ok := bv.(map[string]any); !ok {
+			return
+		}
+		before, _ := json.Marshal(av)
+		after, _ := json.Marshal(bv)
+		ops, err := handler.Patch(before, after)
+		if err != nil {
+			t.Fatalf("Patch(%s, %s): %v", before, after, err)
+		}
+		if len(ops) == 0 {
+			if !bytes.Equal(before, after) {
+				t.Fatalf("no patch from %s to %s", before, after)
+			}
+			return
+		}
+		raw, err := json.Marshal(ops)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := jsonpatch.DecodePatch(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		got, err := p.Apply(before)
+		if err != nil {
+			t.Fatalf("applying %s to %s: %v", raw, before, err)
+		}
+		var gv any
+		if err := json.Unmarshal(got, &gv); err != nil {
+			t.Fatal(err)
+		}
+		if g, _ := json.Marshal(gv); !bytes.Equal(g, after) {
+			t.Fatalf("%s patched with %s gives %s, not %s", before, raw, g, after)
 		}
 	})
 }

@@ -11,7 +11,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
@@ -66,36 +65,30 @@ func acted(req admission.Request) bool {
 	return req.Operation == admissionv1.Create || req.Operation == admissionv1.Update
 }
 
-func logDone(ctx context.Context, webhook string, req admission.Request, start time.Time, resp admission.Response, changes int) {
-	log := logf.FromContext(ctx).WithValues("webhook", webhook, "kind", req.Kind.Kind, "namespace", req.Namespace,
-		"name", req.Name, "operation", req.Operation, "uid", req.UID)
-	if req.DryRun != nil && *req.DryRun {
-		log = log.WithValues("dryRun", true)
+// gone answers a review whose API server stopped waiting: no work starts
+// for an answer nobody reads.
+func gone(ctx context.Context) (admission.Response, bool) {
+	if err := ctx.Err(); err != nil {
+		return admission.Errored(http.StatusServiceUnavailable, fmt.Errorf("the API server stopped waiting for this review: %w", err)), true
 	}
-	log.V(1).Info("admission", "allowed", resp.Allowed, "changes", changes, "warnings", len(resp.Warnings),
-		"duration", time.Since(start).String())
+	return admission.Response{}, false
 }
 
 // Handle implements admission.Handler.
 func (m *mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	start := time.Now()
-	requestsTotal.WithLabelValues("mutate", req.Kind.Kind, string(req.Operation)).Inc()
-	resp, changes := m.handle(req)
-	logDone(ctx, "mutate", req, start, resp, changes)
-	return resp
-}
-
-func (m *mutator) handle(req admission.Request) (admission.Response, int) {
 	if !acted(req) {
-		return admission.Allowed(""), 0
+		return admission.Allowed("")
+	}
+	if resp, ok := gone(ctx); ok {
+		return resp
 	}
 	gk := schema.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}
 	r, err := Run(gk, req.Object.Raw, req.Namespace, m.policy, Phases{Mutate: true})
 	if err != nil {
-		return admission.Errored(http.StatusBadRequest, err), 0
+		return admission.Errored(http.StatusBadRequest, err)
 	}
 	if r == nil {
-		return admission.Allowed(""), 0
+		return admission.Allowed("")
 	}
 	for rule, n := range r.Mutation.Counts() {
 		changesTotal.WithLabelValues(gk.Kind, rule).Add(float64(n))
@@ -103,28 +96,30 @@ func (m *mutator) handle(req admission.Request) (admission.Response, int) {
 	if len(r.Mutation.Changes) == 0 {
 		resp := admission.Allowed("")
 		resp.Warnings = r.Mutation.Notes
-		return resp, 0
+		return resp
+	}
+	if resp, ok := gone(ctx); ok {
+		return resp
 	}
 	// The patch is the difference between the decoded object before and
 	// after the rules: only what a rule changed, so fields this webhook
 	// does not know are untouched in the stored object.
-	resp := admission.PatchResponseFromRaw(r.Before, r.After)
+	patches, err := Patch(r.Before, r.After)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	resp := admission.Patched("", patches...)
 	resp.Warnings = r.Mutation.Warnings()
-	return resp, len(r.Mutation.Changes)
+	return resp
 }
 
 // Handle implements admission.Handler.
 func (v *validator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	start := time.Now()
-	requestsTotal.WithLabelValues("validate", req.Kind.Kind, string(req.Operation)).Inc()
-	resp := v.handle(ctx, req)
-	logDone(ctx, "validate", req, start, resp, 0)
-	return resp
-}
-
-func (v *validator) handle(ctx context.Context, req admission.Request) admission.Response {
 	if !acted(req) {
 		return admission.Allowed("")
+	}
+	if resp, ok := gone(ctx); ok {
+		return resp
 	}
 	gk := schema.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}
 	r, err := Run(gk, req.Object.Raw, req.Namespace, v.policy, Phases{Validate: true})

@@ -2,11 +2,16 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
+
+	"github.com/go-logr/logr"
 
 	"go.uber.org/zap/zapcore"
 	"k8s.io/client-go/tools/clientcmd"
@@ -14,7 +19,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/accounts"
@@ -43,6 +47,11 @@ func serve(args []string, stderr io.Writer) int {
 	leaderElect := fs.Bool("leader-elect", false, "run the background reconcilers in one replica at a time (the webhook serves in all)")
 	leaderNamespace := fs.String("leader-election-namespace", "", "namespace of the leader election Lease; in a pod, its own")
 	clusterRoles := fs.String("flink-cluster-role-prefix", accounts.DefaultClusterRolePrefix, "name prefix of the install's ClusterRoles of Flink's rights (<prefix>:flink-standalone, <prefix>:flink-native)")
+	maxReviews := fs.Int("max-concurrent-reviews", 4, "reviews worked on at once; more wait (see --review-queue-timeout), which bounds memory")
+	queueTimeout := fs.Duration("review-queue-timeout", 2*time.Second, "how long a review waits for a slot before it is refused with 429")
+	maxConns := fs.Int("max-connections", 256, "HTTPS connections accepted at once; more wait in the kernel's backlog")
+	shutdownDelay := fs.Duration("shutdown-delay", 10*time.Second, "after SIGTERM, how long to keep serving while unready, so that endpoints and the API server stop sending here first")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 15*time.Second, "after the delay, how long reviews in flight may take to finish")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -70,6 +79,8 @@ func serve(args []string, stderr io.Writer) int {
 	if *ensureAccounts {
 		caches.ByObject = accounts.CacheOptions()
 	}
+	// The manager waits for the HTTPS server's own shutdown, then some.
+	grace := *shutdownTimeout + 5*time.Second
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Cache:                         caches,
 		Metrics:                       metricsserver.Options{BindAddress: *metricsAddr},
@@ -78,19 +89,10 @@ func serve(args []string, stderr io.Writer) int {
 		LeaderElectionID:              "flink-ha-webhook",
 		LeaderElectionNamespace:       *leaderNamespace,
 		LeaderElectionReleaseOnCancel: true,
-		WebhookServer: webhook.NewServer(webhook.Options{
-			Port:    *port,
-			CertDir: *certDir,
-			TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 }},
-		}),
+		GracefulShutdownTimeout:       &grace,
 	})
 	if err != nil {
 		return fail(err)
-	}
-	srv := mgr.GetWebhookServer() // also what makes the manager run it
-	register := func(path string, h admission.Handler) {
-		wh := &admission.Webhook{Handler: h}
-		srv.Register(path, handler.Capped(wh.WithRecoverPanic(true)))
 	}
 	var live *nspolicy.Live
 	if *namespacePolicies {
@@ -98,7 +100,6 @@ func serve(args []string, stderr io.Writer) int {
 			return fail(err)
 		}
 	}
-	register(handler.MutatePath, nspolicy.PerNamespace(live, p, func(p *policy.Policy) admission.Handler { return handler.Recording(handler.Mutating(p)) }))
 	checker, err := handler.NewSubjectAccessReviewsForConfig(cfg)
 	if err != nil {
 		return fail(err)
@@ -112,13 +113,24 @@ func serve(args []string, stderr io.Writer) int {
 			return fail(err)
 		}
 	}
-	register(handler.ValidatePath, nspolicy.PerNamespace(live, p, func(p *policy.Policy) admission.Handler {
+	mutating := nspolicy.PerNamespace(live, p, func(p *policy.Policy) admission.Handler {
+		return handler.Recording(handler.Mutating(p))
+	})
+	validating := nspolicy.PerNamespace(live, p, func(p *policy.Policy) admission.Handler {
 		return handler.ValidatingWithCollisions(p, checker, collisions)
-	}))
-	if err := mgr.AddHealthzCheck("webhook", srv.StartedChecker()); err != nil {
+	})
+	limit := handler.NewLimiter(*maxReviews, *queueTimeout)
+	mux := http.NewServeMux()
+	mux.Handle(handler.MutatePath, handler.Serve("mutate", mutating, limit))
+	mux.Handle(handler.ValidatePath, handler.Serve("validate", validating, limit))
+	srv := newHTTPSServer(fmt.Sprintf(":%d", *port), *certDir, mux, *maxConns, *shutdownTimeout, ctrl.Log.WithName("https"))
+	if err := mgr.Add(srv); err != nil {
 		return fail(err)
 	}
-	if err := mgr.AddReadyzCheck("webhook", srv.StartedChecker()); err != nil {
+	if err := mgr.AddHealthzCheck("webhook", srv.Healthy); err != nil {
+		return fail(err)
+	}
+	if err := mgr.AddReadyzCheck("webhook", srv.Ready); err != nil {
 		return fail(err)
 	}
 	if *ensureAccounts {
@@ -140,10 +152,35 @@ func serve(args []string, stderr io.Writer) int {
 			return fail(err)
 		}
 	}
-	log.Info("starting", "port", *port, "certDir", *certDir, "mode", p.Mode, "enforcement", p.Enforcement)
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+	log.Info("starting", "port", *port, "certDir", *certDir, "mode", p.Mode, "enforcement", p.Enforcement,
+		"maxConcurrentReviews", *maxReviews)
+	if err := mgr.Start(drainOnSignal(srv, *shutdownDelay, log)); err != nil {
 		log.Error(err, "stopped")
 		return 1
 	}
 	return 0
+}
+
+// drainOnSignal returns the manager's context. The first SIGTERM or
+// SIGINT makes srv unready at once and ends the context only after delay,
+// so that the endpoints controller and the API server stop sending here
+// while every review still gets an answer; the manager then waits for
+// reviews in flight. A second signal ends the delay early, a third exits.
+func drainOnSignal(srv *httpsServer, delay time.Duration, log logr.Logger) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 3)
+	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
+	go func() {
+		sig := <-sigs
+		log.Info("draining: unready, still serving", "signal", sig.String(), "for", delay.String())
+		srv.Drain()
+		select {
+		case <-time.After(delay):
+		case <-sigs:
+		}
+		cancel()
+		<-sigs
+		os.Exit(1)
+	}()
+	return ctx
 }

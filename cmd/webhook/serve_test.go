@@ -9,7 +9,9 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -18,6 +20,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -39,7 +42,7 @@ func TestMain(m *testing.M) {
 
 // writeCert writes a self-signed certificate for 127.0.0.1 with common
 // name cn into dir as tls.crt and tls.key.
-func writeCert(t *testing.T, dir, cn string) *x509.Certificate {
+func writeCert(t testing.TB, dir, cn string) *x509.Certificate {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
 	tmpl := &x509.Certificate{
@@ -88,82 +91,264 @@ current-context: c
 	return path
 }
 
-func startServe(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {
+// syncBuffer is a buffer a process writes while a test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func startServe(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer) {
 	self, err := os.Executable()
 	require.NoError(t, err)
 	cmd := exec.Command(self, append([]string{"serve"}, args...)...)
 	cmd.Env = append(os.Environ(), envMain+"=1")
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	return cmd, &logs
+	return cmd, logs
 }
 
-func TestServe(t *testing.T) {
+// served is a running serve process.
+type served struct {
+	cmd   *exec.Cmd
+	logs  *syncBuffer
+	addr  string // the webhooks' HTTPS address
+	probe string // /healthz and /readyz
+	dir   string
+}
+
+// startReady starts serve with a fresh certificate and no reconcilers and
+// waits until it is ready.
+func startReady(t *testing.T, args ...string) *served {
 	dir := t.TempDir()
 	certDir := filepath.Join(dir, "tls")
 	require.NoError(t, os.Mkdir(certDir, 0o700))
-	first := writeCert(t, certDir, "first")
+	writeCert(t, certDir, "first")
 	port, probe := freePort(t), freePort(t)
-	cmd, logs := startServe(t, "--cert-dir", certDir, "--port", strconv.Itoa(port),
-		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", probe), "--metrics-bind-address", "0",
-		"--kubeconfig", unreachableKubeconfig(t, dir), "--safety-net=false", "--ensure-accounts=false", "--check-collisions=false", "--namespace-policies=false")
+	s := &served{addr: fmt.Sprintf("127.0.0.1:%d", port), probe: fmt.Sprintf("127.0.0.1:%d", probe), dir: dir}
+	s.cmd, s.logs = startServe(t, append([]string{"--cert-dir", certDir, "--port", strconv.Itoa(port),
+		"--health-probe-bind-address", s.probe, "--metrics-bind-address", "0",
+		"--kubeconfig", unreachableKubeconfig(t, dir), "--safety-net=false", "--ensure-accounts=false", "--check-collisions=false", "--namespace-policies=false"}, args...)...)
+	require.Eventually(t, func() bool { return s.ready() == http.StatusOK }, 30*time.Second, 100*time.Millisecond, "never ready: %s", s.logs)
+	return s
+}
 
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", probe))
-		if err != nil {
-			return false
+// ready is the status of /readyz, 0 when it does not answer.
+func (s *served) ready() int {
+	resp, err := http.Get("http://" + s.probe + "/readyz")
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// wait waits for the process to exit and returns its exit status.
+func (s *served) wait(t *testing.T, within time.Duration) int {
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case err := <-done:
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return exit.ExitCode()
 		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 30*time.Second, 100*time.Millisecond, "never ready: %s", logs)
+		require.NoError(t, err)
+		return 0
+	case <-time.After(within):
+		t.Fatalf("serve did not exit within %s: %s", within, s.logs)
+		return -1
+	}
+}
 
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+var insecure = &tls.Config{InsecureSkipVerify: true} // the test's own self-signed certificate
+
+// reviewJSON is a minimal AdmissionReview of a ConfigMap nobody cares about.
+const reviewJSON = `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1",` +
+	`"kind":{"version":"v1","kind":"ConfigMap"},"resource":{"version":"v1","resource":"configmaps"},"namespace":"team",` +
+	`"operation":"CREATE","object":{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"},"data":{"k":"v"}}}}`
+
+func TestServe(t *testing.T) {
+	s := startReady(t, "--shutdown-delay=0s")
+	certDir := filepath.Join(s.dir, "tls")
 	served := func(cfg *tls.Config) (*x509.Certificate, error) {
-		conn, err := tls.Dial("tcp", addr, cfg)
+		conn, err := tls.Dial("tcp", s.addr, cfg)
 		if err != nil {
 			return nil, err
 		}
 		defer conn.Close()
 		return conn.ConnectionState().PeerCertificates[0], nil
 	}
-	got, err := served(&tls.Config{InsecureSkipVerify: true}) // the test's own self-signed certificate
+	got, err := served(insecure)
 	require.NoError(t, err)
-	assert.Equal(t, first.SerialNumber, got.SerialNumber)
+	assert.Equal(t, "first", got.Subject.CommonName)
 
 	_, err = served(&tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS11})
 	assert.Error(t, err, "TLS 1.1 must be refused")
 
 	second := writeCert(t, certDir, "second")
 	assert.Eventually(t, func() bool {
-		got, err := served(&tls.Config{InsecureSkipVerify: true})
+		got, err := served(insecure)
 		return err == nil && got.SerialNumber.Cmp(second.SerialNumber) == 0
 	}, 20*time.Second, 200*time.Millisecond, "a renewed certificate must be served without a restart")
 
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: insecure}}
 	big := bytes.Repeat([]byte("x"), 3<<20+1)
-	resp, err := client.Post("https://"+addr+"/mutate", "application/json", bytes.NewReader(big))
+	resp, err := client.Post("https://"+s.addr+"/mutate", "application/json", bytes.NewReader(big))
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
 
-	resp, err = client.Post("https://"+addr+"/validate", "application/json", strings.NewReader("{not json"))
+	for body, code := range map[string]int{"{not json": 400, "{}": 400, "null": 400, "": 400, reviewJSON: 200} {
+		resp, err = client.Post("https://"+s.addr+"/validate", "application/json", strings.NewReader(body))
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, code, resp.StatusCode, "%q", body)
+	}
+	resp, err = client.Get("https://" + s.addr + "/mutate")
 	require.NoError(t, err)
 	resp.Body.Close()
-	assert.Equal(t, http.StatusOK, resp.StatusCode, "a bad review is answered, not dropped")
-	assert.True(t, cmd.ProcessState == nil, "and the server is still running")
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "a GET is not a review")
 
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		assert.NoError(t, err, "SIGTERM is a clean exit: %s", logs)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("serve did not exit within 30s of SIGTERM")
+	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
+	assert.Equal(t, 0, s.wait(t, 30*time.Second), "SIGTERM is a clean exit: %s", s.logs)
+}
+
+// TestServeDrainsOnSIGTERM: readiness turns false at once, reviews are
+// still answered for --shutdown-delay, a review in flight when the delay
+// ends is answered, and the exit is clean.
+func TestServeDrainsOnSIGTERM(t *testing.T) {
+	s := startReady(t, "--shutdown-delay=2s")
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: insecure}}
+
+	// A review whose body is still arriving when the server shuts down.
+	pr, pw := io.Pipe()
+	inflight := make(chan int, 1)
+	go func() {
+		resp, err := client.Post("https://"+s.addr+"/validate", "application/json", pr)
+		if err != nil {
+			inflight <- 0
+			return
+		}
+		resp.Body.Close()
+		inflight <- resp.StatusCode
+	}()
+	_, err := pw.Write([]byte(reviewJSON[:40]))
+	require.NoError(t, err)
+
+	signalled := time.Now()
+	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
+	require.Eventually(t, func() bool { return s.ready() == http.StatusInternalServerError }, time.Second, 20*time.Millisecond,
+		"readiness must fail at once: %s", s.logs)
+
+	fresh := &http.Client{Transport: &http.Transport{TLSClientConfig: insecure}}
+	resp, err := fresh.Post("https://"+s.addr+"/validate", "application/json", strings.NewReader(reviewJSON))
+	require.NoError(t, err, "still serving while draining")
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.True(t, resp.Close, "and asking clients to go elsewhere: %s %v", resp.Proto, resp.Header)
+
+	time.Sleep(time.Until(signalled.Add(2500 * time.Millisecond)))
+	_, err = pw.Write([]byte(reviewJSON[40:]))
+	require.NoError(t, err)
+	require.NoError(t, pw.Close())
+	assert.Equal(t, http.StatusOK, <-inflight, "the review in flight is answered")
+	assert.Equal(t, 0, s.wait(t, 20*time.Second), "%s", s.logs)
+}
+
+// TestServeCutsOffTrickledBodies: a body sent a byte every second is cut
+// off by the read deadline, and does not hold up the shutdown.
+func TestServeCutsOffTrickledBodies(t *testing.T) {
+	s := startReady(t, "--shutdown-delay=0s")
+	conn, err := tls.Dial("tcp", s.addr, insecure)
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = fmt.Fprintf(conn, "POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n")
+	require.NoError(t, err)
+	closed := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, conn)
+		close(closed)
+	}()
+	start := time.Now()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-closed:
+			assert.Less(t, time.Since(start), 15*time.Second)
+			require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
+			assert.Equal(t, 0, s.wait(t, 10*time.Second), "%s", s.logs)
+			return
+		case <-tick.C:
+			if time.Since(start) > 30*time.Second {
+				t.Fatalf("a trickled body held its connection for 30s")
+			}
+			_, _ = conn.Write([]byte(" "))
+		}
 	}
+}
+
+// openFiles counts the process's file descriptors.
+func openFiles(t *testing.T, pid int) int {
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	require.NoError(t, err)
+	return len(fds)
+}
+
+// TestServeBoundsConnections: a thousand connections that do nothing
+// neither exhaust the server's file descriptors nor keep a client out.
+func TestServeBoundsConnections(t *testing.T) {
+	s := startReady(t, "--max-connections=32", "--shutdown-delay=0s")
+	base := openFiles(t, s.cmd.Process.Pid)
+	var idle []net.Conn
+	defer func() {
+		for _, c := range idle {
+			c.Close()
+		}
+	}()
+	for range 1000 {
+		c, err := net.Dial("tcp", s.addr)
+		require.NoError(t, err)
+		idle = append(idle, c)
+	}
+	start := time.Now()
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: insecure}}
+	resp, err := client.Post("https://"+s.addr+"/validate", "application/json", strings.NewReader(reviewJSON))
+	require.NoError(t, err, "a client behind a thousand idle connections is served")
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	t.Logf("answered after %s", time.Since(start))
+	assert.LessOrEqual(t, openFiles(t, s.cmd.Process.Pid), base+32+1, "at most --max-connections open")
+}
+
+// TestServeRateLimitsItsErrorLog: garbage handshakes from one source log
+// one line, not one each.
+func TestServeRateLimitsItsErrorLog(t *testing.T) {
+	s := startReady(t, "--shutdown-delay=0s")
+	for range 50 {
+		c, err := net.Dial("tcp", s.addr)
+		require.NoError(t, err)
+		_, _ = c.Write([]byte("GET / HTTP/1.0\r\n\r\n"))
+		_, _ = io.Copy(io.Discard, c)
+		c.Close()
+	}
+	time.Sleep(200 * time.Millisecond)
+	assert.Equal(t, 1, strings.Count(s.logs.String(), "TLS handshake error"), "%s", s.logs)
 }
 
 func TestServeRefusesAnInvalidPolicy(t *testing.T) {

@@ -103,11 +103,13 @@ func Start(opts Options) (p *Plane, err error) {
 	if err != nil {
 		return nil, err
 	}
-	p = &Plane{Assets: assets, dir: dir, log: opts.Log}
-	started := p // a failing return sets p to nil before this runs
+	// Every error return sets p to nil before deferred calls run: the
+	// cleanup stops the plane it holds itself.
+	plane := &Plane{Assets: assets, dir: dir, log: opts.Log}
+	p = plane
 	defer func() {
 		if err != nil {
-			_ = started.Stop()
+			_ = plane.Stop()
 			p = nil
 		}
 	}()

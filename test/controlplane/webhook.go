@@ -21,10 +21,15 @@ import (
 // WebhookServer is the flink-ha-webhook binary running `serve` for a plane.
 type WebhookServer struct {
 	// Logs holds what the server logged.
-	Logs        *LogBuffer
+	Logs *LogBuffer
+	// ProbeAddr serves /healthz and /readyz; Port is the webhooks' HTTPS
+	// port on the endpoint's host.
+	ProbeAddr   string
+	Port        int
 	cmd         *exec.Cmd
 	metricsAddr string
 	done        chan struct{}
+	waitErr     error
 }
 
 // BuildWebhook builds the flink-ha-webhook binary of this checkout into dir.
@@ -51,6 +56,13 @@ func freeAddr() (string, error) {
 // plane's webhook endpoint with the given policy, returning once /readyz
 // answers. Its logs collect in Logs.
 func (p *Plane) ServeWebhook(bin, policy string) (*WebhookServer, error) {
+	return p.ServeWebhookOn(bin, policy, p.Webhook.Port)
+}
+
+// ServeWebhookOn is ServeWebhook on another port of the endpoint's host
+// (behind a Balancer), with extra flags for serve. Unless the flags say
+// otherwise, it drains for 1s after SIGTERM.
+func (p *Plane) ServeWebhookOn(bin, policy string, port int, flags ...string) (*WebhookServer, error) {
 	dir, err := os.MkdirTemp(p.dir, "webhook-")
 	if err != nil {
 		return nil, err
@@ -67,22 +79,24 @@ func (p *Plane) ServeWebhook(bin, policy string) (*WebhookServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &WebhookServer{metricsAddr: metricsAddr, Logs: &LogBuffer{}, done: make(chan struct{})}
-	s.cmd = exec.Command(bin, "serve",
+	s := &WebhookServer{metricsAddr: metricsAddr, ProbeAddr: probeAddr, Port: port, Logs: &LogBuffer{}, done: make(chan struct{})}
+	args := []string{"serve",
 		"--policy", policyFile,
 		"--cert-dir", p.Webhook.CertDir,
-		"--port", strconv.Itoa(p.Webhook.Port),
+		"--port", strconv.Itoa(port),
 		"--kubeconfig", p.Kubeconfig,
 		"--metrics-bind-address", metricsAddr,
 		"--health-probe-bind-address", probeAddr,
+		"--shutdown-delay=1s",
 		"--debug",
-	)
+	}
+	s.cmd = exec.Command(bin, append(args, flags...)...)
 	s.cmd.Stdout, s.cmd.Stderr = s.Logs, s.Logs
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
 		return nil, err
 	}
-	go func() { _ = s.cmd.Wait(); close(s.done) }()
+	go func() { s.waitErr = s.cmd.Wait(); close(s.done) }()
 
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -91,27 +105,35 @@ func (p *Plane) ServeWebhook(bin, policy string) (*WebhookServer, error) {
 			return nil, fmt.Errorf("flink-ha-webhook exited: %s", s.Logs.String())
 		case <-time.After(100 * time.Millisecond):
 		}
-		resp, err := http.Get("http://" + probeAddr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s, nil
-			}
+		if s.Ready() {
+			return s, nil
 		}
 	}
 	s.Stop()
 	return nil, fmt.Errorf("flink-ha-webhook not ready within 30s: %s", s.Logs.String())
 }
 
-// Stop ends the server as Kubernetes would, with SIGTERM, and waits for it.
-func (s *WebhookServer) Stop() {
+// Ready reports whether the server's /readyz answers ok.
+func (s *WebhookServer) Ready() bool {
+	resp, err := http.Get("http://" + s.ProbeAddr + "/readyz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// Stop ends the server as Kubernetes would, with SIGTERM, and waits for it
+// (killing it after 30s); the error is how it exited.
+func (s *WebhookServer) Stop() error {
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.done:
-	case <-time.After(15 * time.Second):
+	case <-time.After(30 * time.Second):
 		_ = s.cmd.Process.Kill()
 		<-s.done
 	}
+	return s.waitErr
 }
 
 // Metric returns the value of the sample of name whose labels include every
