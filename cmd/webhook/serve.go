@@ -122,7 +122,7 @@ func serve(args []string, stderr io.Writer) int {
 		return fail(err)
 	}
 	if *ensureAccounts {
-		if err := accounts.Setup(mgr, p, *clusterRoles); err != nil {
+		if err := accounts.Setup(mgr, p, live, *clusterRoles); err != nil {
 			return fail(err)
 		}
 	}

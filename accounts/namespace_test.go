@@ -1,0 +1,183 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/flink-ha-webhook/flink-ha-webhook/nspolicy"
+	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
+)
+
+func deploymentUnder(name, account string) *appsv1.Deployment {
+	return &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: name},
+		Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{ServiceAccountName: account}}}}
+}
+
+func bindingOf(account, name, role string, labels map[string]string) *rbacv1.RoleBinding {
+	return &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: name, Labels: labels},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: account, Namespace: "team"}},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
+	}
+}
+
+func accountNamed(name string, labels map[string]string) *corev1.ServiceAccount {
+	return &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: name, Labels: labels}}
+}
+
+// TestReconcileFollowsTheNamespacePolicy runs Reconcile in a namespace
+// whose FlinkHAPolicy names team-flink (the policy file names flink-ha)
+// and compares the accounts and bindings that are there afterwards, whole.
+func TestReconcileFollowsTheNamespacePolicy(t *testing.T) {
+	t.Parallel()
+	file, err := policy.Parse([]byte("serviceAccount: flink-ha\nexemptNamespaces: [legacy]\n"))
+	require.NoError(t, err)
+	team, err := (&nspolicy.Spec{ServiceAccount: "team-flink"}).Apply(file)
+	require.NoError(t, err)
+	const standaloneRole, nativeRole = "flink-ha-webhook:flink-standalone", "flink-ha-webhook:flink-native"
+	teamStandalone := bindingOf("team-flink", "team-flink", standaloneRole, ours)
+	teamNative := bindingOf("team-flink", "team-flink-native", nativeRole, ours)
+	fileStandalone := bindingOf("flink-ha", "flink-ha", standaloneRole, ours)
+	fileNative := bindingOf("flink-ha", "flink-ha-native", nativeRole, ours)
+	usersBinding := bindingOf("flink-ha", "flink-ha", standaloneRole, map[string]string{"team": "data"})
+	cases := map[string]struct {
+		policy       *policy.Policy
+		namespace    string
+		existing     []client.Object
+		wantAccounts []string
+		wantBindings []*rbacv1.RoleBinding
+	}{
+		"a JobManager under the namespace's account gets that account, bound": {
+			policy: team, existing: []client.Object{deploymentUnder("jm", "team-flink")},
+			wantAccounts: []string{"team-flink"}, wantBindings: []*rbacv1.RoleBinding{teamStandalone},
+		},
+		"a FlinkDeployment under the namespace's account also binds native Flink's rights": {
+			policy: team, existing: []client.Object{flinkDeployment("team", "team-flink")},
+			wantAccounts: []string{"team-flink"}, wantBindings: []*rbacv1.RoleBinding{teamStandalone, teamNative},
+		},
+		"the policy file's account is not made where the namespace's policy names another": {
+			policy: team, existing: []client.Object{deploymentUnder("jm", "flink-ha")},
+		},
+		"nothing is made where nothing runs under the namespace's account": {
+			policy: team,
+		},
+		"the account of the former policy goes once nothing runs under it": {
+			policy:       team,
+			existing:     []client.Object{deploymentUnder("jm", "team-flink"), accountNamed("flink-ha", ours), fileStandalone, fileNative},
+			wantAccounts: []string{"team-flink"}, wantBindings: []*rbacv1.RoleBinding{teamStandalone},
+		},
+		"the account of the former policy stays while a cluster still runs under it": {
+			policy: team,
+			existing: []client.Object{deploymentUnder("jm", "team-flink"), deploymentUnder("old-jm", "flink-ha"),
+				accountNamed("flink-ha", ours), fileStandalone},
+			wantAccounts: []string{"flink-ha", "team-flink"}, wantBindings: []*rbacv1.RoleBinding{fileStandalone, teamStandalone},
+		},
+		"a user's account and binding of the former name stay": {
+			policy:       team,
+			existing:     []client.Object{deploymentUnder("jm", "team-flink"), accountNamed("flink-ha", nil), usersBinding},
+			wantAccounts: []string{"flink-ha", "team-flink"}, wantBindings: []*rbacv1.RoleBinding{usersBinding, teamStandalone},
+		},
+		"a binding of ours that binds something else is not taken for a former account's": {
+			policy: team,
+			existing: []client.Object{deploymentUnder("jm", "team-flink"),
+				bindingOf("flink-ha", "shared", standaloneRole, ours)},
+			wantAccounts: []string{"team-flink"},
+			wantBindings: []*rbacv1.RoleBinding{bindingOf("flink-ha", "shared", standaloneRole, ours), teamStandalone},
+		},
+		"a namespace back under the policy file gets the file's account, and the team's goes": {
+			policy: file,
+			existing: []client.Object{deploymentUnder("jm", "flink-ha"),
+				accountNamed("team-flink", ours), teamStandalone},
+			wantAccounts: []string{"flink-ha"}, wantBindings: []*rbacv1.RoleBinding{fileStandalone},
+		},
+		"an exempt namespace is left alone": {
+			policy: file, namespace: "legacy",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ns := tc.namespace
+			if ns == "" {
+				ns = "team"
+			}
+			var objs []client.Object
+			for _, o := range tc.existing {
+				o = o.DeepCopyObject().(client.Object)
+				o.SetNamespace(ns)
+				objs = append(objs, o)
+			}
+			c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(objs...).Build()
+			r := &Reconciler{Client: c, Reader: c, Policy: file, ClusterRolePrefix: DefaultClusterRolePrefix,
+				PolicyFor: func(context.Context, string) (*policy.Policy, error) { return tc.policy, nil }}
+			require.NoError(t, r.Reconcile(context.Background(), ns))
+
+			var sas corev1.ServiceAccountList
+			require.NoError(t, c.List(context.Background(), &sas, client.InNamespace(ns)))
+			var gotAccounts []string
+			for _, sa := range sas.Items {
+				gotAccounts = append(gotAccounts, sa.Name)
+			}
+			assert.Equal(t, tc.wantAccounts, gotAccounts)
+			var rbs rbacv1.RoleBindingList
+			require.NoError(t, c.List(context.Background(), &rbs, client.InNamespace(ns)))
+			var gotBindings []*rbacv1.RoleBinding
+			for _, b := range rbs.Items {
+				gotBindings = append(gotBindings, &rbacv1.RoleBinding{
+					ObjectMeta: metav1.ObjectMeta{Namespace: b.Namespace, Name: b.Name, Labels: b.Labels},
+					Subjects:   b.Subjects, RoleRef: b.RoleRef,
+				})
+			}
+			assert.Equal(t, tc.wantBindings, gotBindings)
+
+			after := versions(t, c)
+			require.NoError(t, r.Reconcile(context.Background(), ns))
+			assert.Equal(t, after, versions(t, c), "a second Reconcile writes nothing")
+		})
+	}
+}
+
+// TestReconcileChangesNothingOnAnUnreadablePolicy: a namespace whose
+// policy cannot be read keeps what it has, and the error is returned for a
+// retry; a namespace that is gone is done.
+func TestReconcileChangesNothingOnAnUnreadablePolicy(t *testing.T) {
+	t.Parallel()
+	file, err := policy.Parse([]byte("serviceAccount: flink-ha\n"))
+	require.NoError(t, err)
+	existing := []client.Object{accountNamed("flink-ha", ours), bindingOf("flink-ha", "flink-ha", "flink-ha-webhook:flink-standalone", ours)}
+	for name, tc := range map[string]struct {
+		err     error
+		wantErr string
+	}{
+		"an unreadable policy is returned": {errors.New("listing FlinkHAPolicies: timeout"),
+			"reading the policy of namespace team, changing nothing there: listing FlinkHAPolicies: timeout"},
+		"a deleted namespace is done": {apierrors.NewNotFound(schema.GroupResource{Resource: "namespaces"}, "team"), ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(existing...).Build()
+			before := versions(t, c)
+			r := &Reconciler{Client: c, Reader: c, Policy: file, ClusterRolePrefix: DefaultClusterRolePrefix,
+				PolicyFor: func(context.Context, string) (*policy.Policy, error) { return file, tc.err }}
+			err := r.Reconcile(context.Background(), "team")
+			if tc.wantErr == "" {
+				require.NoError(t, err)
+			} else {
+				require.EqualError(t, err, tc.wantErr)
+			}
+			assert.Equal(t, before, versions(t, c), "nothing is written")
+		})
+	}
+}
