@@ -127,7 +127,7 @@ func serve(args []string, stderr io.Writer) int {
 		}
 	}
 	if *safetyNet {
-		if err := safetynet.Setup(mgr, p); err != nil {
+		if err := safetynet.Setup(mgr, p, live); err != nil {
 			return fail(err)
 		}
 	}
