@@ -181,3 +181,52 @@ func TestReconcileChangesNothingOnAnUnreadablePolicy(t *testing.T) {
 		})
 	}
 }
+
+// TestEventsFollowTheNamespacePolicy: a workload queues its namespace when
+// it runs under the account of that namespace's policy; a policy change
+// queues every namespace where a workload names an account or an account
+// of ours exists, and no other.
+func TestEventsFollowTheNamespacePolicy(t *testing.T) {
+	t.Parallel()
+	file, err := policy.Parse([]byte("serviceAccount: flink-ha\nexemptNamespaces: [legacy]\n"))
+	require.NoError(t, err)
+	team, err := (&nspolicy.Spec{ServiceAccount: "team-flink"}).Apply(file)
+	require.NoError(t, err)
+	policies := map[string]*policy.Policy{"team": team}
+	r := &Reconciler{Policy: file, PolicyFor: func(_ context.Context, ns string) (*policy.Policy, error) {
+		if p, ok := policies[ns]; ok {
+			return p, nil
+		}
+		return file, nil
+	}}
+	in := func(ns, account string) *appsv1.Deployment {
+		d := deploymentUnder("jm", account)
+		d.Namespace = ns
+		return d
+	}
+	for name, tc := range map[string]struct {
+		obj  client.Object
+		want bool
+	}{
+		"under the account of its namespace's FlinkHAPolicy":     {in("team", "team-flink"), true},
+		"under the policy file's account where a policy applies": {in("team", "flink-ha"), false},
+		"under the policy file's account where none applies":     {in("web", "flink-ha"), true},
+		"under the FlinkHAPolicy's account in another namespace": {in("web", "team-flink"), false},
+		"a FlinkDeployment under its namespace's account":        {flinkDeployment("team", "team-flink"), true},
+		"in an exempt namespace":                                 {in("legacy", "flink-ha"), false},
+	} {
+		assert.Equal(t, tc.want, r.usesAccount(context.Background(), tc.obj), name)
+	}
+
+	withSA := in("team", "team-flink")
+	noSA := in("web", "")
+	ourAccount := accountNamed("flink-ha", ours)
+	ourAccount.Namespace = "old"
+	c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(withSA, noSA, ourAccount).Build()
+	r.Client = c
+	var got []string
+	for _, req := range r.namespacesWithFlink(context.Background(), nil) {
+		got = append(got, req.Name)
+	}
+	assert.ElementsMatch(t, []string{"team", "old"}, got)
+}
