@@ -207,10 +207,10 @@ func accountOf(o client.Object) string {
 // usesAccount reports whether a watched object runs Flink pods under the
 // account of its namespace's policy.
 func (r *Reconciler) usesAccount(ctx context.Context, o client.Object) bool {
-	p, err := r.policyOf(ctx, o.GetNamespace())
-	if err != nil {
-		// Queued all the same: Reconcile reads the policy again and
-		// reports what it cannot read.
+	// With an error, p is what admission applies (or nil, and the
+	// namespace is queued for Reconcile to report it).
+	p, _ := r.policyOf(ctx, o.GetNamespace())
+	if p == nil {
 		return accountOf(o) != ""
 	}
 	return !p.Exempt(o.GetNamespace()) && accountOf(o) == p.ServiceAccount
@@ -230,17 +230,20 @@ func (r *Reconciler) policyOf(ctx context.Context, ns string) (*policy.Policy, e
 // workload runs under it, and the accounts and bindings this package made
 // for other accounts are removed once nothing in the namespace runs under
 // them any more: removing them earlier would take the rights of a running
-// cluster. Where the policy cannot be read nothing changes.
+// cluster. Where the policy cannot be read, admission applies the
+// policy For returns with the error (the policy file's): that account is
+// ensured all the same, and nothing is removed until the policy can be
+// read.
 func (r *Reconciler) Reconcile(ctx context.Context, ns string) error {
 	if r.PolicyFor == nil {
 		return r.Ensure(ctx, ns)
 	}
-	p, err := r.PolicyFor(ctx, ns)
-	if apierrors.IsNotFound(err) {
+	p, readErr := r.PolicyFor(ctx, ns)
+	if apierrors.IsNotFound(readErr) {
 		return nil // the namespace is gone, and with it all it held
 	}
-	if err != nil {
-		return fmt.Errorf("reading the policy of namespace %s, changing nothing there: %w", ns, err)
+	if p == nil {
+		return fmt.Errorf("reading the policy of namespace %s, changing nothing there: %w", ns, readErr)
 	}
 	if p.Exempt(ns) {
 		return nil
@@ -253,6 +256,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, ns string) error {
 		if err := r.ensure(ctx, ns, p.ServiceAccount); err != nil {
 			return err
 		}
+	}
+	if readErr != nil {
+		return fmt.Errorf("reading the policy of namespace %s, removing nothing there: %w", ns, readErr)
 	}
 	return r.cleanUp(ctx, ns, p.ServiceAccount, used)
 }

@@ -149,35 +149,65 @@ func TestReconcileFollowsTheNamespacePolicy(t *testing.T) {
 	}
 }
 
-// TestReconcileChangesNothingOnAnUnreadablePolicy: a namespace whose
-// policy cannot be read keeps what it has, and the error is returned for a
-// retry; a namespace that is gone is done.
-func TestReconcileChangesNothingOnAnUnreadablePolicy(t *testing.T) {
+// TestReconcileOnAnUnreadablePolicy: where a namespace's policy cannot be
+// read, the account admission gives meanwhile (the policy For returns with
+// the error) is ensured, nothing is removed, and the error is returned for
+// a retry; with no policy at all nothing changes; a namespace that is gone
+// is done.
+func TestReconcileOnAnUnreadablePolicy(t *testing.T) {
 	t.Parallel()
 	file, err := policy.Parse([]byte("serviceAccount: flink-ha\n"))
 	require.NoError(t, err)
-	existing := []client.Object{accountNamed("flink-ha", ours), bindingOf("flink-ha", "flink-ha", "flink-ha-webhook:flink-standalone", ours)}
+	const standaloneRole = "flink-ha-webhook:flink-standalone"
+	existing := []client.Object{deploymentUnder("jm", "flink-ha"), accountNamed("team-flink", ours), bindingOf("team-flink", "team-flink", standaloneRole, ours)}
+	unreadable := errors.New("listing FlinkHAPolicies: timeout")
 	for name, tc := range map[string]struct {
-		err     error
-		wantErr string
+		policy       *policy.Policy
+		err          error
+		wantErr      string
+		wantAccounts []string
+		wantBindings []string
 	}{
-		"an unreadable policy is returned": {errors.New("listing FlinkHAPolicies: timeout"),
-			"reading the policy of namespace team, changing nothing there: listing FlinkHAPolicies: timeout"},
-		"a deleted namespace is done": {apierrors.NewNotFound(schema.GroupResource{Resource: "namespaces"}, "team"), ""},
+		"the account admission gives is ensured and nothing is removed": {
+			policy: file, err: unreadable,
+			wantErr:      "reading the policy of namespace team, removing nothing there: listing FlinkHAPolicies: timeout",
+			wantAccounts: []string{"flink-ha", "team-flink"}, wantBindings: []string{"flink-ha", "team-flink"},
+		},
+		"without any policy nothing changes": {
+			err:          unreadable,
+			wantErr:      "reading the policy of namespace team, changing nothing there: listing FlinkHAPolicies: timeout",
+			wantAccounts: []string{"team-flink"}, wantBindings: []string{"team-flink"},
+		},
+		"a deleted namespace is done": {
+			policy: file, err: apierrors.NewNotFound(schema.GroupResource{Resource: "namespaces"}, "team"),
+			wantAccounts: []string{"team-flink"}, wantBindings: []string{"team-flink"},
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(existing...).Build()
-			before := versions(t, c)
 			r := &Reconciler{Client: c, Reader: c, Policy: file, ClusterRolePrefix: DefaultClusterRolePrefix,
-				PolicyFor: func(context.Context, string) (*policy.Policy, error) { return file, tc.err }}
+				PolicyFor: func(context.Context, string) (*policy.Policy, error) { return tc.policy, tc.err }}
 			err := r.Reconcile(context.Background(), "team")
 			if tc.wantErr == "" {
 				require.NoError(t, err)
 			} else {
 				require.EqualError(t, err, tc.wantErr)
 			}
-			assert.Equal(t, before, versions(t, c), "nothing is written")
+			var sas corev1.ServiceAccountList
+			require.NoError(t, c.List(context.Background(), &sas))
+			var gotAccounts []string
+			for _, sa := range sas.Items {
+				gotAccounts = append(gotAccounts, sa.Name)
+			}
+			assert.Equal(t, tc.wantAccounts, gotAccounts)
+			var rbs rbacv1.RoleBindingList
+			require.NoError(t, c.List(context.Background(), &rbs))
+			var gotBindings []string
+			for _, rb := range rbs.Items {
+				gotBindings = append(gotBindings, rb.Name)
+			}
+			assert.Equal(t, tc.wantBindings, gotBindings)
 		})
 	}
 }

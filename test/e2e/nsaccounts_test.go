@@ -22,6 +22,7 @@ import (
 // impersonated through the real authorizer. When the policy names another
 // account, the binding moves to it once the cluster runs under it, and
 // team-flink loses its rights; until then the running cluster keeps them.
+// When the policy is deleted, the policy file's account takes over.
 func TestNamespacePolicyAccountIsMadeAndBound(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -104,4 +105,12 @@ spec:
 	leads("team-flink-v2", "billing-cluster-config-map")
 	err = jobManager{client: as(t, ns, "team-flink"), ns: ns, name: "billing-cluster-config-map"}.renewByPatch(ctx, 9)
 	assert.True(t, apierrors.IsForbidden(err), "the former account holds no rights: %v", err)
+
+	// Without the FlinkHAPolicy the policy file's account applies again.
+	_, errOut, err = plane.Kubectl(ctx, "", "delete", "flinkhapolicies", name)
+	require.NoError(t, err, errOut)
+	runsUnder("flink-ha")
+	bound("flink-ha")
+	require.Eventually(t, func() bool { return gone("team-flink-v2") }, 30*time.Second, 100*time.Millisecond,
+		"the deleted policy's account goes once nothing runs under it: %s", server.Logs)
 }
