@@ -260,3 +260,18 @@ func TestEventsFollowTheNamespacePolicy(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []string{"team", "old"}, got)
 }
+
+// TestReconcileWithoutNamespacePolicies: without live namespace policies
+// Reconcile is Ensure, as before them: the policy file's account is made
+// and bound in the namespace queued, and no other account of ours is
+// removed.
+func TestReconcileWithoutNamespacePolicies(t *testing.T) {
+	t.Parallel()
+	file, err := policy.Parse([]byte("serviceAccount: flink-ha\n"))
+	require.NoError(t, err)
+	c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(
+		accountNamed("team-flink", ours), bindingOf("team-flink", "team-flink", "flink-ha-webhook:flink-standalone", ours)).Build()
+	r := &Reconciler{Client: c, Reader: c, Policy: file, ClusterRolePrefix: DefaultClusterRolePrefix}
+	require.NoError(t, r.Reconcile(context.Background(), "team"))
+	assert.Equal(t, map[string]string{"sa/flink-ha": "1", "sa/team-flink": "999", "rb/flink-ha": "1", "rb/team-flink": "999"}, versions(t, c))
+}
