@@ -20,16 +20,20 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/flink-ha-webhook/flink-ha-webhook/nspolicy"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
 	"github.com/flink-ha-webhook/flink-ha-webhook/rights"
 )
@@ -48,23 +52,36 @@ type Reconciler struct {
 	Client client.Client
 	// Reader reads accounts and RBAC objects without caching them all.
 	Reader client.Reader
+	// Policy is the policy file's.
 	Policy *policy.Policy
+	// PolicyFor returns the policy of a namespace where FlinkHAPolicies
+	// apply (nspolicy.Live.For); nil: Policy applies everywhere.
+	PolicyFor func(ctx context.Context, namespace string) (*policy.Policy, error)
 	// ClusterRolePrefix names the install's ClusterRoles of Flink's rights.
 	ClusterRolePrefix string
 }
 
 // Setup registers the reconciler: a Deployment, StatefulSet, Job or
-// FlinkDeployment running under the policy's account puts its namespace in
-// the queue. FlinkDeployments are watched only where their CRD is
-// installed.
-func Setup(mgr ctrl.Manager, p *policy.Policy, clusterRolePrefix string) error {
+// FlinkDeployment running under the account of its namespace's policy puts
+// its namespace in the queue. FlinkDeployments are watched only where their
+// CRD is installed. With live namespace policies (live not nil) a change
+// of a FlinkHAPolicy or of a namespace's labels, and a workload's deletion,
+// also do, so the account follows the namespace's policy without a
+// restart.
+func Setup(mgr ctrl.Manager, p *policy.Policy, live *nspolicy.Live, clusterRolePrefix string) error {
 	r := &Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Policy: p, ClusterRolePrefix: clusterRolePrefix}
-	byNamespace := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-		if !r.usesAccount(o) {
+	if live != nil {
+		r.PolicyFor = live.For
+	}
+	byNamespace := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		if !r.usesAccount(ctx, o) {
 			return nil
 		}
 		return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: o.GetNamespace()}}}
 	})
+	if live != nil {
+		byNamespace = workloads{byNamespace}
+	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("flink-service-accounts").
 		For(&corev1.ServiceAccount{}). // ours (see CacheOptions): a deleted one is made again
@@ -78,13 +95,63 @@ func Setup(mgr ctrl.Manager, p *policy.Policy, clusterRolePrefix string) error {
 	} else {
 		mgr.GetLogger().Info("not watching FlinkDeployments: their CRD is not installed", "reason", err.Error())
 	}
+	if live != nil {
+		policies := &unstructured.Unstructured{}
+		policies.SetGroupVersionKind(nspolicy.GroupVersionKind)
+		b = b.Watches(policies, handler.EnqueueRequestsFromMapFunc(r.namespacesWithFlink)).
+			WatchesMetadata(&corev1.Namespace{}, handler.Funcs{
+				UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+					if !labels.Equals(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels()) {
+						q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Name: e.ObjectNew.GetName()}})
+					}
+				},
+			})
+	}
 	return b.Complete(reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 		ns := req.Name
 		if req.Namespace != "" { // an event of our own ServiceAccount
 			ns = req.Namespace
 		}
-		return reconcile.Result{}, r.Ensure(ctx, ns)
+		return reconcile.Result{}, r.Reconcile(ctx, ns)
 	}))
+}
+
+// workloads also queues the namespace of a deleted workload that ran
+// under a named account: it may be one its namespace's policy no longer
+// names, whose objects can go once nothing runs under it.
+type workloads struct{ handler.EventHandler }
+
+func (w workloads) Delete(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	if accountOf(e.Object) != "" {
+		q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Name: e.Object.GetNamespace()}})
+	}
+}
+
+// namespacesWithFlink lists the namespaces a policy change may concern:
+// those where a workload runs under some account or an account of ours
+// exists (both in the cache). The others have nothing to ensure or clean
+// up.
+func (r *Reconciler) namespacesWithFlink(ctx context.Context, _ client.Object) []reconcile.Request {
+	seen := map[string]bool{}
+	for _, list := range []client.ObjectList{&appsv1.DeploymentList{}, &appsv1.StatefulSetList{}, &batchv1.JobList{}, &corev1.ServiceAccountList{}} {
+		if err := r.Client.List(ctx, list); err != nil {
+			logf.FromContext(ctx).Error(err, "listing the namespaces a FlinkHAPolicy may concern")
+			continue
+		}
+		_ = meta.EachListItem(list, func(o runtime.Object) error {
+			if m, ok := o.(client.Object); ok {
+				if _, sa := m.(*corev1.ServiceAccount); sa || accountOf(m) != "" {
+					seen[m.GetNamespace()] = true
+				}
+			}
+			return nil
+		})
+	}
+	reqs := make([]reconcile.Request, 0, len(seen))
+	for ns := range seen {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: ns}})
+	}
+	return reqs
 }
 
 // FlinkDeploymentGVK is the operator's cluster resource.
@@ -121,24 +188,143 @@ func slimTemplate(t corev1.PodTemplateSpec) corev1.PodTemplateSpec {
 	return corev1.PodTemplateSpec{Spec: corev1.PodSpec{ServiceAccountName: t.Spec.ServiceAccountName}}
 }
 
-// usesAccount reports whether a watched object runs Flink pods under the
-// policy's account.
-func (r *Reconciler) usesAccount(o client.Object) bool {
-	if r.Policy.Exempt(o.GetNamespace()) {
-		return false
-	}
+// accountOf returns the account a watched workload runs its pods under.
+func accountOf(o client.Object) string {
 	switch o := o.(type) {
 	case *appsv1.Deployment:
-		return o.Spec.Template.Spec.ServiceAccountName == r.Policy.ServiceAccount
+		return o.Spec.Template.Spec.ServiceAccountName
 	case *appsv1.StatefulSet:
-		return o.Spec.Template.Spec.ServiceAccountName == r.Policy.ServiceAccount
+		return o.Spec.Template.Spec.ServiceAccountName
 	case *batchv1.Job:
-		return o.Spec.Template.Spec.ServiceAccountName == r.Policy.ServiceAccount
+		return o.Spec.Template.Spec.ServiceAccountName
 	case *unstructured.Unstructured:
 		sa, _, _ := unstructured.NestedString(o.Object, "spec", "serviceAccount")
-		return sa == r.Policy.ServiceAccount
+		return sa
 	}
-	return false
+	return ""
+}
+
+// usesAccount reports whether a watched object runs Flink pods under the
+// account of its namespace's policy.
+func (r *Reconciler) usesAccount(ctx context.Context, o client.Object) bool {
+	// With an error, p is what admission applies (or nil, and the
+	// namespace is queued for Reconcile to report it).
+	p, _ := r.policyOf(ctx, o.GetNamespace())
+	if p == nil {
+		return accountOf(o) != ""
+	}
+	return !p.Exempt(o.GetNamespace()) && accountOf(o) == p.ServiceAccount
+}
+
+// policyOf returns the policy of namespace ns.
+func (r *Reconciler) policyOf(ctx context.Context, ns string) (*policy.Policy, error) {
+	if r.PolicyFor == nil {
+		return r.Policy, nil
+	}
+	return r.PolicyFor(ctx, ns)
+}
+
+// Reconcile brings namespace ns in line with its policy. Under the policy
+// file alone it is Ensure, as it always was. Under live namespace
+// policies the account the namespace's policy names is ensured where a
+// workload runs under it, and the accounts and bindings this package made
+// for other accounts are removed once nothing in the namespace runs under
+// them any more: removing them earlier would take the rights of a running
+// cluster. Where the policy cannot be read, admission applies the
+// policy For returns with the error (the policy file's): that account is
+// ensured all the same, and nothing is removed until the policy can be
+// read.
+func (r *Reconciler) Reconcile(ctx context.Context, ns string) error {
+	if r.PolicyFor == nil {
+		return r.Ensure(ctx, ns)
+	}
+	p, readErr := r.PolicyFor(ctx, ns)
+	if apierrors.IsNotFound(readErr) {
+		return nil // the namespace is gone, and with it all it held
+	}
+	if p == nil {
+		return fmt.Errorf("reading the policy of namespace %s, changing nothing there: %w", ns, readErr)
+	}
+	if p.Exempt(ns) {
+		return nil
+	}
+	used, err := r.accountsInUse(ctx, ns)
+	if err != nil {
+		return err
+	}
+	if used[p.ServiceAccount] {
+		if err := r.ensure(ctx, ns, p.ServiceAccount); err != nil {
+			return err
+		}
+	}
+	if readErr != nil {
+		return fmt.Errorf("reading the policy of namespace %s, removing nothing there: %w", ns, readErr)
+	}
+	return r.cleanUp(ctx, ns, p.ServiceAccount, used)
+}
+
+// accountsInUse returns the accounts the workloads of ns run under.
+func (r *Reconciler) accountsInUse(ctx context.Context, ns string) (map[string]bool, error) {
+	used := map[string]bool{}
+	for _, list := range []client.ObjectList{&appsv1.DeploymentList{}, &appsv1.StatefulSetList{}, &batchv1.JobList{}} {
+		if err := r.Client.List(ctx, list, client.InNamespace(ns)); err != nil {
+			return nil, fmt.Errorf("listing the workloads of %s: %w", ns, err)
+		}
+		_ = meta.EachListItem(list, func(o runtime.Object) error {
+			used[accountOf(o.(client.Object))] = true
+			return nil
+		})
+	}
+	fds, err := r.flinkDeployments(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	for i := range fds {
+		used[accountOf(&fds[i])] = true
+	}
+	return used, nil
+}
+
+// cleanUp removes the RoleBindings and ServiceAccounts this package made in
+// ns for an account other than keep that nothing in ns runs under. Only
+// objects labelled as ours are touched, and of bindings only those that
+// bind one account of ns under its own name (as binding makes them).
+func (r *Reconciler) cleanUp(ctx context.Context, ns, keep string, used map[string]bool) error {
+	stale := func(account string) bool { return account != "" && account != keep && !used[account] }
+	log := logf.FromContext(ctx).WithValues("namespace", ns, "serviceAccount", keep)
+	bindings := &rbacv1.RoleBindingList{}
+	if err := r.Reader.List(ctx, bindings, client.InNamespace(ns), client.MatchingLabels(managedLabels)); err != nil {
+		return fmt.Errorf("listing the RoleBindings made in %s: %w", ns, err)
+	}
+	for i := range bindings.Items {
+		rb := &bindings.Items[i]
+		if len(rb.Subjects) != 1 || rb.Subjects[0].Kind != rbacv1.ServiceAccountKind || rb.Subjects[0].Namespace != ns {
+			continue
+		}
+		account := rb.Subjects[0].Name
+		if !stale(account) || rb.Name != account && rb.Name != account+"-native" {
+			continue
+		}
+		if err := r.Client.Delete(ctx, rb, client.Preconditions{UID: &rb.UID}); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("removing RoleBinding %s/%s of an account the namespace's policy no longer names: %w", ns, rb.Name, err)
+		}
+		log.Info("removed the binding of an account the namespace's policy no longer names", "name", rb.Name, "account", account)
+	}
+	accounts := &corev1.ServiceAccountList{}
+	if err := r.Reader.List(ctx, accounts, client.InNamespace(ns), client.MatchingLabels(managedLabels)); err != nil {
+		return fmt.Errorf("listing the ServiceAccounts made in %s: %w", ns, err)
+	}
+	for i := range accounts.Items {
+		sa := &accounts.Items[i]
+		if !stale(sa.Name) {
+			continue
+		}
+		if err := r.Client.Delete(ctx, sa, client.Preconditions{UID: &sa.UID}); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("removing ServiceAccount %s/%s the namespace's policy no longer names: %w", ns, sa.Name, err)
+		}
+		log.Info("removed an account the namespace's policy no longer names", "account", sa.Name)
+	}
+	return nil
 }
 
 // Ensure makes the account and its RoleBindings in namespace ns what they
@@ -147,7 +333,15 @@ func (r *Reconciler) usesAccount(o client.Object) bool {
 // also to the one of native Flink's rights. Objects of the same names that
 // this package did not create are left alone and reported.
 func (r *Reconciler) Ensure(ctx context.Context, ns string) error {
-	name := r.Policy.ServiceAccount
+	p, err := r.policyOf(ctx, ns)
+	if err != nil {
+		return fmt.Errorf("reading the policy of namespace %s: %w", ns, err)
+	}
+	return r.ensure(ctx, ns, p.ServiceAccount)
+}
+
+// ensure is Ensure for the account called name.
+func (r *Reconciler) ensure(ctx context.Context, ns, name string) error {
 	log := logf.FromContext(ctx).WithValues("namespace", ns, "serviceAccount", name)
 	c := uncached{Client: r.Client, reader: r.Reader}
 
@@ -158,12 +352,12 @@ func (r *Reconciler) Ensure(ctx context.Context, ns string) error {
 		return r.report(ctx, err, "ServiceAccount", ns, name)
 	}
 
-	native, err := r.runsNative(ctx, ns)
+	native, err := r.runsNative(ctx, ns, name)
 	if err != nil {
 		return err
 	}
 	for _, m := range []rights.Mode{rights.Standalone, rights.Native} {
-		rb := r.binding(ns, m)
+		rb := r.binding(ns, name, m)
 		if m == rights.Native && !native {
 			if err := r.unbind(ctx, c, rb); err != nil {
 				return err
@@ -178,15 +372,15 @@ func (r *Reconciler) Ensure(ctx context.Context, ns string) error {
 	return nil
 }
 
-// binding is the RoleBinding of mode m's rights to the policy's account.
-func (r *Reconciler) binding(ns string, m rights.Mode) *rbacv1.RoleBinding {
-	name := r.Policy.ServiceAccount
+// binding is the RoleBinding of mode m's rights to the account.
+func (r *Reconciler) binding(ns, account string, m rights.Mode) *rbacv1.RoleBinding {
+	name := account
 	if m == rights.Native {
 		name += "-native"
 	}
 	return &rbacv1.RoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: managedLabels},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: r.Policy.ServiceAccount, Namespace: ns}},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: account, Namespace: ns}},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: rights.ClusterRole(r.ClusterRolePrefix, m)},
 	}
 }
@@ -259,22 +453,32 @@ func (r *Reconciler) unbind(ctx context.Context, c client.Client, rb *rbacv1.Rol
 }
 
 // runsNative reports whether a FlinkDeployment in ns runs under the
-// policy's account. Without their CRD there are none.
-func (r *Reconciler) runsNative(ctx context.Context, ns string) (bool, error) {
-	list := &unstructured.UnstructuredList{}
-	list.SetGroupVersionKind(FlinkDeploymentGVK.GroupVersion().WithKind(FlinkDeploymentGVK.Kind + "List"))
-	if err := r.Client.List(ctx, list, client.InNamespace(ns)); err != nil {
-		if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
-			return false, nil
-		}
-		return false, fmt.Errorf("listing FlinkDeployments in %s: %w", ns, err)
+// account. Without their CRD there are none.
+func (r *Reconciler) runsNative(ctx context.Context, ns, account string) (bool, error) {
+	fds, err := r.flinkDeployments(ctx, ns)
+	if err != nil {
+		return false, err
 	}
-	for i := range list.Items {
-		if r.usesAccount(&list.Items[i]) {
+	for i := range fds {
+		if accountOf(&fds[i]) == account {
 			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// flinkDeployments lists the FlinkDeployments of ns; without their CRD
+// there are none.
+func (r *Reconciler) flinkDeployments(ctx context.Context, ns string) ([]unstructured.Unstructured, error) {
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(FlinkDeploymentGVK.GroupVersion().WithKind(FlinkDeploymentGVK.Kind + "List"))
+	if err := r.Client.List(ctx, list, client.InNamespace(ns)); err != nil {
+		if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("listing FlinkDeployments in %s: %w", ns, err)
+	}
+	return list.Items, nil
 }
 
 // report logs an object that is not ours and carries on; other errors

@@ -1,6 +1,7 @@
 package accounts
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -40,7 +41,7 @@ func TestUsesAccount(t *testing.T) {
 		"an exempt namespace":                      {&appsv1.Deployment{ObjectMeta: meta("legacy"), Spec: appsv1.DeploymentSpec{Template: under("flink-ha")}}, false},
 	}
 	for name, tc := range cases {
-		assert.Equal(t, tc.want, r.usesAccount(tc.obj), name)
+		assert.Equal(t, tc.want, r.usesAccount(context.Background(), tc.obj), name)
 	}
 }
 

@@ -5,19 +5,24 @@ package safetynet
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/flink-ha-webhook/flink-ha-webhook/nspolicy"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
 	"github.com/flink-ha-webhook/flink-ha-webhook/recognise"
 )
@@ -35,30 +40,73 @@ var systemNamespaces = map[string]bool{"kube-system": true, "kube-public": true,
 // Reconciler removes owner references from one HA ConfigMap.
 type Reconciler struct {
 	Client client.Client
+	// Policy is the policy file's.
 	Policy *policy.Policy
+	// PolicyFor returns the policy of a namespace where FlinkHAPolicies
+	// apply (nspolicy.Live.For), whose allowOptOut decides whether an
+	// opted-out ConfigMap is left alone; nil: Policy applies everywhere.
+	PolicyFor func(ctx context.Context, namespace string) (*policy.Policy, error)
 }
 
 // Setup registers the safety net with a manager. It watches ConfigMap
 // metadata only: HA ConfigMaps cannot be selected on the server (Flink 2.0
-// dropped their label), and metadata keeps the cache small.
-func Setup(mgr ctrl.Manager, p *policy.Policy) error {
-	return ctrl.NewControllerManagedBy(mgr).
+// dropped their label), and metadata keeps the cache small. With live
+// namespace policies (live not nil) the policy of each ConfigMap's
+// namespace decides, and a change of a FlinkHAPolicy or of a namespace's
+// labels looks at the HA ConfigMaps with owners again.
+func Setup(mgr ctrl.Manager, p *policy.Policy, live *nspolicy.Live) error {
+	r := &Reconciler{Client: mgr.GetClient(), Policy: p}
+	candidate := func(o client.Object) bool { return needsRemoval(o, p) }
+	if live != nil {
+		r.PolicyFor = live.For
+		// Opt-out is decided in Reconcile, by the namespace's policy.
+		candidate = func(o client.Object) bool { return mayNeedRemoval(o, p) }
+	}
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("ha-configmap-owners").
-		For(&corev1.ConfigMap{}, builder.OnlyMetadata, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
-			return needsRemoval(o, p)
-		}))).
-		Complete(&Reconciler{Client: mgr.GetClient(), Policy: p})
+		For(&corev1.ConfigMap{}, builder.OnlyMetadata, builder.WithPredicates(predicate.NewPredicateFuncs(candidate)))
+	if live != nil {
+		candidates := func(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
+			list := &metav1.PartialObjectMetadataList{}
+			list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMapList"))
+			if err := mgr.GetClient().List(ctx, list, opts...); err != nil {
+				logf.FromContext(ctx).Error(err, "listing the HA ConfigMaps a policy change may concern")
+				return nil
+			}
+			var reqs []reconcile.Request
+			for i := range list.Items {
+				if cm := &list.Items[i]; mayNeedRemoval(cm, p) {
+					reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(cm)})
+				}
+			}
+			return reqs
+		}
+		policies := &unstructured.Unstructured{}
+		policies.SetGroupVersionKind(nspolicy.GroupVersionKind)
+		b = b.Watches(policies, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
+			return candidates(ctx)
+		})).WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, ns client.Object) []reconcile.Request {
+			return candidates(ctx, client.InNamespace(ns.GetName()))
+		}), builder.WithPredicates(predicate.LabelChangedPredicate{}))
+	}
+	return b.Complete(r)
 }
 
-func needsRemoval(o metav1.Object, p *policy.Policy) bool {
+// mayNeedRemoval is needsRemoval without the opt-out, which the policy of
+// the namespace decides.
+func mayNeedRemoval(o metav1.Object, p *policy.Policy) bool {
 	if len(o.GetOwnerReferences()) == 0 || systemNamespaces[o.GetNamespace()] || p.Exempt(o.GetNamespace()) {
-		return false
-	}
-	if o.GetAnnotations()[policy.AnnotationHA] == "off" && *p.AllowOptOut {
 		return false
 	}
 	_, ok := recognise.HAConfigMap(o.GetName(), o.GetLabels())
 	return ok
+}
+
+func needsRemoval(o metav1.Object, p *policy.Policy) bool {
+	if !mayNeedRemoval(o, p) {
+		return false
+	}
+	return o.GetAnnotations()[policy.AnnotationHA] != "off" || !*p.AllowOptOut
 }
 
 // Reconcile implements reconcile.Reconciler.
@@ -68,7 +116,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.Get(ctx, req.NamespacedName, cm); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if !needsRemoval(cm, r.Policy) {
+	p := r.Policy
+	if r.PolicyFor != nil {
+		var err error
+		if p, err = r.PolicyFor(ctx, req.Namespace); err != nil {
+			if apierrors.IsNotFound(err) {
+				return ctrl.Result{}, nil // the namespace is gone
+			}
+			// Owner references stay until the policy can be read.
+			return ctrl.Result{}, fmt.Errorf("reading the policy of namespace %s, leaving the owner references: %w", req.Namespace, err)
+		}
+	}
+	if !needsRemoval(cm, p) {
 		return ctrl.Result{}, nil
 	}
 	owners := len(cm.OwnerReferences)

@@ -134,12 +134,12 @@ func serve(args []string, stderr io.Writer) int {
 		return fail(err)
 	}
 	if *ensureAccounts {
-		if err := accounts.Setup(mgr, p, *clusterRoles); err != nil {
+		if err := accounts.Setup(mgr, p, live, *clusterRoles); err != nil {
 			return fail(err)
 		}
 	}
 	if *safetyNet {
-		if err := safetynet.Setup(mgr, p); err != nil {
+		if err := safetynet.Setup(mgr, p, live); err != nil {
 			return fail(err)
 		}
 	}

@@ -84,7 +84,8 @@ func checkInstall(ctx context.Context, t *testing.T, ns, name string) {
 	// The webhook's own account: what its reconcilers need, and not more.
 	for _, ok := range []struct{ namespace, verb, group, resource string }{
 		{"team", "patch", "", "configmaps"}, {"team", "watch", "", "configmaps"}, {"team", "create", "", "serviceaccounts"},
-		{"team", "create", "rbac.authorization.k8s.io", "rolebindings"},
+		{"team", "create", "rbac.authorization.k8s.io", "rolebindings"}, {"team", "list", "rbac.authorization.k8s.io", "rolebindings"},
+		{"team", "delete", "", "serviceaccounts"},
 		{"team", "watch", "apps", "deployments"}, {"team", "watch", "flink.apache.org", "flinkdeployments"},
 		{ns, "update", "coordination.k8s.io", "leases"}, {"", "create", "authorization.k8s.io", "subjectaccessreviews"},
 	} {
