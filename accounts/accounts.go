@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -27,6 +28,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -84,6 +86,7 @@ func Setup(mgr ctrl.Manager, p *policy.Policy, live *nspolicy.Live, clusterRoleP
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("flink-service-accounts").
+		WithOptions(controller.Options{RateLimiter: retries()}).
 		For(&corev1.ServiceAccount{}). // ours (see CacheOptions): a deleted one is made again
 		Watches(&appsv1.Deployment{}, byNamespace).
 		Watches(&appsv1.StatefulSet{}, byNamespace).
@@ -530,4 +533,11 @@ type uncached struct {
 
 func (u uncached) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
 	return u.reader.Get(ctx, key, obj, opts...)
+}
+
+// retries spaces the retries of a namespace from 50ms up to 30s, so that
+// the accounts catch up within seconds of an API server outage ending
+// (controller-runtime's default doubles up to 1000s).
+func retries() workqueue.TypedRateLimiter[reconcile.Request] {
+	return workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](50*time.Millisecond, 30*time.Second)
 }

@@ -13,9 +13,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -64,6 +66,7 @@ func Setup(mgr ctrl.Manager, p *policy.Policy, live *nspolicy.Live) error {
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("ha-configmap-owners").
+		WithOptions(controller.Options{RateLimiter: RetryLimiter()}).
 		For(&corev1.ConfigMap{}, builder.OnlyMetadata, builder.WithPredicates(predicate.NewPredicateFuncs(candidate)))
 	if live != nil {
 		candidates := func(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
@@ -149,4 +152,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	removals.Inc()
 	logf.FromContext(ctx).Info("removed owner references from an HA ConfigMap the webhook did not see", "owners", owners)
 	return ctrl.Result{}, nil
+}
+
+// RetryLimiter spaces a reconciler's retries of one item from 50ms up to
+// 30s. controller-runtime's default doubles up to 1000s, so an API server
+// unreachable for a few minutes would leave its work undone for a quarter
+// of an hour after it is back.
+func RetryLimiter() workqueue.TypedRateLimiter[reconcile.Request] {
+	return workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](50*time.Millisecond, 30*time.Second)
 }

@@ -70,7 +70,7 @@ func (c *cuttable) cut() {
 // admission keeps working, as it needs nothing from the API server; the
 // reconcilers cannot act, retry, and catch up once the API server is back.
 func TestReconcilersRideOutAnUnreachableAPIServer(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	flinkRoles(t)
 	apiserver, err := url.Parse(plane.Config.Host)
@@ -123,6 +123,6 @@ func TestReconcilersRideOutAnUnreachableAPIServer(t *testing.T) {
 	require.Eventually(t, func() bool {
 		rb, err := plane.Clientset.RbacV1().RoleBindings(ns).Get(ctx, "flink-ha", metav1.GetOptions{})
 		return err == nil && rb.RoleRef.Name == rights.ClusterRole("flink-ha-webhook", rights.Standalone)
-	}, 90*time.Second, 200*time.Millisecond, "the reconcilers should catch up: %s", server.Logs)
+	}, 2*time.Minute, 200*time.Millisecond, "the reconcilers should catch up: %s", server.Logs)
 	t.Logf("the account was made %s after the API server came back", time.Since(start).Round(10*time.Millisecond))
 }
