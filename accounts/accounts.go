@@ -243,7 +243,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, ns string) error {
 	}
 	p, readErr := r.PolicyFor(ctx, ns)
 	if apierrors.IsNotFound(readErr) {
-		return nil // the namespace is gone, and with it all it held
+		// The namespace cache may not have seen a new namespace yet, or
+		// lag after an outage: only the API server says it is gone.
+		err := r.Reader.Get(ctx, types.NamespacedName{Name: ns}, &metav1.PartialObjectMetadata{TypeMeta: namespaceType})
+		if apierrors.IsNotFound(err) {
+			return nil // the namespace is gone, and with it all it held
+		}
+		// Admission meanwhile applies the policy For returned with the
+		// error: ensure its account below, remove nothing, and retry.
+		readErr = fmt.Errorf("not in the namespace cache yet: %w", readErr)
 	}
 	if p == nil {
 		return fmt.Errorf("reading the policy of namespace %s, changing nothing there: %w", ns, readErr)
@@ -541,3 +549,5 @@ func (u uncached) Get(ctx context.Context, key client.ObjectKey, obj client.Obje
 func retries() workqueue.TypedRateLimiter[reconcile.Request] {
 	return workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](50*time.Millisecond, 30*time.Second)
 }
+
+var namespaceType = metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}

@@ -153,7 +153,8 @@ func TestReconcileFollowsTheNamespacePolicy(t *testing.T) {
 // read, the account admission gives meanwhile (the policy For returns with
 // the error) is ensured, nothing is removed, and the error is returned for
 // a retry; with no policy at all nothing changes; a namespace that is gone
-// is done.
+// is done, but one the namespace cache has not seen yet is treated as
+// unreadable: admission's account is ensured and the namespace retried.
 func TestReconcileOnAnUnreadablePolicy(t *testing.T) {
 	t.Parallel()
 	file, err := policy.Parse([]byte("serviceAccount: flink-ha\n"))
@@ -164,6 +165,7 @@ func TestReconcileOnAnUnreadablePolicy(t *testing.T) {
 	for name, tc := range map[string]struct {
 		policy       *policy.Policy
 		err          error
+		exists       bool // the namespace is in the API server, whatever the cache says
 		wantErr      string
 		wantAccounts []string
 		wantBindings []string
@@ -182,10 +184,19 @@ func TestReconcileOnAnUnreadablePolicy(t *testing.T) {
 			policy: file, err: apierrors.NewNotFound(schema.GroupResource{Resource: "namespaces"}, "team"),
 			wantAccounts: []string{"team-flink"}, wantBindings: []string{"team-flink"},
 		},
+		"a namespace the cache has not seen yet is retried, not taken for gone": {
+			policy: file, err: apierrors.NewNotFound(schema.GroupResource{Resource: "namespaces"}, "team"), exists: true,
+			wantErr:      `reading the policy of namespace team, removing nothing there: not in the namespace cache yet: namespaces "team" not found`,
+			wantAccounts: []string{"flink-ha", "team-flink"}, wantBindings: []string{"flink-ha", "team-flink"},
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(existing...).Build()
+			objs := existing
+			if tc.exists {
+				objs = append(append([]client.Object(nil), existing...), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team"}})
+			}
+			c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(objs...).Build()
 			r := &Reconciler{Client: c, Reader: c, Policy: file, ClusterRolePrefix: DefaultClusterRolePrefix,
 				PolicyFor: func(context.Context, string) (*policy.Policy, error) { return tc.policy, tc.err }}
 			err := r.Reconcile(context.Background(), "team")
