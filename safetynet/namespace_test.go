@@ -51,8 +51,9 @@ func TestReconcileFollowsTheNamespacePolicy(t *testing.T) {
 			policy: file, err: errors.New("listing FlinkHAPolicies: timeout"), want: optedOut(owner),
 			wantErr: "reading the policy of namespace team, leaving the owner references: listing FlinkHAPolicies: timeout",
 		},
-		"a namespace that is gone is done": {
+		"a namespace the namespace cache has not seen yet is retried: it holds the ConfigMap, so it is not gone": {
 			policy: file, err: apierrors.NewNotFound(schema.GroupResource{Resource: "namespaces"}, "team"), want: optedOut(owner),
+			wantErr: `reading the policy of namespace team, leaving the owner references: namespaces "team" not found`,
 		},
 	}
 	for name, tc := range cases {

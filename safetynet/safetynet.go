@@ -123,10 +123,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if r.PolicyFor != nil {
 		var err error
 		if p, err = r.PolicyFor(ctx, req.Namespace); err != nil {
-			if apierrors.IsNotFound(err) {
-				return ctrl.Result{}, nil // the namespace is gone
-			}
-			// Owner references stay until the policy can be read.
+			// Owner references stay until the policy can be read. A
+			// namespace missing from the namespace cache is not gone (it
+			// holds this ConfigMap): the cache has not caught up yet.
 			return ctrl.Result{}, fmt.Errorf("reading the policy of namespace %s, leaving the owner references: %w", req.Namespace, err)
 		}
 	}
