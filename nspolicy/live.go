@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -20,7 +21,11 @@ import (
 // Live reads FlinkHAPolicies and namespace labels from the manager's cache,
 // so that a change applies to the next admission without a restart.
 type Live struct {
-	reader  client.Reader
+	reader client.Reader
+	// direct reads a namespace the cache has not seen yet: one created
+	// just before its first object (kubectl create namespace, then apply)
+	// must get its own policy, not the policy file.
+	direct  client.Reader
 	Default *policy.Policy
 }
 
@@ -42,7 +47,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, def *policy.Policy) (*Live, er
 			return nil, fmt.Errorf("watching %s: %w", o.GetObjectKind().GroupVersionKind().Kind, err)
 		}
 	}
-	return &Live{reader: mgr.GetCache(), Default: def}, nil
+	return &Live{reader: mgr.GetCache(), direct: mgr.GetAPIReader(), Default: def}, nil
 }
 
 // For returns the policy of namespace. A policy that cannot be read
@@ -54,7 +59,11 @@ func (l *Live) For(ctx context.Context, namespace string) (*policy.Policy, error
 	}
 	ns := &metav1.PartialObjectMetadata{}
 	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-	if err := l.reader.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
+	err := l.reader.Get(ctx, client.ObjectKey{Name: namespace}, ns)
+	if apierrors.IsNotFound(err) && l.direct != nil {
+		err = l.direct.Get(ctx, client.ObjectKey{Name: namespace}, ns)
+	}
+	if err != nil {
 		return l.Default, fmt.Errorf("reading the labels of namespace %s: %w", namespace, err)
 	}
 	list := &unstructured.UnstructuredList{}

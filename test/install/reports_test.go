@@ -29,6 +29,7 @@ func TestInstallsMayKeepPolicyReports(t *testing.T) {
 		assert.True(t, allowed(ctx, t, user, "", verb, "flink-ha-webhook.io", "flinkhapolicies"), "%s FlinkHAPolicies", verb)
 		assert.True(t, allowed(ctx, t, user, "", verb, "", "namespaces"), "%s namespaces", verb)
 	}
+	assert.True(t, allowed(ctx, t, user, "", "get", "", "namespaces"), "get a namespace the cache has not seen yet")
 	assert.False(t, allowed(ctx, t, user, "", "create", "flink-ha-webhook.io", "flinkhapolicies"), "the webhook never writes policies")
 	_, _, err = plane.Kubectl(ctx, "", "get", "crd", "flinkhapolicies.flink-ha-webhook.io")
 	assert.NoError(t, err, "the install carries the FlinkHAPolicy CRD")
