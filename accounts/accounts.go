@@ -267,6 +267,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, ns string) error {
 		if err := r.ensure(ctx, ns, p.ServiceAccount); err != nil {
 			return err
 		}
+	} else if readErr == nil {
+		// Nothing runs under the account any more: no FlinkDeployment
+		// either, so the rights to make pods go (the account and its
+		// standalone binding stay for the cluster's next start).
+		c := uncached{Client: r.Client, reader: r.Reader}
+		if err := r.unbind(ctx, c, r.binding(ns, p.ServiceAccount, rights.Native)); err != nil {
+			return err
+		}
 	}
 	if readErr != nil {
 		return fmt.Errorf("reading the policy of namespace %s, removing nothing there: %w", ns, readErr)

@@ -67,6 +67,11 @@ func TestReconcileFollowsTheNamespacePolicy(t *testing.T) {
 			policy: team, existing: []client.Object{flinkDeployment("team", "team-flink")},
 			wantAccounts: []string{"team-flink"}, wantBindings: []*rbacv1.RoleBinding{teamStandalone, teamNative},
 		},
+		"the native binding goes with the last FlinkDeployment, even when nothing else runs under the account": {
+			policy:       team,
+			existing:     []client.Object{accountNamed("team-flink", ours), teamStandalone, teamNative},
+			wantAccounts: []string{"team-flink"}, wantBindings: []*rbacv1.RoleBinding{teamStandalone},
+		},
 		"the policy file's account is not made where the namespace's policy names another": {
 			policy: team, existing: []client.Object{deploymentUnder("jm", "flink-ha")},
 		},
