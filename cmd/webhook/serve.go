@@ -52,6 +52,7 @@ func serve(args []string, stderr io.Writer) int {
 	maxConns := fs.Int("max-connections", 256, "HTTPS connections accepted at once; more wait in the kernel's backlog")
 	shutdownDelay := fs.Duration("shutdown-delay", 10*time.Second, "after SIGTERM, how long to keep serving while unready, so that endpoints and the API server stop sending here first")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 15*time.Second, "after the delay, how long reviews in flight may take to finish")
+	pprofAddr := fs.String("pprof-bind-address", "", "loopback address (127.0.0.1:6060) of Go's /debug/pprof/ profiles; empty disables it")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -132,6 +133,15 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	if err := mgr.AddReadyzCheck("webhook", srv.Ready); err != nil {
 		return fail(err)
+	}
+	if *pprofAddr != "" {
+		prof, err := pprofServer(*pprofAddr)
+		if err != nil {
+			return fail(err)
+		}
+		if err := mgr.Add(prof); err != nil {
+			return fail(err)
+		}
 	}
 	if *ensureAccounts {
 		if err := accounts.Setup(mgr, p, live, *clusterRoles); err != nil {
