@@ -2,14 +2,11 @@ package handler
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
-	jsonpatch "github.com/evanphx/json-patch/v5"
 	gomodulesjsonpatch "gomodules.xyz/jsonpatch/v2"
-	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -38,37 +35,19 @@ const (
 
 var recorded = []string{AnnotationCluster, AnnotationClusterID, AnnotationStoragePath}
 
-// Recording wraps the mutating handler: it also records the annotations
-// above on what it admits, with the rest of its patch.
-func Recording(mutating admission.Handler) admission.Handler { return recording{mutating} }
+// Recording makes the mutating handler (Mutating) also record the
+// annotations above on what it admits, with the rest of its patch; any
+// other handler is returned as it is.
+func Recording(mutating admission.Handler) admission.Handler {
+	if m, ok := mutating.(*mutator); ok {
+		return &mutator{policy: m.policy, record: true}
+	}
+	return mutating
+}
 
-type recording struct{ inner admission.Handler }
-
-// Handle implements admission.Handler.
-func (r recording) Handle(ctx context.Context, req admission.Request) admission.Response {
-	resp := r.inner.Handle(ctx, req)
-	if !resp.Allowed || !acted(req) {
-		return resp
-	}
-	after := req.Object.Raw
-	if len(resp.Patches) > 0 {
-		raw, err := json.Marshal(resp.Patches)
-		if err != nil {
-			return resp
-		}
-		patch, err := jsonpatch.DecodePatch(raw)
-		if err != nil {
-			return resp
-		}
-		if after, err = patch.Apply(after); err != nil {
-			return resp
-		}
-	}
-	gk := schema.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}
-	obj, err := fleet.Decode(gk, after, req.Namespace)
-	if err != nil || obj == nil {
-		return resp // the rules said why, or it is no kind of ours
-	}
+// recordOps are the patch operations that make obj's recorded annotations
+// say what cluster it defines, if any.
+func recordOps(obj metav1.Object) []gomodulesjsonpatch.JsonPatchOperation {
 	want := map[string]string{}
 	if id, ok := fleet.Identify(obj, nil); ok && (id.ClusterID != "" || id.StoragePath != "") {
 		want[AnnotationCluster] = id.Key
@@ -79,13 +58,7 @@ func (r recording) Handle(ctx context.Context, req admission.Request) admission.
 			want[AnnotationStoragePath] = id.StoragePath
 		}
 	}
-	ops := annotationOps(obj.GetAnnotations(), want)
-	if len(ops) > 0 {
-		resp.Patches = append(resp.Patches, ops...)
-		pt := admissionv1.PatchTypeJSONPatch
-		resp.PatchType = &pt
-	}
-	return resp
+	return annotationOps(obj.GetAnnotations(), want)
 }
 
 // annotationOps turns the recorded annotations of have into want.
