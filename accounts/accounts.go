@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -177,6 +178,30 @@ func CacheOptions() map[client.Object]cache.ByObject {
 		&appsv1.Deployment{}:     {Transform: slim},
 		&appsv1.StatefulSet{}:    {Transform: slim},
 		&batchv1.Job{}:           {Transform: slim},
+	}
+}
+
+// Transform is the default transform of a manager cache this package's
+// reconciler reads: a FlinkDeployment (whose CRD may be missing, so that
+// CacheOptions cannot name it) keeps only its name and account, which is
+// all accountOf reads; everything else only loses its managed fields,
+// which nothing reads. CacheOptions' own transforms take precedence.
+func Transform() toolscache.TransformFunc {
+	strip := cache.TransformStripManagedFields()
+	return func(o any) (any, error) {
+		if u, ok := o.(*unstructured.Unstructured); ok && u.GroupVersionKind().GroupKind() == FlinkDeploymentGVK.GroupKind() {
+			slim := &unstructured.Unstructured{Object: map[string]any{}}
+			slim.SetGroupVersionKind(u.GroupVersionKind())
+			slim.SetName(u.GetName())
+			slim.SetNamespace(u.GetNamespace())
+			slim.SetUID(u.GetUID())
+			slim.SetResourceVersion(u.GetResourceVersion())
+			if sa := accountOf(u); sa != "" {
+				_ = unstructured.SetNestedField(slim.Object, sa, "spec", "serviceAccount")
+			}
+			return slim, nil
+		}
+		return strip(o)
 	}
 }
 
