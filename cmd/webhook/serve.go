@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -76,14 +77,22 @@ func serve(args []string, stderr io.Writer) int {
 	if err != nil {
 		return fail(fmt.Errorf("no API server configuration (--kubeconfig, or a pod's service account): %w", err))
 	}
-	var caches cache.Options
+	// Nothing serve reads from its caches needs managed fields, which are
+	// often most of a small object's metadata.
+	caches := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
 	if *ensureAccounts {
 		caches.ByObject = accounts.CacheOptions()
+		caches.DefaultTransform = accounts.Transform()
 	}
 	// The manager waits for the HTTPS server's own shutdown, then some.
 	grace := *shutdownTimeout + 5*time.Second
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Cache:                         caches,
+		Cache: caches,
+		// The account reconciler's reads of FlinkDeployments come from
+		// the informer it watches them with, not from a list of every
+		// FlinkDeployment of the namespace at the API server per
+		// reconcile.
+		Client:                        client.Options{Cache: &client.CacheOptions{Unstructured: true}},
 		Metrics:                       metricsserver.Options{BindAddress: *metricsAddr},
 		HealthProbeBindAddress:        *probeAddr,
 		LeaderElection:                *leaderElect,
