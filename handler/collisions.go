@@ -143,13 +143,10 @@ func SetupCollisions(ctx context.Context, mgr ctrl.Manager) (*Collisions, error)
 }
 
 // check reports the clusters other than the object's own that already use
-// its cluster-id (in its namespace) or its HA storage path (anywhere).
-func (c *Collisions) check(ctx context.Context, gk schema.GroupKind, raw []byte, namespace string, p *policy.Policy) (field.ErrorList, []string) {
-	if c == nil || p.Exempt(namespace) {
-		return nil, nil
-	}
-	obj, err := fleet.Decode(gk, raw, namespace)
-	if err != nil || obj == nil {
+// its cluster-id (in its namespace) or its HA storage path (anywhere). obj
+// is the object as the rules decoded it.
+func (c *Collisions) check(ctx context.Context, obj metav1.Object, namespace string, p *policy.Policy) (field.ErrorList, []string) {
+	if c == nil || obj == nil || p.Exempt(namespace) {
 		return nil, nil
 	}
 	id, ok := fleet.Identify(obj, nil)

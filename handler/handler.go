@@ -146,7 +146,7 @@ func (v *validator) Handle(ctx context.Context, req admission.Request) admission
 	if r.Account != nil && v.checker != nil && v.policy.CheckAccounts != policy.CheckOff {
 		v.checkAccount(ctx, r)
 	}
-	errs, warnings := v.collisions.check(ctx, gk, req.Object.Raw, req.Namespace, v.policy)
+	errs, warnings := v.collisions.check(ctx, r.Object, req.Namespace, v.policy)
 	r.Errors, r.Warnings = append(r.Errors, errs...), append(r.Warnings, warnings...)
 	return v.verdict(gk, r.Name, r.Errors, r.Warnings)
 }
