@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -160,7 +161,7 @@ var FlinkDeploymentGVK = schema.GroupVersionKind{Group: "flink.apache.org", Vers
 
 // CacheOptions keeps the manager's caches of what this package watches
 // small: of ServiceAccounts only those it manages, of workloads only their
-// name and pod account.
+// name, pod account and the annotations the webhook records.
 func CacheOptions() map[client.Object]cache.ByObject {
 	slim := func(o any) (any, error) {
 		switch o := o.(type) {
@@ -183,8 +184,8 @@ func CacheOptions() map[client.Object]cache.ByObject {
 
 // Transform is the default transform of a manager cache this package's
 // reconciler reads: a FlinkDeployment (whose CRD may be missing, so that
-// CacheOptions cannot name it) keeps only its name and account, which is
-// all accountOf reads; everything else only loses its managed fields,
+// CacheOptions cannot name it) keeps only its name, account and recorded
+// annotations, as workloads do (CacheOptions); everything else only loses its managed fields,
 // which nothing reads. CacheOptions' own transforms take precedence.
 func Transform() toolscache.TransformFunc {
 	strip := cache.TransformStripManagedFields()
@@ -196,6 +197,7 @@ func Transform() toolscache.TransformFunc {
 			slim.SetNamespace(u.GetNamespace())
 			slim.SetUID(u.GetUID())
 			slim.SetResourceVersion(u.GetResourceVersion())
+			slim.SetAnnotations(recordedAnnotations(u.GetAnnotations()))
 			if sa := accountOf(u); sa != "" {
 				_ = unstructured.SetNestedField(slim.Object, sa, "spec", "serviceAccount")
 			}
@@ -205,8 +207,27 @@ func Transform() toolscache.TransformFunc {
 	}
 }
 
+// recordedPrefix starts the annotations the mutating webhook records on
+// Flink objects (handler.AnnotationCluster and the like): the collision
+// check indexes them in the same informers, so slimming keeps them.
+const recordedPrefix = "flink-ha-webhook/"
+
 func slimMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion}
+	return metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
+		Annotations: recordedAnnotations(m.Annotations)}
+}
+
+func recordedAnnotations(all map[string]string) map[string]string {
+	var kept map[string]string
+	for k, v := range all {
+		if strings.HasPrefix(k, recordedPrefix) {
+			if kept == nil {
+				kept = map[string]string{}
+			}
+			kept[k] = v
+		}
+	}
+	return kept
 }
 
 func slimTemplate(t corev1.PodTemplateSpec) corev1.PodTemplateSpec {

@@ -77,13 +77,10 @@ func serve(args []string, stderr io.Writer) int {
 	if err != nil {
 		return fail(fmt.Errorf("no API server configuration (--kubeconfig, or a pod's service account): %w", err))
 	}
-	// Nothing serve reads from its caches needs managed fields, which are
-	// often most of a small object's metadata.
-	caches := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
-	if *ensureAccounts {
-		caches.ByObject = accounts.CacheOptions()
-		caches.DefaultTransform = accounts.Transform()
-	}
+	// The account reconciler and the collision check share one informer
+	// per kind, slimmed to what the two read (accounts.CacheOptions,
+	// accounts.Transform); nothing serve reads needs managed fields.
+	caches := cache.Options{ByObject: accounts.CacheOptions(), DefaultTransform: accounts.Transform()}
 	// The manager waits for the HTTPS server's own shutdown, then some.
 	grace := *shutdownTimeout + 5*time.Second
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
