@@ -80,7 +80,12 @@ func serve(args []string, stderr io.Writer) int {
 	// The account reconciler and the collision check share one informer
 	// per kind, slimmed to what the two read (accounts.CacheOptions,
 	// accounts.Transform); nothing serve reads needs managed fields.
-	caches := cache.Options{ByObject: accounts.CacheOptions(), DefaultTransform: accounts.Transform()}
+	// ByObject entries need the API server's discovery at start, so only
+	// where something watches them.
+	caches := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
+	if *ensureAccounts || *checkCollisions {
+		caches.ByObject, caches.DefaultTransform = accounts.CacheOptions(), accounts.Transform()
+	}
 	// The manager waits for the HTTPS server's own shutdown, then some.
 	grace := *shutdownTimeout + 5*time.Second
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
