@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -24,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -162,7 +164,7 @@ var FlinkDeploymentGVK = schema.GroupVersionKind{Group: "flink.apache.org", Vers
 
 // CacheOptions keeps the manager's caches of what this package watches
 // small: of ServiceAccounts only those it manages, of workloads only their
-// name and pod account.
+// name, pod account and the annotations the webhook records.
 func CacheOptions() map[client.Object]cache.ByObject {
 	slim := func(o any) (any, error) {
 		switch o := o.(type) {
@@ -183,8 +185,52 @@ func CacheOptions() map[client.Object]cache.ByObject {
 	}
 }
 
+// Transform is the default transform of a manager cache this package's
+// reconciler reads: a FlinkDeployment (whose CRD may be missing, so that
+// CacheOptions cannot name it) keeps only its name, account and recorded
+// annotations, as workloads do (CacheOptions); everything else only loses its managed fields,
+// which nothing reads. CacheOptions' own transforms take precedence.
+func Transform() toolscache.TransformFunc {
+	strip := cache.TransformStripManagedFields()
+	return func(o any) (any, error) {
+		if u, ok := o.(*unstructured.Unstructured); ok && u.GroupVersionKind().GroupKind() == FlinkDeploymentGVK.GroupKind() {
+			slim := &unstructured.Unstructured{Object: map[string]any{}}
+			slim.SetGroupVersionKind(u.GroupVersionKind())
+			slim.SetName(u.GetName())
+			slim.SetNamespace(u.GetNamespace())
+			slim.SetUID(u.GetUID())
+			slim.SetResourceVersion(u.GetResourceVersion())
+			slim.SetAnnotations(recordedAnnotations(u.GetAnnotations()))
+			if sa := accountOf(u); sa != "" {
+				_ = unstructured.SetNestedField(slim.Object, sa, "spec", "serviceAccount")
+			}
+			return slim, nil
+		}
+		return strip(o)
+	}
+}
+
+// recordedPrefix starts the annotations the mutating webhook records on
+// Flink objects (handler.AnnotationCluster and the like): the collision
+// check indexes them in the same informers, so slimming keeps them.
+const recordedPrefix = "flink-ha-webhook/"
+
 func slimMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion}
+	return metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
+		Annotations: recordedAnnotations(m.Annotations)}
+}
+
+func recordedAnnotations(all map[string]string) map[string]string {
+	var kept map[string]string
+	for k, v := range all {
+		if strings.HasPrefix(k, recordedPrefix) {
+			if kept == nil {
+				kept = map[string]string{}
+			}
+			kept[k] = v
+		}
+	}
+	return kept
 }
 
 func slimTemplate(t corev1.PodTemplateSpec) corev1.PodTemplateSpec {

@@ -2,15 +2,17 @@ package handler
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
-	jsonpatch "github.com/evanphx/json-patch/v5"
 	gomodulesjsonpatch "gomodules.xyz/jsonpatch/v2"
-	admissionv1 "k8s.io/api/admission/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -38,37 +40,19 @@ const (
 
 var recorded = []string{AnnotationCluster, AnnotationClusterID, AnnotationStoragePath}
 
-// Recording wraps the mutating handler: it also records the annotations
-// above on what it admits, with the rest of its patch.
-func Recording(mutating admission.Handler) admission.Handler { return recording{mutating} }
+// Recording makes the mutating handler (Mutating) also record the
+// annotations above on what it admits, with the rest of its patch; any
+// other handler is returned as it is.
+func Recording(mutating admission.Handler) admission.Handler {
+	if m, ok := mutating.(*mutator); ok {
+		return &mutator{policy: m.policy, record: true}
+	}
+	return mutating
+}
 
-type recording struct{ inner admission.Handler }
-
-// Handle implements admission.Handler.
-func (r recording) Handle(ctx context.Context, req admission.Request) admission.Response {
-	resp := r.inner.Handle(ctx, req)
-	if !resp.Allowed || !acted(req) {
-		return resp
-	}
-	after := req.Object.Raw
-	if len(resp.Patches) > 0 {
-		raw, err := json.Marshal(resp.Patches)
-		if err != nil {
-			return resp
-		}
-		patch, err := jsonpatch.DecodePatch(raw)
-		if err != nil {
-			return resp
-		}
-		if after, err = patch.Apply(after); err != nil {
-			return resp
-		}
-	}
-	gk := schema.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}
-	obj, err := fleet.Decode(gk, after, req.Namespace)
-	if err != nil || obj == nil {
-		return resp // the rules said why, or it is no kind of ours
-	}
+// recordOps are the patch operations that make obj's recorded annotations
+// say what cluster it defines, if any.
+func recordOps(obj metav1.Object) []gomodulesjsonpatch.JsonPatchOperation {
 	want := map[string]string{}
 	if id, ok := fleet.Identify(obj, nil); ok && (id.ClusterID != "" || id.StoragePath != "") {
 		want[AnnotationCluster] = id.Key
@@ -79,13 +63,7 @@ func (r recording) Handle(ctx context.Context, req admission.Request) admission.
 			want[AnnotationStoragePath] = id.StoragePath
 		}
 	}
-	ops := annotationOps(obj.GetAnnotations(), want)
-	if len(ops) > 0 {
-		resp.Patches = append(resp.Patches, ops...)
-		pt := admissionv1.PatchTypeJSONPatch
-		resp.PatchType = &pt
-	}
-	return resp
+	return annotationOps(obj.GetAnnotations(), want)
 }
 
 // annotationOps turns the recorded annotations of have into want.
@@ -119,12 +97,22 @@ const (
 	indexStoragePath = "flink-ha-webhook.storagePath"
 )
 
-// Collisions answers, from a metadata-only cache of the objects that can
+// Collisions answers, from the manager's cache of the objects that can
 // define Flink clusters indexed by the recorded annotations, which other
-// cluster already uses a cluster-id or an HA storage path.
+// cluster already uses a cluster-id or an HA storage path. It reads the
+// same informers as the account reconciler (workloads as typed objects,
+// FlinkDeployments as unstructured ones, both slimmed by the cache's
+// transforms to what the two read) and ConfigMaps' metadata, which the
+// safety net watches too: one watch per kind.
 type Collisions struct {
 	reader client.Reader
-	kinds  []schema.GroupVersionKind
+	kinds  []collisionKind
+}
+
+type collisionKind struct {
+	kind string
+	obj  client.Object
+	list func() client.ObjectList
 }
 
 // ValidatingWithCollisions is Validating that also denies a cluster whose
@@ -137,32 +125,43 @@ func ValidatingWithCollisions(p *policy.Policy, checker AccessChecker, c *Collis
 // (a cache still syncing) is a warning, never a denial.
 const collisionTimeout = time.Second
 
-// SetupCollisions indexes the metadata of ConfigMaps, Deployments,
-// StatefulSets, Jobs and, where their CRD is installed, FlinkDeployments in
-// mgr's cache.
+// SetupCollisions indexes ConfigMaps (their metadata), Deployments,
+// StatefulSets, Jobs and, where their CRD is installed, FlinkDeployments
+// in mgr's cache by the recorded annotations. The cache should keep those
+// annotations in whatever it strips (accounts.CacheOptions does).
 func SetupCollisions(ctx context.Context, mgr ctrl.Manager) (*Collisions, error) {
-	c := &Collisions{reader: mgr.GetCache(), kinds: []schema.GroupVersionKind{
-		{Version: "v1", Kind: "ConfigMap"},
-		{Group: "apps", Version: "v1", Kind: "Deployment"},
-		{Group: "apps", Version: "v1", Kind: "StatefulSet"},
-		{Group: "batch", Version: "v1", Kind: "Job"},
+	configMaps := &metav1.PartialObjectMetadata{}
+	configMaps.SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"})
+	c := &Collisions{reader: mgr.GetCache(), kinds: []collisionKind{
+		{"ConfigMap", configMaps, func() client.ObjectList {
+			l := &metav1.PartialObjectMetadataList{}
+			l.SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: "ConfigMapList"})
+			return l
+		}},
+		{"Deployment", &appsv1.Deployment{}, func() client.ObjectList { return &appsv1.DeploymentList{} }},
+		{"StatefulSet", &appsv1.StatefulSet{}, func() client.ObjectList { return &appsv1.StatefulSetList{} }},
+		{"Job", &batchv1.Job{}, func() client.ObjectList { return &batchv1.JobList{} }},
 	}}
 	fd := FlinkDeploymentKind.WithVersion("v1beta1")
 	if _, err := mgr.GetRESTMapper().RESTMapping(FlinkDeploymentKind, fd.Version); err == nil {
-		c.kinds = append(c.kinds, fd)
+		obj := &unstructured.Unstructured{}
+		obj.SetGroupVersionKind(fd)
+		c.kinds = append(c.kinds, collisionKind{fd.Kind, obj, func() client.ObjectList {
+			l := &unstructured.UnstructuredList{}
+			l.SetGroupVersionKind(fd.GroupVersion().WithKind(fd.Kind + "List"))
+			return l
+		}})
 	}
-	for _, gvk := range c.kinds {
-		obj := &metav1.PartialObjectMetadata{}
-		obj.SetGroupVersionKind(gvk)
+	for _, k := range c.kinds {
 		for index, annotation := range map[string]string{indexClusterID: AnnotationClusterID, indexStoragePath: AnnotationStoragePath} {
-			err := mgr.GetFieldIndexer().IndexField(ctx, obj, index, func(o client.Object) []string {
+			err := mgr.GetFieldIndexer().IndexField(ctx, k.obj, index, func(o client.Object) []string {
 				if v := o.GetAnnotations()[annotation]; v != "" {
 					return []string{v}
 				}
 				return nil
 			})
 			if err != nil {
-				return nil, fmt.Errorf("indexing %s metadata: %w", gvk.Kind, err)
+				return nil, fmt.Errorf("indexing %s metadata: %w", k.kind, err)
 			}
 		}
 	}
@@ -170,13 +169,10 @@ func SetupCollisions(ctx context.Context, mgr ctrl.Manager) (*Collisions, error)
 }
 
 // check reports the clusters other than the object's own that already use
-// its cluster-id (in its namespace) or its HA storage path (anywhere).
-func (c *Collisions) check(ctx context.Context, gk schema.GroupKind, raw []byte, namespace string, p *policy.Policy) (field.ErrorList, []string) {
-	if c == nil || p.Exempt(namespace) {
-		return nil, nil
-	}
-	obj, err := fleet.Decode(gk, raw, namespace)
-	if err != nil || obj == nil {
+// its cluster-id (in its namespace) or its HA storage path (anywhere). obj
+// is the object as the rules decoded it.
+func (c *Collisions) check(ctx context.Context, obj metav1.Object, namespace string, p *policy.Policy) (field.ErrorList, []string) {
+	if c == nil || obj == nil || p.Exempt(namespace) {
 		return nil, nil
 	}
 	id, ok := fleet.Identify(obj, nil)
@@ -216,21 +212,29 @@ func (c *Collisions) check(ctx context.Context, gk schema.GroupKind, raw []byte,
 // other names the first object of another cluster whose index holds value:
 // not the object itself (a re-apply), not an object of its own cluster.
 func (c *Collisions) other(ctx context.Context, id fleet.Identity, index, value string, opts ...client.ListOption) (string, error) {
-	for _, gvk := range c.kinds {
-		list := &metav1.PartialObjectMetadataList{}
-		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-		if err := c.reader.List(ctx, list, append(opts, client.MatchingFields{index: value})...); err != nil {
+	for _, k := range c.kinds {
+		list := k.list()
+		if err := c.reader.List(ctx, list, append(opts, client.MatchingFields{index: value}, client.UnsafeDisableDeepCopy)...); err != nil {
 			return "", err
 		}
-		for _, o := range list.Items {
-			self := gvk.Kind+"/"+o.Name == id.Object && o.Namespace == id.Namespace
-			if self || o.Annotations[AnnotationCluster] == id.Key {
-				continue
+		var where string
+		// Read only: the cache's own objects (no deep copy).
+		_ = meta.EachListItem(list, func(ro runtime.Object) error {
+			o, ok := ro.(client.Object)
+			if !ok || where != "" {
+				return nil
 			}
-			where := gvk.Kind + "/" + o.Name
+			self := k.kind+"/"+o.GetName() == id.Object && o.GetNamespace() == id.Namespace
+			if self || o.GetAnnotations()[AnnotationCluster] == id.Key {
+				return nil
+			}
+			where = k.kind + "/" + o.GetName()
 			if index == indexStoragePath {
-				where += " in namespace " + o.Namespace
+				where += " in namespace " + o.GetNamespace()
 			}
+			return nil
+		})
+		if where != "" {
 			return where, nil
 		}
 	}

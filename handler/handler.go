@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	gomodulesjsonpatch "gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -36,7 +37,11 @@ func Validating(p *policy.Policy, checker AccessChecker) admission.Handler {
 	return &validator{policy: p, checker: checker}
 }
 
-type mutator struct{ policy *policy.Policy }
+type mutator struct {
+	policy *policy.Policy
+	// record adds the recorded annotations (Recording) to the patch.
+	record bool
+}
 
 type validator struct {
 	policy     *policy.Policy
@@ -93,23 +98,32 @@ func (m *mutator) Handle(ctx context.Context, req admission.Request) admission.R
 	for rule, n := range r.Mutation.Counts() {
 		changesTotal.WithLabelValues(gk.Kind, rule).Add(float64(n))
 	}
-	if len(r.Mutation.Changes) == 0 {
-		resp := admission.Allowed("")
-		resp.Warnings = r.Mutation.Notes
-		return resp
+	var patches []gomodulesjsonpatch.JsonPatchOperation
+	warnings := r.Mutation.Notes
+	if len(r.Mutation.Changes) > 0 {
+		if resp, ok := gone(ctx); ok {
+			return resp
+		}
+		// The patch is the difference between the decoded object before
+		// and after the rules: only what a rule changed, so fields this
+		// webhook does not know are untouched in the stored object.
+		if patches, err = Patch(r.Before, r.After); err != nil {
+			return admission.Errored(http.StatusInternalServerError, err)
+		}
+		warnings = r.Mutation.Warnings()
 	}
-	if resp, ok := gone(ctx); ok {
-		return resp
+	if m.record {
+		// The rules' own result is the object the patch makes: its
+		// identity needs no second decode.
+		patches = append(patches, recordOps(r.Object)...)
 	}
-	// The patch is the difference between the decoded object before and
-	// after the rules: only what a rule changed, so fields this webhook
-	// does not know are untouched in the stored object.
-	patches, err := Patch(r.Before, r.After)
-	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, err)
+	resp := admission.Allowed("")
+	if len(patches) > 0 {
+		resp = admission.Patched("", patches...)
+		pt := admissionv1.PatchTypeJSONPatch
+		resp.PatchType = &pt
 	}
-	resp := admission.Patched("", patches...)
-	resp.Warnings = r.Mutation.Warnings()
+	resp.Warnings = warnings
 	return resp
 }
 
@@ -132,7 +146,7 @@ func (v *validator) Handle(ctx context.Context, req admission.Request) admission
 	if r.Account != nil && v.checker != nil && v.policy.CheckAccounts != policy.CheckOff {
 		v.checkAccount(ctx, r)
 	}
-	errs, warnings := v.collisions.check(ctx, gk, req.Object.Raw, req.Namespace, v.policy)
+	errs, warnings := v.collisions.check(ctx, r.Object, req.Namespace, v.policy)
 	r.Errors, r.Warnings = append(r.Errors, errs...), append(r.Warnings, warnings...)
 	return v.verdict(gk, r.Name, r.Errors, r.Warnings)
 }

@@ -98,7 +98,10 @@ type Review struct {
 	// Before and After are the object as decoded, and after the mutating
 	// rules, as JSON.
 	Before, After []byte
-	Mutation      mutate.Result
+	// Object is the decoded object after the mutating rules: what After
+	// encodes.
+	Object   metav1.Object
+	Mutation mutate.Result
 	// Errors and Warnings are the validating rules' verdict on After.
 	Errors   field.ErrorList
 	Warnings []string
@@ -131,7 +134,7 @@ func (k rules[T, P]) run(gk schema.GroupKind, raw []byte, namespace string, p *p
 	if obj.GetNamespace() == "" {
 		obj.SetNamespace(namespace)
 	}
-	r := &Review{Kind: gk, Name: obj.GetName()}
+	r := &Review{Kind: gk, Name: obj.GetName(), Object: obj}
 	var err error
 	if r.Before, err = json.Marshal(obj); err != nil {
 		return nil, err

@@ -60,10 +60,23 @@ func Setup(mgr ctrl.Manager, p *policy.Policy, policyFor func(context.Context, s
 // replica audits, the others serve.
 func (r *Runner) NeedLeaderElection() bool { return true }
 
-// Start implements manager.Runnable: an audit at once, then every
-// Interval, until ctx ends. A failed audit is logged and tried again.
+// FirstAuditAfter caps how long after Start the first audit waits (it
+// waits Interval when that is shorter). An audit lists every workload and
+// FlinkDeployment of the cluster: at once, it would compete with the
+// informers' first lists and the webhook's first reviews, when a rollout
+// starts a replica under load.
+const FirstAuditAfter = time.Minute
+
+// Start implements manager.Runnable: an audit after Interval or
+// FirstAuditAfter, whichever is shorter, then every Interval, until ctx
+// ends. A failed audit is logged and tried again.
 func (r *Runner) Start(ctx context.Context) error {
 	log := logf.FromContext(ctx).WithName("audit")
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-time.After(min(r.Interval, FirstAuditAfter)):
+	}
 	t := time.NewTicker(r.Interval)
 	defer t.Stop()
 	for {

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -52,6 +53,7 @@ func serve(args []string, stderr io.Writer) int {
 	maxConns := fs.Int("max-connections", 256, "HTTPS connections accepted at once; more wait in the kernel's backlog")
 	shutdownDelay := fs.Duration("shutdown-delay", 10*time.Second, "after SIGTERM, how long to keep serving while unready, so that endpoints and the API server stop sending here first")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 15*time.Second, "after the delay, how long reviews in flight may take to finish")
+	pprofAddr := fs.String("pprof-bind-address", "", "loopback address (127.0.0.1:6060) of Go's /debug/pprof/ profiles; empty disables it")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -75,14 +77,24 @@ func serve(args []string, stderr io.Writer) int {
 	if err != nil {
 		return fail(fmt.Errorf("no API server configuration (--kubeconfig, or a pod's service account): %w", err))
 	}
-	var caches cache.Options
-	if *ensureAccounts {
-		caches.ByObject = accounts.CacheOptions()
+	// The account reconciler and the collision check share one informer
+	// per kind, slimmed to what the two read (accounts.CacheOptions,
+	// accounts.Transform); nothing serve reads needs managed fields.
+	// ByObject entries need the API server's discovery at start, so only
+	// where something watches them.
+	caches := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
+	if *ensureAccounts || *checkCollisions {
+		caches.ByObject, caches.DefaultTransform = accounts.CacheOptions(), accounts.Transform()
 	}
 	// The manager waits for the HTTPS server's own shutdown, then some.
 	grace := *shutdownTimeout + 5*time.Second
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Cache:                         caches,
+		Cache: caches,
+		// The account reconciler's reads of FlinkDeployments come from
+		// the informer it watches them with, not from a list of every
+		// FlinkDeployment of the namespace at the API server per
+		// reconcile.
+		Client:                        client.Options{Cache: &client.CacheOptions{Unstructured: true}},
 		Metrics:                       metricsserver.Options{BindAddress: *metricsAddr},
 		HealthProbeBindAddress:        *probeAddr,
 		LeaderElection:                *leaderElect,
@@ -132,6 +144,15 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	if err := mgr.AddReadyzCheck("webhook", srv.Ready); err != nil {
 		return fail(err)
+	}
+	if *pprofAddr != "" {
+		prof, err := pprofServer(*pprofAddr)
+		if err != nil {
+			return fail(err)
+		}
+		if err := mgr.Add(prof); err != nil {
+			return fail(err)
+		}
 	}
 	if *ensureAccounts {
 		if err := accounts.Setup(mgr, p, live, *clusterRoles); err != nil {

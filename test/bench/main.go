@@ -26,6 +26,8 @@ func main() {
 	flag.IntVar(&cfg.perKind, "objects", 100, "objects of each kind in the sequential workload")
 	flag.IntVar(&cfg.concurrent, "concurrent-objects", 1000, "objects in the concurrent workload")
 	flag.IntVar(&cfg.clients, "clients", 8, "clients of the concurrent workload")
+	flag.StringVar(&cfg.profile.dir, "profile", "", "directory for CPU and heap profiles of serve, one pair per round of serve")
+	flag.IntVar(&cfg.profile.seconds, "profile-seconds", 8, "length of each CPU profile, from the start of a round of serve")
 	timeout := flag.Duration("timeout", 20*time.Minute, "give up after this long")
 	flag.Parse()
 	// The webhook's explanations and envtest's logs are not what this

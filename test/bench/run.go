@@ -21,12 +21,14 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/flowcontrol"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/test/controlplane"
 )
 
 type config struct {
 	rounds, perKind, concurrent, clients int
+	profile                              profiler
 }
 
 type mode string
@@ -182,6 +184,9 @@ func (b *bench) round(ctx context.Context, m mode, seq, conc []manifest) error {
 	if err := b.setMode(ctx, m); err != nil {
 		return err
 	}
+	if m == modeServe {
+		b.cfg.profile.startCPU(ctx)
+	}
 	for _, w := range []struct {
 		objects []manifest
 		clients int
@@ -208,6 +213,7 @@ func (b *bench) round(ctx context.Context, m mode, seq, conc []manifest) error {
 	}
 	if m == modeServe {
 		b.rss.sample()
+		return b.cfg.profile.finish(ctx)
 	}
 	return nil
 }
@@ -279,28 +285,34 @@ func (b *bench) measureReapply(ctx context.Context, ns string, objects []manifes
 		return after.Since(before), nil
 	}
 	unchanged, err := count(func(o manifest) error {
-		res := b.client.Resource(o.resource).Namespace(ns)
-		stored, err := res.Get(ctx, o.object.GetName(), metav1.GetOptions{})
-		if err == nil {
-			_, err = res.Update(ctx, stored, metav1.UpdateOptions{})
-		}
-		return err
+		// The deployment controller may update a Deployment's status
+		// between the read and the write: read it again.
+		return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			res := b.client.Resource(o.resource).Namespace(ns)
+			stored, err := res.Get(ctx, o.object.GetName(), metav1.GetOptions{})
+			if err == nil {
+				_, err = res.Update(ctx, stored, metav1.UpdateOptions{})
+			}
+			return err
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("updating stored objects with themselves: %w", err)
 	}
 	r.unchanged, r.unchangedBy = unchanged.Sum(controlplane.WebhookCall{Name: ours}).Count, unchanged
 	asWritten, err := count(func(o manifest) error {
-		res := b.client.Resource(o.resource).Namespace(ns)
-		stored, err := res.Get(ctx, o.object.GetName(), metav1.GetOptions{})
-		if err != nil {
+		return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			res := b.client.Resource(o.resource).Namespace(ns)
+			stored, err := res.Get(ctx, o.object.GetName(), metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			obj := o.object.DeepCopy()
+			obj.SetNamespace(ns)
+			obj.SetResourceVersion(stored.GetResourceVersion())
+			_, err = res.Update(ctx, obj, metav1.UpdateOptions{})
 			return err
-		}
-		obj := o.object.DeepCopy()
-		obj.SetNamespace(ns)
-		obj.SetResourceVersion(stored.GetResourceVersion())
-		_, err = res.Update(ctx, obj, metav1.UpdateOptions{})
-		return err
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("applying the manifests again: %w", err)
@@ -333,7 +345,14 @@ func (b *bench) setMode(ctx context.Context, m mode) error {
 			b.noop, err = startNoop(b.plane.Webhook)
 		}
 		if err == nil && m == modeServe {
-			if b.serve, err = b.plane.ServeWebhook(b.bin, policy); err == nil {
+			var pprofAddr string
+			if pprofAddr, err = b.cfg.profile.newAddr(); err != nil {
+				return err
+			}
+			os.Setenv("GOMEMLIMIT", serveMemLimit)
+			b.serve, err = b.plane.ServeWebhookOn(b.bin, policy, b.plane.Webhook.Port, serveArgs(pprofAddr)...)
+			os.Unsetenv("GOMEMLIMIT")
+			if err == nil {
 				err = b.rss.attach(b.bin)
 			}
 		}
