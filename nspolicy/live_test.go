@@ -50,8 +50,9 @@ func TestLiveForANamespaceTheCacheHasNotSeen(t *testing.T) {
 		},
 	}
 	for name, tc := range cases {
+		// Not in parallel: the fake clients add the FlinkHAPolicy kind to
+		// their shared scheme as they read it.
 		t.Run(name, func(t *testing.T) {
-			t.Parallel()
 			l := &Live{reader: cache, direct: tc.direct, Default: def}
 			p, err := l.For(context.Background(), "fresh")
 			if tc.wantErr == "" {
