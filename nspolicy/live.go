@@ -2,14 +2,16 @@ package nspolicy
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -21,6 +23,12 @@ import (
 // Live reads FlinkHAPolicies and namespace labels from the manager's cache,
 // so that a change applies to the next admission without a restart.
 type Live struct {
+	// parsed are the FlinkHAPolicies as last read, keyed by their names
+	// and resourceVersions: every admission asks, policies rarely change.
+	mu     sync.Mutex
+	key    string
+	parsed []FlinkHAPolicy
+
 	reader client.Reader
 	// direct reads a namespace the cache has not seen yet: one created
 	// just before its first object (kubectl create namespace, then apply)
@@ -66,23 +74,11 @@ func (l *Live) For(ctx context.Context, namespace string) (*policy.Policy, error
 	if err != nil {
 		return l.Default, fmt.Errorf("reading the labels of namespace %s: %w", namespace, err)
 	}
-	list := &unstructured.UnstructuredList{}
-	list.SetGroupVersionKind(GroupVersionKind.GroupVersion().WithKind(GroupVersionKind.Kind + "List"))
-	if err := l.reader.List(ctx, list); err != nil {
-		return l.Default, fmt.Errorf("listing FlinkHAPolicies: %w", err)
+	policies, err := l.policies(ctx)
+	if err != nil {
+		return l.Default, err
 	}
-	s := &Set{Default: l.Default}
-	for _, u := range list.Items {
-		raw, err := json.Marshal(u.Object)
-		if err != nil {
-			return l.Default, err
-		}
-		var fp FlinkHAPolicy
-		if err := json.Unmarshal(raw, &fp); err != nil {
-			return l.Default, fmt.Errorf("FlinkHAPolicy %s: %w", u.GetName(), err)
-		}
-		s.Policies = append(s.Policies, fp)
-	}
+	s := &Set{Default: l.Default, Policies: policies}
 	p, _, err := s.For(ns.Labels)
 	if err != nil {
 		return l.Default, err
@@ -103,4 +99,34 @@ func PerNamespace(l *Live, def *policy.Policy, make func(*policy.Policy) admissi
 		}
 		return make(p).Handle(ctx, req)
 	})
+}
+
+// policies returns the FlinkHAPolicies in the cache, converting them only
+// when one was added, changed or removed since the last call.
+func (l *Live) policies(ctx context.Context) ([]FlinkHAPolicy, error) {
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(GroupVersionKind.GroupVersion().WithKind(GroupVersionKind.Kind + "List"))
+	noCopy := true // read only: the cache's own objects are not changed
+	if err := l.reader.List(ctx, list, &client.ListOptions{UnsafeDisableDeepCopy: &noCopy}); err != nil {
+		return nil, fmt.Errorf("listing FlinkHAPolicies: %w", err)
+	}
+	var key strings.Builder
+	for _, u := range list.Items {
+		key.WriteString(u.GetName() + "@" + u.GetResourceVersion() + ",")
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if key.String() == l.key && l.parsed != nil {
+		return l.parsed, nil
+	}
+	parsed := make([]FlinkHAPolicy, 0, len(list.Items))
+	for _, u := range list.Items {
+		var fp FlinkHAPolicy
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &fp); err != nil {
+			return nil, fmt.Errorf("FlinkHAPolicy %s: %w", u.GetName(), err)
+		}
+		parsed = append(parsed, fp)
+	}
+	l.key, l.parsed = key.String(), parsed
+	return parsed, nil
 }
