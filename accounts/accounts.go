@@ -23,7 +23,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
@@ -39,6 +38,7 @@ import (
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/nspolicy"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
+	"github.com/flink-ha-webhook/flink-ha-webhook/recognise"
 	"github.com/flink-ha-webhook/flink-ha-webhook/rights"
 )
 
@@ -160,7 +160,7 @@ func (r *Reconciler) namespacesWithFlink(ctx context.Context, _ client.Object) [
 }
 
 // FlinkDeploymentGVK is the operator's cluster resource.
-var FlinkDeploymentGVK = schema.GroupVersionKind{Group: "flink.apache.org", Version: "v1beta1", Kind: "FlinkDeployment"}
+var FlinkDeploymentGVK = recognise.FlinkDeploymentKind.WithVersion("v1beta1")
 
 // CacheOptions keeps the manager's caches of what this package watches
 // small: of ServiceAccounts only those it manages, of workloads only their

@@ -10,6 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/flink-ha-webhook/flink-ha-webhook/recognise"
 )
 
 // Decode reads the JSON of an object of a kind Identify knows; nil for
@@ -25,7 +27,7 @@ func Decode(gk schema.GroupKind, raw []byte, namespace string) (metav1.Object, e
 		obj = &appsv1.StatefulSet{}
 	case schema.GroupKind{Group: "batch", Kind: "Job"}:
 		obj = &batchv1.Job{}
-	case schema.GroupKind{Group: "flink.apache.org", Kind: "FlinkDeployment"}:
+	case recognise.FlinkDeploymentKind:
 		obj = &unstructured.Unstructured{}
 	default:
 		return nil, nil
