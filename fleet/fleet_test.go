@@ -283,3 +283,28 @@ func TestIdentifyReadsAsTheRulesDo(t *testing.T) {
 	_, ok := Identify(client, lookup)
 	assert.False(t, ok, "a client's settings define no cluster")
 }
+
+// BenchmarkIdentify reads the identity of each kind of object, as the
+// mutating webhook does to record it and the validating one to check it.
+func BenchmarkIdentify(b *testing.B) {
+	props := "kubernetes.cluster-id: orders\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://b/ha\nparallelism.default: 4\n"
+	env := jobManager("a", "jm", "", "example/job:1", nil, "-Dtaskmanager.numberOfTaskSlots=2")
+	env.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "FLINK_PROPERTIES", Value: props}}
+	for _, c := range []struct {
+		name string
+		obj  metav1.Object
+	}{
+		{"ConfigMap", conf("a", "orders-conf", haConf)},
+		{"Deployment", env},
+		{"FlinkDeployment", flinkDeployment("a", "fd", "v1_20", map[string]any{"high-availability.type": "kubernetes", "high-availability.storageDir": "s3://b/ha"})},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, ok := Identify(c.obj, nil); !ok {
+					b.Fatal("no identity")
+				}
+			}
+		})
+	}
+}

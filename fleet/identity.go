@@ -204,7 +204,7 @@ func (id *Identity) read(configs []*cluster.Configuration) {
 		id.HA = HAOff
 	}
 	for _, other := range configs {
-		if values(other) != v || conflicting(other.Config) {
+		if other != c && values(other) != v || conflicting(other.Config) {
 			id.HA = HAConflicting
 		}
 	}
