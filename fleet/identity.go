@@ -35,7 +35,7 @@ const (
 	HAZooKeeper   HAState = "zookeeper"   // ZooKeeper HA
 	HACustom      HAState = "custom"      // a factory class the webhook does not know
 	HAOff         HAState = "off"         // none
-	HAConflicting HAState = "conflicting" // the HA keys disagree between spellings or sources
+	HAConflicting HAState = "conflicting" // the HA keys disagree between spellings, sources or the versions that may read them
 )
 
 // Identity is what one object says about the Flink cluster it belongs to.
