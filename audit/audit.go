@@ -256,7 +256,7 @@ func (a *auditor) mountedConfigMap(obj metav1.Object) *corev1.ConfigMap {
 	if !ok {
 		return nil
 	}
-	name := fleet.MountedConfigMap(tpl, &tpl.Spec.Containers[fp.Container])
+	name := recognise.MountedConfigMap(tpl, &tpl.Spec.Containers[fp.Container])
 	if name == "" {
 		return nil
 	}

@@ -47,9 +47,10 @@ func TestConfigMap(t *testing.T) {
 			role: ClusterConfig, want: []reading{
 				{"data[flink-conf.yaml]", flinkconf.Range{Min: flinkconf.V1_15, Max: flinkconf.V1_20}, false, false},
 				{"data[config.yaml]", flinkconf.Range{Min: flinkconf.V2_0, Max: flinkconf.V2_1}, true, false}}},
-		"HA data":                   {cm: cm("orders-cluster-config-map", nil, nil), role: HAData},
-		"the operator's defaults":   {cm: cm("flink-operator-config", nil, map[string]string{"flink-conf.yaml": "parallelism.default: 1\n"}), role: OperatorConfig},
-		"native configuration":      {cm: cm("flink-config-orders", map[string]string{"type": "flink-native-kubernetes"}, map[string]string{"config.yaml": ""}), role: NativeConfig},
+		"HA data":                 {cm: cm("orders-cluster-config-map", nil, nil), role: HAData},
+		"the operator's defaults": {cm: cm("flink-operator-config", nil, map[string]string{"flink-conf.yaml": "parallelism.default: 1\n"}), role: OperatorConfig},
+		"native configuration is read, never edited": {cm: cm("flink-config-orders", map[string]string{"type": "flink-native-kubernetes"}, map[string]string{"config.yaml": ""}),
+			role: NativeConfig, want: []reading{{"data[config.yaml]", flinkconf.Range{Min: flinkconf.V1_19, Max: flinkconf.V2_1}, true, false}}},
 		"a client's settings":       {cm: cm("client", nil, map[string]string{"flink-conf.yaml": "rest.address: jm\nrest.port: 8081\n"}), role: NoCluster},
 		"somebody else's ConfigMap": {cm: cm("app", nil, map[string]string{"config.yaml": "server: {port: 80}\n"}), role: NotFlink},
 	}
@@ -57,6 +58,10 @@ func TestConfigMap(t *testing.T) {
 		o := ConfigMap(tc.cm, policy.Default())
 		assert.Equal(t, tc.role, o.Role, name)
 		assert.Equal(t, tc.want, readings(&o.Object), name)
+		for _, c := range o.Configs {
+			assert.Equal(t, tc.role == ClusterConfig, c.Edit != nil, name+": editable")
+			assert.Equal(t, tc.role == ClusterConfig, c.Standalone, name+": names its own HA cluster-id")
+		}
 	}
 }
 
@@ -285,4 +290,83 @@ func deep(n int) map[string]any {
 		m = map[string]any{"a": m}
 	}
 	return m
+}
+
+// TestMounting: a JobManager that mounts a configuration ConfigMap reads
+// each of its files under what the container sets, for the release lines
+// that read both; those readings are never edited.
+func TestMounting(t *testing.T) {
+	t.Parallel()
+	const (
+		env  = "spec.template.spec.containers[0].env[FLINK_PROPERTIES]"
+		args = "spec.template.spec.containers[0].args"
+	)
+	legacy, standard := "data[flink-conf.yaml]", "data[config.yaml]"
+	type mounted struct {
+		reading
+		Layers []string
+	}
+	cases := map[string]struct {
+		image string
+		env   string
+		args  []string
+		data  map[string]string
+		want  []mounted
+	}{
+		"the file alone, for the lines that read it": {
+			image: "example/job:1", args: []string{"jobmanager"}, data: map[string]string{"flink-conf.yaml": "high-availability.type: kubernetes\n"},
+			want: []mounted{{reading{legacy, flinkconf.Range{Min: flinkconf.V1_15, Max: flinkconf.V1_20}, false, true}, []string{legacy}}},
+		},
+		"-D arguments over the file": {
+			image: "flink:1.18", args: []string{"jobmanager", "-Dhigh-availability.type=none"}, data: map[string]string{"flink-conf.yaml": "high-availability.type: kubernetes\n"},
+			want: []mounted{{reading{legacy, flinkconf.Exactly(flinkconf.V1_18), false, false}, []string{legacy, args}}},
+		},
+		"each file under each reading of FLINK_PROPERTIES that shares release lines with it": {
+			image: "example/job:1", env: "kubernetes.cluster-id: jm\n", args: []string{"jobmanager"},
+			data: map[string]string{"flink-conf.yaml": "high-availability.type: kubernetes\n", "config.yaml": "high-availability.type: kubernetes\n"},
+			want: []mounted{
+				{reading{legacy, flinkconf.Range{Min: flinkconf.V1_15, Max: flinkconf.V1_18}, false, true}, []string{legacy, env}},
+				{reading{legacy, flinkconf.Range{Min: flinkconf.V1_19, Max: flinkconf.V1_20}, true, true}, []string{legacy, env}},
+				{reading{standard, flinkconf.Range{Min: flinkconf.V2_0, Max: flinkconf.V2_1}, true, true}, []string{standard, env}},
+			},
+		},
+		"an image older than the supported lines reads flink-conf.yaml as 1.15 does": {
+			image: "flink:1.14", args: []string{"jobmanager"}, data: map[string]string{"flink-conf.yaml": "high-availability: zookeeper\n"},
+			want: []mounted{{reading{legacy, flinkconf.Exactly(flinkconf.Version{Major: 1, Minor: 14}), false, false}, []string{legacy}}},
+		},
+		"Flink 2 reads no flink-conf.yaml: only what the container sets": {
+			image: "flink:2.1", args: []string{"jobmanager", "-Dkubernetes.cluster-id=jm"}, data: map[string]string{"flink-conf.yaml": "high-availability.type: kubernetes\n"},
+			want: []mounted{{reading{args, flinkconf.Exactly(flinkconf.V2_1), false, false}, []string{args}}},
+		},
+		"a ConfigMap of no cluster: only what the container sets": {
+			image: "flink:1.20", env: "kubernetes.cluster-id: jm\n", args: []string{"jobmanager"}, data: map[string]string{"flink-conf.yaml": "rest.port: 8081\n"},
+			want: []mounted{{reading{env, flinkconf.Exactly(flinkconf.V1_20), true, false}, []string{env}}},
+		},
+	}
+	for name, tc := range cases {
+		c := corev1.Container{Name: "jobmanager", Image: tc.image, Args: tc.args,
+			VolumeMounts: []corev1.VolumeMount{{Name: "conf", MountPath: "/opt/flink/conf"}}}
+		if tc.env != "" {
+			c.Env = []corev1.EnvVar{{Name: EnvProperties, Value: tc.env}}
+		}
+		tpl := &corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"component": "jobmanager"}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{c}, Volumes: []corev1.Volume{{Name: "conf", VolumeSource: corev1.VolumeSource{
+				ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "flink-config"}}}}}}}
+		w, ok := Workload(&metav1.ObjectMeta{Name: "jm", Namespace: "team"}, tpl, policy.Default())
+		require.True(t, ok, name)
+		cm := ConfigMap(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "flink-config", Namespace: "team"}, Data: tc.data}, policy.Default())
+		var got []mounted
+		for _, m := range w.Mounting(cm) {
+			var layers []string
+			for _, l := range m.Config.Layers {
+				layers = append(layers, l.Name)
+			}
+			got = append(got, mounted{reading{m.Path.String(), m.Versions, m.Nested, m.HAOn()}, layers})
+			if m.Overrides {
+				continue // the container's own, edited where it is written
+			}
+			assert.Nil(t, m.Edit, name+": a mounted reading is never edited")
+		}
+		assert.Equal(t, tc.want, got, name)
+	}
 }

@@ -47,8 +47,8 @@ type ConfigMapObject struct {
 	Warnings []string
 }
 
-// ConfigMap says what cm is to Flink. The sources it returns edit cm's data
-// when stored.
+// ConfigMap says what cm is to Flink. The configurations of a cluster's
+// ConfigMap edit cm's data when stored; a native one's are only read.
 func ConfigMap(cm *corev1.ConfigMap, p *policy.Policy) *ConfigMapObject {
 	o := &ConfigMapObject{Object: Object{Mode: Standalone, Versions: flinkconf.Supported, Namespace: cm.Namespace}}
 	if _, ok := recognise.HAConfigMap(cm.Name, cm.Labels); ok {
@@ -63,22 +63,38 @@ func ConfigMap(cm *corev1.ConfigMap, p *policy.Policy) *ConfigMapObject {
 		o.Role = OperatorConfig
 		return o
 	case recognise.NativeConfigMap(cm):
+		// Written by Flink or the operator from a configuration judged
+		// where it was written: read, never edited.
 		o.Role, o.Mode = NativeConfig, Native
+		o.readFiles(cm, keys, false)
+		o.decide(p, cm.Annotations)
 		return o
 	}
 	o.Role = NoCluster
+	if o.readFiles(cm, keys, true) {
+		o.Role = ClusterConfig
+	}
+	o.decide(p, cm.Annotations)
+	return o
+}
+
+// readFiles adds a configuration for each file of cm that configures a
+// cluster, editable in cm's data when edit is true, and reports whether
+// some file configures a cluster or cannot be read.
+func (o *ConfigMapObject) readFiles(cm *corev1.ConfigMap, keys []string, edit bool) bool {
+	found := false
 	for _, key := range keys {
 		path := field.NewPath("data").Key(key)
 		src, err := flinkconf.ParseFile(key, []byte(cm.Data[key]))
 		if err != nil {
-			o.Role = ClusterConfig
+			found = true
 			o.Unreadable = append(o.Unreadable, Unreadable{Path: path, Err: err})
 			continue
 		}
 		if !recognise.ConfiguresCluster(src) {
 			continue
 		}
-		o.Role = ClusterConfig
+		found = true
 		for _, w := range src.Warnings() {
 			o.Warnings = append(o.Warnings, path.String()+": "+w.String())
 		}
@@ -87,15 +103,15 @@ func ConfigMap(cm *corev1.ConfigMap, p *policy.Policy) *ConfigMapObject {
 			Config:     newConfig(layer(path, src)),
 			Versions:   fileVersions(key, keys),
 			Nested:     key == recognise.KeyStandard,
-			Standalone: true,
-			Edit:       src,
-			EditPath:   path,
+			Standalone: o.Mode == Standalone,
 		}
-		c.Store = func() { cm.Data[key] = string(src.Bytes()) }
+		if edit {
+			c.Edit, c.EditPath = src, path
+			c.Store = func() { cm.Data[key] = string(src.Bytes()) }
+		}
 		o.Configs = append(o.Configs, c.track(path))
 	}
-	o.decide(p, cm.Annotations)
-	return o
+	return found
 }
 
 // fileVersions are the release lines that read a configuration file: the

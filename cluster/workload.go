@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -181,4 +182,57 @@ func HostArg(args []string) int {
 		}
 	}
 	return -1
+}
+
+// Mounting returns the configurations Flink reads in the container with cm
+// mounted as its conf directory: each file of cm under what the container
+// sets over it, for the release lines that read both. They are read, never
+// edited: the rules edit the file and the container each where it is
+// written. Where none of the container's release lines reads a file of cm
+// (a Flink 2 image and only flink-conf.yaml), they are the container's own.
+func (w *WorkloadObject) Mounting(cm *ConfigMapObject) []*Configuration {
+	var out []*Configuration
+	for _, f := range cm.Configs {
+		versions, ok := beyondSupported(f.Versions).Intersect(w.Versions)
+		if !ok {
+			continue
+		}
+		over := w.Configs
+		if len(over) == 0 {
+			over = []*Configuration{nil} // the file alone
+		}
+		for _, c := range over {
+			m := &Configuration{
+				Path: f.Path, Config: newConfig(slices.Clone(f.Config.Layers)...), Versions: versions, Nested: f.Nested,
+				Standalone: w.Mode == Standalone, Decision: w.Decision, paths: maps.Clone(f.paths),
+			}
+			if c != nil {
+				if m.Versions, ok = versions.Intersect(c.Versions); !ok {
+					continue
+				}
+				m.Nested = m.Nested || c.Nested
+				m.Config.Layers = append(m.Config.Layers, c.Config.Layers...)
+				maps.Copy(m.paths, c.paths)
+			}
+			m.HA = m.Config.HAIn(m.Versions)
+			out = append(out, m)
+		}
+	}
+	if len(out) == 0 {
+		return w.Configs
+	}
+	return out
+}
+
+// beyondSupported widens the release lines that read a file to the images
+// older or newer than the supported lines where it reaches the oldest or
+// newest of them: those images read it as the oldest or newest do.
+func beyondSupported(r flinkconf.Range) flinkconf.Range {
+	if r.Min == flinkconf.Supported.Min {
+		r.Min = flinkconf.Version{}
+	}
+	if r.Max == flinkconf.Supported.Max {
+		r.Max = flinkconf.Version{Major: 99}
+	}
+	return r
 }

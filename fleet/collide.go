@@ -4,6 +4,9 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Clusters merges identities read from the objects of one cluster (same
@@ -119,4 +122,36 @@ func Collisions(clusters []Identity) []Collision {
 		}
 	}
 	return out
+}
+
+// Index resolves ConfigMaps among a set of objects, per namespace, for
+// Identify.
+type Index map[string]*corev1.ConfigMap
+
+// Add remembers obj if it is a ConfigMap.
+func (x Index) Add(obj metav1.Object) {
+	if cm, ok := obj.(*corev1.ConfigMap); ok {
+		x[cm.Namespace+"/"+cm.Name] = cm
+	}
+}
+
+// In returns the lookup of namespace's ConfigMaps.
+func (x Index) In(namespace string) ConfigMaps {
+	return func(name string) *corev1.ConfigMap { return x[namespace+"/"+name] }
+}
+
+// IdentifyAll reads the identities of objs, resolving mounted ConfigMaps
+// among them, and merges them into clusters.
+func IdentifyAll(objs []metav1.Object) []Identity {
+	x := Index{}
+	for _, o := range objs {
+		x.Add(o)
+	}
+	var ids []Identity
+	for _, o := range objs {
+		if id, ok := Identify(o, x.In(o.GetNamespace())); ok {
+			ids = append(ids, id)
+		}
+	}
+	return Clusters(ids)
 }

@@ -146,3 +146,165 @@ func TestCollisionMessageNamesBoth(t *testing.T) {
 		`cluster-id in a namespace fight over leadership and recover each other's jobs; give one of them another kubernetes.cluster-id `+
 		`(a FlinkDeployment's is its name)`, c.Message())
 }
+
+// TestIdentifyReadsAsTheRulesDo: the identity comes from the configurations
+// the webhook's rules read (package cluster), so it follows their reading of
+// each release line: which file a version reads, FLINK_PROPERTIES by the old
+// or the new entrypoint's rules, which spelling of the HA mode a version
+// honours, and which layer wins.
+func TestIdentifyReadsAsTheRulesDo(t *testing.T) {
+	t.Parallel()
+	both := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "both"}, Data: map[string]string{
+		"flink-conf.yaml": "kubernetes.cluster-id: orders\nhigh-availability.type: kubernetes\n",
+		"config.yaml":     "kubernetes:\n  cluster-id: orders\nhigh-availability:\n  type: kubernetes\n  storageDir: s3://b/ha\n",
+	}}
+	nested := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "nested"}, Data: map[string]string{
+		"config.yaml": "kubernetes.cluster-id: orders\nhigh-availability:\n  type: kubernetes\n  storageDir: s3://b/ha\n  cluster-id: orders\n",
+	}}
+	cms := map[string]*corev1.ConfigMap{"orders-conf": conf("a", "orders-conf", haConf), "both": both}
+	lookup := func(name string) *corev1.ConfigMap { return cms[name] }
+	withEnv := func(d *appsv1.Deployment, env string) *appsv1.Deployment {
+		d.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "FLINK_PROPERTIES", Value: env}}
+		return d
+	}
+	jm := func(image string) Identity {
+		v, _ := flinkconf.ImageVersion(image)
+		return Identity{Key: "a/Deployment/jm", Object: "Deployment/jm", Namespace: "a", Mode: Standalone, Versions: flinkconf.Exactly(v),
+			Account: "default", JobManager: true}
+	}
+	mounting := func(cm, image string) Identity {
+		id := jm(image)
+		id.Key = "a/ConfigMap/" + cm
+		return id
+	}
+	with := func(id Identity, f func(*Identity)) Identity { f(&id); return id }
+	fd := func(version string) Identity {
+		v, _ := flinkconf.OperatorVersion(version)
+		return Identity{Key: "a/native/fd", Object: "FlinkDeployment/fd", Namespace: "a", ClusterID: "fd", Mode: Operator,
+			Versions: flinkconf.Exactly(v), Account: "flink", JobManager: true}
+	}
+	cases := map[string]struct {
+		obj  metav1.Object
+		want Identity
+	}{
+		"Flink 1.16 reads no high-availability.type: HA is off and keeps no storage path": {
+			obj: jobManager("a", "jm", "orders-conf", "flink:1.16", nil),
+			want: with(mounting("orders-conf", "flink:1.16"), func(id *Identity) {
+				id.ClusterID, id.HA, id.StorageDir = "orders", HAOff, "s3://b/ha"
+			}),
+		},
+		"Flink 1.20 reads flink-conf.yaml alone where both files are: no storageDir": {
+			obj:  jobManager("a", "jm", "both", "flink:1.20", nil),
+			want: with(mounting("both", "flink:1.20"), func(id *Identity) { id.ClusterID, id.HA = "orders", HAOn }),
+		},
+		"Flink 2 reads config.yaml alone": {
+			obj: jobManager("a", "jm", "both", "flink:2.0", nil),
+			want: with(mounting("both", "flink:2.0"), func(id *Identity) {
+				id.ClusterID, id.HA, id.StorageDir, id.StoragePath = "orders", HAOn, "s3://b/ha", "s3://b/ha/default"
+			}),
+		},
+		"Flink 2 reads no flink-conf.yaml: only the container's own arguments": {
+			obj:  jobManager("a", "jm", "orders-conf", "flink:2.1", nil, "-Dkubernetes.cluster-id=jm"),
+			want: with(mounting("orders-conf", "flink:2.1"), func(id *Identity) { id.ClusterID, id.HA = "jm", HAOff }),
+		},
+		"files that disagree, for a version not known, are conflicting; the newest line's file gives the values": {
+			obj: both,
+			want: Identity{Key: "a/ConfigMap/both", Object: "ConfigMap/both", Namespace: "a", ClusterID: "orders", Mode: Standalone,
+				HA: HAConflicting, StorageDir: "s3://b/ha", StoragePath: "s3://b/ha/default", Versions: flinkconf.Supported},
+		},
+		"nested and flat keys of config.yaml are one configuration": {
+			obj: nested,
+			want: Identity{Key: "a/ConfigMap/nested", Object: "ConfigMap/nested", Namespace: "a", ClusterID: "orders", Mode: Standalone,
+				HA: HAOn, StorageDir: "s3://b/ha", StoragePath: "s3://b/ha/orders", Versions: flinkconf.Range{Min: flinkconf.V1_19, Max: flinkconf.V2_1}},
+		},
+		"a 1.19 image reads FLINK_PROPERTIES without blanks: key:value is set": {
+			obj: withEnv(jobManager("a", "jm", "", "flink:1.19", nil), "kubernetes.cluster-id:orders\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://b/ha\n"),
+			want: with(jm("flink:1.19"), func(id *Identity) {
+				id.ClusterID, id.HA, id.StorageDir, id.StoragePath = "orders", HAOn, "s3://b/ha", "s3://b/ha/default"
+			}),
+		},
+		"a 1.18 image reads FLINK_PROPERTIES by the legacy rules: key:value is skipped": {
+			obj: withEnv(jobManager("a", "jm", "", "flink:1.18", nil), "kubernetes.cluster-id:orders\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://b/ha\n"),
+			want: with(jm("flink:1.18"), func(id *Identity) {
+				id.HA, id.StorageDir, id.StoragePath = HAOn, "s3://b/ha", "s3://b/ha/default"
+			}),
+		},
+		"a 1.19 image keeps a # in FLINK_PROPERTIES: the storage path is another": {
+			obj: withEnv(jobManager("a", "jm", "", "flink:1.19", nil), "high-availability.type: kubernetes\nhigh-availability.storageDir: s3://b/ha # shared\n"),
+			want: with(jm("flink:1.19"), func(id *Identity) {
+				id.HA, id.StorageDir, id.StoragePath = HAOn, "s3://b/ha#shared", "s3://b/ha#shared/default"
+			}),
+		},
+		"an image of unknown version whose FLINK_PROPERTIES the two rule sets read differently is conflicting": {
+			obj: withEnv(jobManager("a", "jm", "", "example/job:1", nil), "kubernetes.cluster-id:orders\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://b/ha\n"),
+			want: Identity{Key: "a/Deployment/jm", Object: "Deployment/jm", Namespace: "a", ClusterID: "orders", Mode: Standalone,
+				HA: HAConflicting, StorageDir: "s3://b/ha", StoragePath: "s3://b/ha/default", Versions: flinkconf.Supported, Account: "default", JobManager: true},
+		},
+		"a value in FLINK_PROPERTIES and a -D argument: the argument wins, and HA is conflicting": {
+			obj: withEnv(jobManager("a", "jm", "", "flink:1.20", nil, "-Dhigh-availability.storageDir=s3://b/args"),
+				"kubernetes.cluster-id: orders\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://b/env\n"),
+			want: with(jm("flink:1.20"), func(id *Identity) {
+				id.ClusterID, id.HA, id.StorageDir, id.StoragePath = "orders", HAConflicting, "s3://b/args", "s3://b/args/default"
+			}),
+		},
+		"a FlinkDeployment with both spellings of the storageDir: the current key wins, and HA is conflicting": {
+			obj: flinkDeployment("a", "fd", "v1_20", map[string]any{"high-availability.type": "kubernetes",
+				"high-availability.storageDir": "s3://b/new", "high-availability.zookeeper.storageDir": "s3://b/old"}),
+			want: with(fd("v1_20"), func(id *Identity) {
+				id.HA, id.StorageDir, id.StoragePath = HAConflicting, "s3://b/new", "s3://b/new/fd"
+			}),
+		},
+		"a FlinkDeployment of 1.16 with high-availability.type runs no HA": {
+			obj:  flinkDeployment("a", "fd", "v1_16", map[string]any{"high-availability.type": "kubernetes", "high-availability.storageDir": "s3://b/ha"}),
+			want: with(fd("v1_16"), func(id *Identity) { id.HA, id.StorageDir = HAOff, "s3://b/ha" }),
+		},
+		"Flink 1.15 takes the short value for a factory class": {
+			obj:  flinkDeployment("a", "fd", "v1_15", map[string]any{"high-availability": "kubernetes", "high-availability.storageDir": "s3://b/ha"}),
+			want: with(fd("v1_15"), func(id *Identity) { id.HA, id.StorageDir, id.StoragePath = HACustom, "s3://b/ha", "s3://b/ha/fd" }),
+		},
+		"a nested flinkConfiguration reads as its flat keys": {
+			obj:  flinkDeployment("a", "fd", "v2_0", map[string]any{"high-availability": map[string]any{"type": "kubernetes", "storageDir": "s3://b/ha"}}),
+			want: with(fd("v2_0"), func(id *Identity) { id.HA, id.StorageDir, id.StoragePath = HAOn, "s3://b/ha", "s3://b/ha/fd" }),
+		},
+		"a native flink-config ConfigMap is its cluster's": {
+			obj: &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "flink-config-orders", Labels: map[string]string{"type": "flink-native-kubernetes"}},
+				Data: map[string]string{"config.yaml": "kubernetes.cluster-id: orders\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://b/ha\n"}},
+			want: Identity{Key: "a/native/orders", Object: "ConfigMap/flink-config-orders", Namespace: "a", ClusterID: "orders", Mode: Native,
+				HA: HAOn, StorageDir: "s3://b/ha", StoragePath: "s3://b/ha/orders", Versions: flinkconf.Range{Min: flinkconf.V1_19, Max: flinkconf.V2_1}},
+		},
+	}
+	for name, tc := range cases {
+		got, ok := Identify(tc.obj, lookup)
+		assert.True(t, ok, name)
+		assert.Equal(t, tc.want, got, name)
+	}
+
+	client := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "client"}, Data: map[string]string{"flink-conf.yaml": "rest.address: jm\nrest.port: 8081\n"}}
+	_, ok := Identify(client, lookup)
+	assert.False(t, ok, "a client's settings define no cluster")
+}
+
+// BenchmarkIdentify reads the identity of each kind of object, as the
+// mutating webhook does to record it and the validating one to check it.
+func BenchmarkIdentify(b *testing.B) {
+	props := "kubernetes.cluster-id: orders\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://b/ha\nparallelism.default: 4\n"
+	env := jobManager("a", "jm", "", "example/job:1", nil, "-Dtaskmanager.numberOfTaskSlots=2")
+	env.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "FLINK_PROPERTIES", Value: props}}
+	for _, c := range []struct {
+		name string
+		obj  metav1.Object
+	}{
+		{"ConfigMap", conf("a", "orders-conf", haConf)},
+		{"Deployment", env},
+		{"FlinkDeployment", flinkDeployment("a", "fd", "v1_20", map[string]any{"high-availability.type": "kubernetes", "high-availability.storageDir": "s3://b/ha"})},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, ok := Identify(c.obj, nil); !ok {
+					b.Fatal("no identity")
+				}
+			}
+		})
+	}
+}

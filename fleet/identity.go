@@ -1,7 +1,6 @@
 package fleet
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
@@ -13,24 +12,18 @@ import (
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/cluster"
 	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
+	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
 	"github.com/flink-ha-webhook/flink-ha-webhook/recognise"
 )
 
-// Mode is how a Flink cluster is deployed.
-type Mode string
+// Mode is how a Flink cluster is deployed: the model's own mode.
+type Mode = cluster.Mode
 
 // The ways a Flink cluster is deployed.
 const (
-	// Standalone clusters are JobManager and TaskManager workloads the
-	// user writes, configured by a mounted ConfigMap, FLINK_PROPERTIES or
-	// -D arguments.
-	Standalone Mode = "standalone"
-	// Native clusters are JobManager Deployments Flink itself creates
-	// (flink run-application / kubernetes-session.sh).
-	Native Mode = "native"
-	// Operator clusters are FlinkDeployments of the Flink Kubernetes
-	// Operator, which runs them natively.
-	Operator Mode = "operator"
+	Standalone = cluster.Standalone
+	Native     = cluster.Native
+	Operator   = cluster.Operator
 )
 
 // HAState is what a configuration makes of high availability.
@@ -42,7 +35,7 @@ const (
 	HAZooKeeper   HAState = "zookeeper"   // ZooKeeper HA
 	HACustom      HAState = "custom"      // a factory class the webhook does not know
 	HAOff         HAState = "off"         // none
-	HAConflicting HAState = "conflicting" // the HA keys disagree between spellings or sources
+	HAConflicting HAState = "conflicting" // the HA keys disagree between spellings, sources or the versions that may read them
 )
 
 // Identity is what one object says about the Flink cluster it belongs to.
@@ -102,6 +95,10 @@ func Identify(obj metav1.Object, configMaps ConfigMaps) (Identity, bool) {
 	return Identity{}, false
 }
 
+// reading is the policy the configurations are read under: fleet asks
+// what a cluster is, not what the policy decides for it.
+var reading = policy.Default()
+
 // nativeConfigPrefix names the ConfigMap Flink writes for a native cluster:
 // flink-config-<cluster-id>.
 const nativeConfigPrefix = "flink-config-"
@@ -111,157 +108,92 @@ func nativeKey(namespace, clusterID string) string { return namespace + "/native
 func configMapKey(namespace, name string) string { return namespace + "/ConfigMap/" + name }
 
 func configMapIdentity(cm *corev1.ConfigMap) (Identity, bool) {
-	if _, ha := recognise.HAConfigMap(cm.Name, cm.Labels); ha || cm.Labels["app.kubernetes.io/name"] == "flink-kubernetes-operator" {
-		return Identity{}, false // HA data, or the operator's own defaults
-	}
-	layers := ConfigMapLayers(cm)
-	if len(layers) == 0 {
-		return Identity{}, false
+	o := cluster.ConfigMap(cm, reading)
+	if o.Role != cluster.ClusterConfig && o.Role != cluster.NativeConfig || len(o.Configs) == 0 {
+		return Identity{}, false // HA data, the operator's defaults, no cluster's or none readable
 	}
 	id := Identity{Key: configMapKey(cm.Namespace, cm.Name), Object: "ConfigMap/" + cm.Name, Namespace: cm.Namespace,
-		Mode: Standalone, Versions: flinkconf.Supported}
-	cfg := &flinkconf.Config{Layers: layers}
-	if cid, ok := strings.CutPrefix(cm.Name, nativeConfigPrefix); ok && cm.Labels["type"] == "flink-native-kubernetes" {
-		id.Mode, id.Key = Native, nativeKey(cm.Namespace, cid)
-		id.ClusterID = cid
+		Mode: o.Mode, Versions: flinkconf.Supported}
+	if o.Role == cluster.NativeConfig {
+		id.ClusterID = strings.TrimPrefix(cm.Name, nativeConfigPrefix)
+		id.Key = nativeKey(cm.Namespace, id.ClusterID)
 	}
-	if _, ok := cm.Data[recognise.KeyLegacy]; !ok {
-		id.Versions.Min = flinkconf.V1_19 // config.yaml alone: only 1.19+ reads it
+	// The ConfigMap pins no release line; the oldest that reads one of its
+	// files is the oldest that may run it.
+	id.Versions.Min = o.Configs[0].Versions.Min
+	for _, c := range o.Configs[1:] {
+		if c.Versions.Min.Less(id.Versions.Min) {
+			id.Versions.Min = c.Versions.Min
+		}
 	}
-	id.read(cfg)
+	id.read(o.Configs)
 	return id, true
 }
 
-// ConfigMapLayers returns the Flink configuration a ConfigMap holds, in the
-// order Flink reads it: where a 1.19 or 1.20 image finds both files,
-// flink-conf.yaml wins, so it is the later layer. Files that do not parse
-// are left out (validation says why).
-func ConfigMapLayers(cm *corev1.ConfigMap) []flinkconf.Layer {
-	var layers []flinkconf.Layer
-	keys := recognise.ConfigKeys(cm)
-	slices.Reverse(keys) // config.yaml, then flink-conf.yaml
-	for _, key := range keys {
-		src, err := flinkconf.ParseFile(key, []byte(cm.Data[key]))
-		if err != nil {
-			continue
-		}
-		layers = append(layers, flinkconf.Layer{Name: fmt.Sprintf("ConfigMap/%s data[%s]", cm.Name, key), Source: src})
-	}
-	return layers
-}
-
-// ContainerLayers returns the configuration a container carries itself, in
-// the order Flink applies it after the configuration file: a literal
-// FLINK_PROPERTIES, then -D arguments.
-func ContainerLayers(c *corev1.Container) []flinkconf.Layer {
-	var layers []flinkconf.Layer
-	if i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "FLINK_PROPERTIES" }); i >= 0 && c.Env[i].ValueFrom == nil {
-		if env, err := flinkconf.ParseLegacy([]byte(c.Env[i].Value)); err == nil {
-			layers = append(layers, flinkconf.Layer{Name: "containers[" + c.Name + "].env[FLINK_PROPERTIES]", Source: env})
-		}
-	}
-	if args := flinkconf.ParseArgs(c.Args, len(c.Args)); len(args.Entries()) > 0 {
-		layers = append(layers, flinkconf.Layer{Name: "containers[" + c.Name + "].args", Source: args})
-	}
-	return layers
-}
-
-// MountedConfigMap names the ConfigMap a container mounts as Flink's conf
-// directory, or "".
-func MountedConfigMap(tpl *corev1.PodTemplateSpec, c *corev1.Container) string {
-	for _, m := range c.VolumeMounts {
-		if m.MountPath != "/opt/flink/conf" && !strings.HasSuffix(strings.TrimSuffix(m.MountPath, "/"), "/conf") {
-			continue
-		}
-		for _, v := range tpl.Spec.Volumes {
-			if v.Name != m.Name {
-				continue
-			}
-			if v.ConfigMap != nil {
-				return v.ConfigMap.Name
-			}
-			if v.Projected != nil {
-				for _, s := range v.Projected.Sources {
-					if s.ConfigMap != nil {
-						return s.ConfigMap.Name
-					}
-				}
-			}
-		}
-	}
-	return ""
-}
-
 func workloadIdentity(kind string, meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, configMaps ConfigMaps) (Identity, bool) {
-	fp, ok := recognise.PodTemplate(meta.Labels, tpl)
-	if !ok || fp.Role != recognise.JobManager {
+	w, ok := cluster.Workload(meta, tpl, reading)
+	if !ok || w.Pod.Role != recognise.JobManager {
 		return Identity{}, false
 	}
-	c := &tpl.Spec.Containers[fp.Container]
 	id := Identity{Key: meta.Namespace + "/" + kind + "/" + meta.Name, Object: kind + "/" + meta.Name, Namespace: meta.Namespace,
-		Mode: Standalone, Versions: flinkconf.Supported, Account: tpl.Spec.ServiceAccountName, JobManager: true}
+		Versions: w.Versions, Account: tpl.Spec.ServiceAccountName, JobManager: true}
 	if id.Account == "" {
 		id.Account = "default"
 	}
-	if v, ok := flinkconf.ImageVersion(c.Image); ok {
-		id.Versions = flinkconf.Exactly(v)
-	}
-	cfg := &flinkconf.Config{}
-	if name := MountedConfigMap(tpl, c); name != "" {
+	configs := w.Configs
+	if name := recognise.MountedConfigMap(tpl, w.Container); name != "" {
 		id.Key = configMapKey(meta.Namespace, name)
 		if configMaps != nil {
 			if cm := configMaps(name); cm != nil {
-				cfg.Layers = ConfigMapLayers(cm)
+				configs = w.Mounting(cluster.ConfigMap(cm, reading))
 			}
 		}
 	}
-	cfg.Layers = append(cfg.Layers, ContainerLayers(c)...)
-	if fp.Native {
-		id.Mode = Native
+	if id.Mode = w.Mode; id.Mode == Native {
 		if cid := meta.Labels["app"]; cid != "" {
 			id.ClusterID = cid
 			id.Key = nativeKey(meta.Namespace, cid)
 		}
 	}
-	id.read(cfg)
+	id.read(configs)
 	return id, true
 }
 
 func flinkDeploymentIdentity(u *unstructured.Unstructured) (Identity, bool) {
+	o := cluster.FlinkDeployment(u, reading)
 	id := Identity{Key: nativeKey(u.GetNamespace(), u.GetName()), Object: "FlinkDeployment/" + u.GetName(), Namespace: u.GetNamespace(),
-		ClusterID: u.GetName(), Mode: Operator, Versions: flinkconf.Supported, JobManager: true}
-	version, _, _ := unstructured.NestedString(u.Object, "spec", "flinkVersion")
-	image, _, _ := unstructured.NestedString(u.Object, "spec", "image")
-	if v, ok := flinkconf.OperatorVersion(version); ok {
-		id.Versions = flinkconf.Exactly(v)
-	} else if v, ok := flinkconf.ImageVersion(image); ok {
-		id.Versions = flinkconf.Exactly(v)
-	}
-	id.Account, _, _ = unstructured.NestedString(u.Object, "spec", "serviceAccount")
-	fc, _, _ := unstructured.NestedMap(u.Object, "spec", "flinkConfiguration")
-	cfg := &flinkconf.Config{}
-	if conf, err := flinkconf.ParseObject(fc); err == nil {
-		conf.Legacy = !id.Versions.AnyAtLeast(cluster.OperatorNested) // the operator writes flat flink-conf.yaml before 2.0
-		cfg.Layers = []flinkconf.Layer{{Name: "spec.flinkConfiguration", Source: conf}}
-	}
-	id.read(cfg)
+		ClusterID: o.ClusterID, Mode: o.Mode, Versions: o.Versions, JobManager: true}
+	id.Account, _ = o.Spec["serviceAccount"].(string)
+	id.read(o.Configs)
 	return id, true
 }
 
 // haOptions are the options whose disagreement makes HA conflicting.
 var haOptions = []flinkconf.Option{flinkconf.HAType, flinkconf.HAStorageDir, flinkconf.HAClusterID, flinkconf.ClusterID}
 
-// read fills in what the configuration says: the cluster-id (unless the
-// object itself names it), the HA state, the storageDir and the HA storage
-// path.
-func (id *Identity) read(cfg *flinkconf.Config) {
-	if id.ClusterID == "" {
-		if s, ok := cfg.Lookup(flinkconf.ClusterID); ok {
-			id.ClusterID = s.Value
+// read fills in what the configurations Flink reads for the object say:
+// the cluster-id (unless the object itself names it), the HA state, the
+// storageDir and the HA storage path. Where release lines read different
+// configurations (one file or the other, FLINK_PROPERTIES by the old rules
+// or the new), the newest line's reading is what the cluster means to run,
+// as for the rules' decision; readings that disagree on a value of the
+// identity make HA conflicting, as disagreeing spellings or layers do.
+func (id *Identity) read(configs []*cluster.Configuration) {
+	if len(configs) == 0 {
+		id.HA = HAOff
+		return
+	}
+	c := configs[0]
+	for _, other := range configs[1:] {
+		if c.Versions.Max.Less(other.Versions.Max) {
+			c = other
 		}
 	}
-	mode, _, _ := cfg.HA()
-	switch mode {
+	v := values(c)
+	if id.ClusterID == "" {
+		id.ClusterID = v.clusterID
+	}
+	switch c.HA.Newest().Mode {
 	case flinkconf.HAKubernetes:
 		id.HA = HAOn
 	case flinkconf.HAZooKeeper:
@@ -271,16 +203,12 @@ func (id *Identity) read(cfg *flinkconf.Config) {
 	default:
 		id.HA = HAOff
 	}
-	for _, c := range cfg.Conflicts() {
-		if c.Kind == flinkconf.ConflictSpellings || c.Kind == flinkconf.ConflictLayers {
-			if slices.ContainsFunc(haOptions, func(o flinkconf.Option) bool { return slices.Contains(o.Keys(), c.Settings[0].Key) }) {
-				id.HA = HAConflicting
-			}
+	for _, other := range configs {
+		if other != c && values(other) != v || conflicting(other.Config) {
+			id.HA = HAConflicting
 		}
 	}
-	if s, ok := cfg.Lookup(flinkconf.HAStorageDir); ok {
-		id.StorageDir = s.Value
-	}
+	id.StorageDir = v.storageDir
 	if id.HA == HAOff || id.StorageDir == "" {
 		return
 	}
@@ -288,10 +216,45 @@ func (id *Identity) read(cfg *flinkconf.Config) {
 	if id.Mode != Standalone && id.ClusterID != "" {
 		haClusterID = id.ClusterID // Flink and the operator set it to the cluster-id in native mode
 	}
-	if s, ok := cfg.Lookup(flinkconf.HAClusterID); ok {
-		haClusterID = s.Value
+	if v.haClusterIDSet {
+		haClusterID = v.haClusterID
 	}
 	id.StoragePath = StoragePath(id.StorageDir, haClusterID)
+}
+
+// identityValues are what one configuration says of a cluster's identity.
+type identityValues struct {
+	clusterID, storageDir, haClusterID string
+	haClusterIDSet                     bool
+	ha                                 flinkconf.HAMode
+}
+
+func values(c *cluster.Configuration) identityValues {
+	var v identityValues
+	if s, ok := c.Config.Lookup(flinkconf.ClusterID); ok {
+		v.clusterID = s.Value
+	}
+	if s, ok := c.Config.Lookup(flinkconf.HAStorageDir); ok {
+		v.storageDir = s.Value
+	}
+	if s, ok := c.Config.Lookup(flinkconf.HAClusterID); ok {
+		v.haClusterID, v.haClusterIDSet = s.Value, true
+	}
+	v.ha = c.HA.Newest().Mode
+	return v
+}
+
+// conflicting reports whether two spellings or two layers of an HA option
+// disagree.
+func conflicting(cfg *flinkconf.Config) bool {
+	for _, c := range cfg.Conflicts() {
+		if c.Kind == flinkconf.ConflictSpellings || c.Kind == flinkconf.ConflictLayers {
+			if slices.ContainsFunc(haOptions, func(o flinkconf.Option) bool { return slices.Contains(o.Keys(), c.Settings[0].Key) }) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // StoragePath is where Flink keeps a cluster's HA data: the cluster-id

@@ -81,6 +81,13 @@ func imageName(image string) string {
 }
 
 func configMounted(tpl *corev1.PodTemplateSpec, c corev1.Container) bool {
+	return MountedConfigMap(tpl, &c) != ""
+}
+
+// MountedConfigMap names the ConfigMap a container mounts as Flink's conf
+// directory (/opt/flink/conf, or another directory named conf), directly or
+// as the first ConfigMap of a projected volume; "" when it mounts none.
+func MountedConfigMap(tpl *corev1.PodTemplateSpec, c *corev1.Container) string {
 	for _, m := range c.VolumeMounts {
 		if m.MountPath != "/opt/flink/conf" && !strings.HasSuffix(strings.TrimSuffix(m.MountPath, "/"), "/conf") {
 			continue
@@ -91,11 +98,13 @@ func configMounted(tpl *corev1.PodTemplateSpec, c corev1.Container) bool {
 		}
 		v := tpl.Spec.Volumes[i]
 		if v.ConfigMap != nil {
-			return true
+			return v.ConfigMap.Name
 		}
-		if v.Projected != nil && slices.ContainsFunc(v.Projected.Sources, func(s corev1.VolumeProjection) bool { return s.ConfigMap != nil }) {
-			return true
+		if v.Projected != nil {
+			if j := slices.IndexFunc(v.Projected.Sources, func(s corev1.VolumeProjection) bool { return s.ConfigMap != nil }); j >= 0 {
+				return v.Projected.Sources[j].ConfigMap.Name
+			}
 		}
 	}
-	return false
+	return ""
 }

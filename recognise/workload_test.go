@@ -66,7 +66,7 @@ func TestPodTemplate(t *testing.T) {
 
 // TestConfigMounted: a container whose configuration directory is a
 // mounted ConfigMap reads the rest of its configuration from there, so
-// what the container carries only overrides it.
+// what the container carries only overrides it; MountedConfigMap names it.
 func TestConfigMounted(t *testing.T) {
 	t.Parallel()
 	cmSource := corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "flink-config"}}}
@@ -101,5 +101,6 @@ func TestConfigMounted(t *testing.T) {
 		pod, ok := PodTemplate(nil, tpl)
 		assert.True(t, ok, name)
 		assert.Equal(t, tc.want, pod.ConfigMounted, name)
+		assert.Equal(t, map[bool]string{true: "flink-config"}[tc.want], MountedConfigMap(tpl, &tpl.Spec.Containers[0]), name+": the name")
 	}
 }

@@ -135,11 +135,7 @@ func injectDocs(in []byte, p *policy.Policy, namespace string) (injected, error)
 		if len(bytes.TrimSpace(stripComments(doc))) == 0 {
 			continue
 		}
-		stored, msgs, changes, deny, err := injectDoc(doc, p, namespace)
-		if err != nil {
-			return res, fmt.Errorf("document %d: %w", n, err)
-		}
-		obj, err := storedObject(stored, namespace)
+		stored, obj, msgs, changes, deny, err := injectDoc(doc, p, namespace)
 		if err != nil {
 			return res, fmt.Errorf("document %d: %w", n, err)
 		}
@@ -163,24 +159,6 @@ func injectDocs(in []byte, p *policy.Policy, namespace string) (injected, error)
 	return res, nil
 }
 
-// storedObject decodes a stored document of a kind that can define a Flink
-// cluster; nil for other kinds.
-func storedObject(doc []byte, namespace string) (metav1.Object, error) {
-	js, err := yaml.YAMLToJSON(doc)
-	if err != nil {
-		return nil, err
-	}
-	var tm metav1.TypeMeta
-	if err := json.Unmarshal(js, &tm); err != nil {
-		return nil, fmt.Errorf("not a Kubernetes object: %w", err)
-	}
-	gv, err := schema.ParseGroupVersion(tm.APIVersion)
-	if err != nil {
-		return nil, err
-	}
-	return fleet.Decode(schema.GroupKind{Group: gv.Group, Kind: tm.Kind}, js, namespace)
-}
-
 func stripComments(doc []byte) []byte {
 	var b bytes.Buffer
 	for _, line := range bytes.Split(doc, []byte("\n")) {
@@ -192,24 +170,27 @@ func stripComments(doc []byte) []byte {
 	return b.Bytes()
 }
 
-func injectDoc(doc []byte, p *policy.Policy, namespace string) (stored []byte, msgs []string, changes int, denied bool, err error) {
+// injectDoc runs one document through the rules; obj is the object as
+// stored, decoded as the rules decode it, or nil for a kind they leave alone.
+func injectDoc(doc []byte, p *policy.Policy, namespace string) (stored []byte, obj metav1.Object, msgs []string, changes int, denied bool, err error) {
 	js, err := yaml.YAMLToJSON(doc)
 	if err != nil {
-		return nil, nil, 0, false, err
+		return nil, nil, nil, 0, false, err
 	}
 	var tm metav1.TypeMeta
 	if err := json.Unmarshal(js, &tm); err != nil {
-		return nil, nil, 0, false, fmt.Errorf("not a Kubernetes object: %w", err)
+		return nil, nil, nil, 0, false, fmt.Errorf("not a Kubernetes object: %w", err)
 	}
 	gv, err := schema.ParseGroupVersion(tm.APIVersion)
 	if err != nil {
-		return nil, nil, 0, false, err
+		return nil, nil, nil, 0, false, err
 	}
 	gk := schema.GroupKind{Group: gv.Group, Kind: tm.Kind}
 	r, err := handler.Run(gk, js, namespace, p, handler.Phases{Mutate: true, Validate: true})
 	if err != nil || r == nil {
-		return doc, nil, 0, false, err // a kind the webhook leaves alone passes through as written
+		return doc, nil, nil, 0, false, err // a kind the webhook leaves alone passes through as written
 	}
+	obj = r.Object // after the mutating rules: what the stored document decodes to
 	changes = len(r.Mutation.Changes)
 	for _, w := range r.Mutation.Warnings() {
 		msgs = append(msgs, "Warning: "+w)
@@ -226,26 +207,26 @@ func injectDoc(doc []byte, p *policy.Policy, namespace string) (stored []byte, m
 		}
 	}
 	if changes == 0 {
-		return doc, msgs, 0, denied, nil
+		return doc, obj, msgs, 0, denied, nil
 	}
 	// Apply the webhook's own patch to the document as written, so fields
 	// the rules do not know are kept as the API server would keep them.
 	ops, err := gomodulesjsonpatch.CreatePatch(r.Before, r.After)
 	if err != nil {
-		return nil, msgs, changes, denied, err
+		return nil, obj, msgs, changes, denied, err
 	}
 	raw, err := json.Marshal(ops)
 	if err != nil {
-		return nil, msgs, changes, denied, err
+		return nil, obj, msgs, changes, denied, err
 	}
 	patch, err := jsonpatch.DecodePatch(raw)
 	if err != nil {
-		return nil, msgs, changes, denied, err
+		return nil, obj, msgs, changes, denied, err
 	}
 	patched, err := patch.Apply(js)
 	if err != nil {
-		return nil, msgs, changes, denied, fmt.Errorf("applying the webhook's patch: %w", err)
+		return nil, obj, msgs, changes, denied, fmt.Errorf("applying the webhook's patch: %w", err)
 	}
 	stored, err = yaml.JSONToYAML(patched)
-	return stored, msgs, changes, denied, err
+	return stored, obj, msgs, changes, denied, err
 }
