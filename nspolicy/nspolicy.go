@@ -66,8 +66,10 @@ func (s *Spec) Apply(base *policy.Policy) (*policy.Policy, error) {
 	if s.CheckAccounts != "" {
 		p.CheckAccounts = s.CheckAccounts
 	}
-	if s.AllowOptOut != nil {
-		v := *s.AllowOptOut
+	// A namespace's policy shares nothing with the policy file, which
+	// every other namespace's is made from.
+	if allow := cmp.Or(s.AllowOptOut, base.AllowOptOut); allow != nil {
+		v := *allow
 		p.AllowOptOut = &v
 	}
 	if errs := p.Validate(); len(errs) > 0 {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,6 +53,20 @@ func TestInjectMatchesTheWebhooks(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, string(out), string(again.out), "injecting the output again must change nothing")
 			assert.Zero(t, again.changes, "a second pass must make no change")
+
+			// The command prints the same, the messages on stderr, and exits
+			// 1 where the API server would deny.
+			outcome, err := os.ReadFile(base + ".outcome")
+			require.NoError(t, err)
+			wantCode := 0
+			if strings.Contains(string(outcome), ": denied") {
+				wantCode = 1
+			}
+			var stdout, stderr bytes.Buffer
+			code := run([]string{"inject", "--policy", goldenPolicy, "--namespace", goldenNamespace, "-f", in}, nil, &stdout, &stderr)
+			assert.Equal(t, wantCode, code, "exit status")
+			assert.Equal(t, string(out), stdout.String())
+			assert.Equal(t, review, stderr.String())
 		})
 	}
 }
@@ -223,4 +239,56 @@ spec:
 			assert.Contains(t, stderr.String(), `--namespace-labels "team": want k=v,k2=v2`, name)
 		}
 	}
+}
+
+// failingWriter is an output that cannot be written, as a closed pipe.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
+
+func TestInjectRefuses(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		args   []string
+		in     string
+		stdout io.Writer
+		stderr string
+	}{
+		"a flag inject does not have": {
+			args:   []string{"--context", "prod"},
+			stderr: "flag provided but not defined: -context\nUsage of inject:\n",
+		},
+		"a document that is a list, not an object": {
+			in:     "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n- kind: ConfigMap\n",
+			stderr: "flink-ha-webhook: document 2: not a Kubernetes object: json: cannot unmarshal array into Go value of type v1.TypeMeta\n",
+		},
+		"an apiVersion that is not one": {
+			in:     "apiVersion: apps/v1/beta\nkind: Deployment\nmetadata: {name: a}\n",
+			stderr: "flink-ha-webhook: document 1: unexpected GroupVersion string: apps/v1/beta\n",
+		},
+		"output that cannot be written": {
+			in:     "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+			stdout: failingWriter{},
+		},
+	}
+	for name, tc := range cases {
+		assertRefused(t, name, append([]string{"inject", "-f", "-"}, tc.args...), strings.NewReader(tc.in), tc.stdout, tc.stderr)
+	}
+}
+
+// TestInjectUnderAWarnOnlyPolicy: what an enforcing policy denies, a
+// warn-only one admits with warnings, and the exit status is 0.
+func TestInjectUnderAWarnOnlyPolicy(t *testing.T) {
+	t.Parallel()
+	warn := filepath.Join(t.TempDir(), "policy.yaml")
+	require.NoError(t, os.WriteFile(warn, []byte("storageDir: s3://flink-ha/{namespace}/{clusterId}\nenforcement: warn\n"), 0o600))
+	in, err := os.ReadFile(filepath.Join(goldenDir, "zookeeper.in.yaml"))
+	require.NoError(t, err)
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"inject", "--policy", warn, "--namespace", goldenNamespace, "-f", "-"}, bytes.NewReader(in), &stdout, &stderr)
+	assert.Equal(t, 0, code, stderr.String())
+	assert.Equal(t, string(in), stdout.String(), "nothing changed")
+	assert.Equal(t, `Warning: data[flink-conf.yaml][high-availability.type]: Invalid value: "zookeeper": this cluster's policy requires `+
+		`Kubernetes HA: set high-availability.type: kubernetes (ZooKeeper state is not migrated), or annotate flink-ha-webhook/ha: "off"`+"\n",
+		stderr.String())
 }

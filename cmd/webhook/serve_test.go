@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -18,6 +19,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -197,8 +200,10 @@ func TestServe(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "first", got.Subject.CommonName)
 
-	_, err = served(&tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS11})
-	assert.Error(t, err, "TLS 1.1 must be refused")
+	// A client offering only TLS 1.0 and 1.1, so that the refusal is the
+	// server's, not the client's own default.
+	_, err = served(&tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11})
+	assert.EqualError(t, err, "remote error: tls: protocol version not supported", "TLS 1.1 must be refused")
 
 	second := writeCert(t, certDir, "second")
 	assert.Eventually(t, func() bool {
@@ -362,4 +367,115 @@ func TestServeRefusesAnInvalidPolicy(t *testing.T) {
 	assert.Equal(t, 1, exit.ExitCode())
 	assert.Contains(t, logs.String(), `storageDir: Invalid value: "/tmp/{clusterId}"`)
 	assert.Contains(t, logs.String(), `enforcement: Unsupported value: "loud"`)
+}
+
+var someKind = regexp.MustCompile(`determine if \*v1\.\w+ is`)
+
+// exitOf runs serve to its end and returns its exit status and output.
+func exitOf(t *testing.T, args ...string) (int, string) {
+	cmd, logs := startServe(t, args...)
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), logs.String()
+	}
+	require.NoError(t, err)
+	return 0, logs.String()
+}
+
+// TestServeRefuses: what a user sees when serve cannot start, and its
+// exit status: 2 for flags it cannot read, 1 for everything else.
+func TestServeRefuses(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing")
+	noCert := filepath.Join(dir, "no-cert")
+	require.NoError(t, os.Mkdir(noCert, 0o700))
+	certDir := filepath.Join(dir, "tls")
+	require.NoError(t, os.Mkdir(certDir, 0o700))
+	writeCert(t, certDir, "refuses")
+	kubeconfig := unreachableKubeconfig(t, dir)
+	// Everything that talks to the API server off, and nothing listening
+	// on fixed ports, unless a case says otherwise.
+	quiet := []string{"--kubeconfig", kubeconfig, "--metrics-bind-address", "0", "--health-probe-bind-address", "0",
+		"--safety-net=false", "--ensure-accounts=false", "--check-collisions=false", "--namespace-policies=false", "--audit-interval=0"}
+	const unreachable = `Get "https://127.0.0.1:1/api": dial tcp 127.0.0.1:1: connect: connection refused`
+
+	cases := map[string]struct {
+		args []string
+		code int
+		// stderr is the whole output, but for flag errors only its first
+		// two lines (the flag list follows).
+		stderr string
+		// stopped is, for failures after the start, the error of the last
+		// log line, which says why serve stopped.
+		stopped string
+	}{
+		"a --namespace-policies that is not a boolean": {
+			args: []string{"--namespace-policies=maybe"}, code: 2,
+			stderr: "invalid boolean value \"maybe\" for -namespace-policies: parse error\nUsage of serve:\n",
+		},
+		"a --port that is not a number": {
+			args: []string{"--port=https"}, code: 2,
+			stderr: "invalid value \"https\" for flag -port: parse error\nUsage of serve:\n",
+		},
+		"a flag serve does not have": {
+			args: []string{"--namespace=analytics"}, code: 2,
+			stderr: "flag provided but not defined: -namespace\nUsage of serve:\n",
+		},
+		"a policy file that is not there": {
+			args: []string{"--policy", missing}, code: 1,
+			stderr: "flink-ha-webhook: reading the policy: open " + missing + ": no such file or directory\n",
+		},
+		"a kubeconfig that is not there": {
+			args: []string{"--kubeconfig", missing}, code: 1,
+			stderr: "flink-ha-webhook: no API server configuration (--kubeconfig, or a pod's service account): stat " + missing + ": no such file or directory\n",
+		},
+		"a health probe address without a port": {
+			args: append(slices.Clone(quiet), "--health-probe-bind-address", "healthz"), code: 1,
+			stderr: "flink-ha-webhook: error listening on healthz: listen tcp: address healthz: missing port in address\n",
+		},
+		"a profile address other pods could reach": {
+			args: append(slices.Clone(quiet), "--pprof-bind-address", "0.0.0.0:6060"), code: 1,
+			stderr: "flink-ha-webhook: --pprof-bind-address \"0.0.0.0:6060\": expected a loopback host (127.0.0.1, ::1 or localhost), so that profiles never leave the pod\n",
+		},
+		"leader election outside a pod without a namespace for its Lease": {
+			args: append(slices.Clone(quiet), "--leader-elect"), code: 1,
+			stderr: "flink-ha-webhook: unable to find leader election namespace: not running in-cluster, please specify LeaderElectionNamespace\n",
+		},
+		"namespace policies with an API server that does not answer": {
+			args: append(slices.Clone(quiet), "--namespace-policies=true"), code: 1,
+			stderr: "flink-ha-webhook: looking for the FlinkHAPolicy resource: failed to get server groups: " + unreachable + "\n",
+		},
+		"the collision check with an API server that does not answer": {
+			args: append(slices.Clone(quiet), "--check-collisions=true"), code: 1,
+			stderr: "flink-ha-webhook: failed to determine if *v1.<kind> is namespaced: failed to get restmapping: failed to get server groups: " + unreachable + "\n",
+		},
+		"a metrics address without a port stops serve once started": {
+			args: append(slices.Clone(quiet), "--metrics-bind-address", "metrics", "--cert-dir", certDir, "--port", "0"), code: 1,
+			stopped: "failed to start metrics server: failed to create listener: listen tcp: address metrics: missing port in address",
+		},
+		"a certificate directory without a certificate stops serve once everything else started": {
+			args: append(slices.Clone(quiet), "--cert-dir", noCert, "--port", "0", "--debug", "--safety-net", "--audit-interval=1h",
+				"--pprof-bind-address", "127.0.0.1:0"), code: 1,
+			stopped: "loading the serving certificate from --cert-dir " + noCert + " (tls.crt, tls.key): open " + filepath.Join(noCert, "tls.crt") + ": no such file or directory",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			code, stderr := exitOf(t, tc.args...)
+			assert.Equal(t, tc.code, code, "%s", stderr)
+			if tc.stopped != "" {
+				lines := strings.Split(strings.TrimSpace(stderr), "\n")
+				var last struct{ Level, Logger, Msg, Error string }
+				require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &last), "%s", stderr)
+				assert.Equal(t, struct{ Level, Logger, Msg, Error string }{"error", "serve", "stopped", tc.stopped}, last, "%s", stderr)
+				return
+			}
+			// Which kind the manager's cache asks about first is map order.
+			stderr = someKind.ReplaceAllString(withoutFlagList(stderr, tc.stderr), "determine if *v1.<kind> is")
+			assert.Equal(t, tc.stderr, stderr)
+		})
+	}
 }
