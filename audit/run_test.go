@@ -249,6 +249,15 @@ spec:
 			atRisk: true,
 			asked:  len(haRights),
 		},
+		"a storageDir on the pod's own disk is a warning, not a risk": {
+			manifests: jobManager("team", "orders", strings.Replace(haConf, "s3://flink-ha/team/orders", "file:///tmp/ha", 1)),
+			want: []Cluster{with(orders(), func(c *Cluster) {
+				c.StorageDir, c.StoragePath = "file:///tmp/ha", "file:///tmp/ha/orders"
+				c.Policy.Warnings = []string{`ConfigMap/orders-config data[flink-conf.yaml][high-availability.storageDir]: storageDir "file:///tmp/ha" is local: ` +
+					"HA works only if every JobManager mounts it from one shared volume"}
+			})},
+			asked: len(haRights),
+		},
 		"an exempt namespace's cluster is not judged": {
 			manifests: jobManager("team", "orders", "kubernetes.cluster-id: orders\nhigh-availability.type: kubernetes"),
 			policy:    "exemptNamespaces: [team]\n",
