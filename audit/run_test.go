@@ -61,6 +61,17 @@ spec:
 `, namespace, name, strings.ReplaceAll(conf, "\n", "\n    "))
 }
 
+// onlyJobManager is what jobManager makes but its ConfigMap.
+func onlyJobManager(manifests string) string {
+	_, jm, _ := strings.Cut(manifests, "---\n")
+	return jm
+}
+
+// asStatefulSet makes the Deployments of manifests StatefulSets.
+func asStatefulSet(manifests string) string {
+	return strings.NewReplacer("kind: Deployment", "kind: StatefulSet", "spec:\n  selector", "spec:\n  serviceName: flink\n  selector").Replace(manifests)
+}
+
 // haConfigMap is the leader ConfigMap Flink writes for cluster-id cid,
 // owned by owner ("Kind/name") unless that is empty.
 func haConfigMap(cid, owner string) string {
@@ -333,7 +344,7 @@ spec:
 			asked:     len(haRights),
 		},
 		"a JobManager whose ConfigMap is missing is a cluster of its own arguments": {
-			manifests: jobManager("team", "orders", haConf)[strings.Index(jobManager("team", "orders", haConf), "---\n")+4:],
+			manifests: onlyJobManager(jobManager("team", "orders", haConf)),
 			policy:    "mode: opt-in\n",
 			want: []Cluster{{Namespace: "team", Mode: fleet.Standalone, FlinkVersion: "1.18", HA: fleet.HAOff, Account: "flink",
 				Objects: []string{"Deployment/orders-jobmanager"}, Policy: Verdict{Result: "ok"}, key: "team/ConfigMap/orders-config"}},
@@ -354,6 +365,48 @@ spec:
 				Objects: []string{"FlinkDeployment/payments"}, Policy: Verdict{Result: "ok"}, AtRisk: []string{RiskRights}, key: "team/native/payments"}},
 			atRisk: true,
 			asked:  len(rights.Needs(rights.Native, flinkconf.Exactly(flinkconf.Version{Major: 1, Minor: 20}))),
+		},
+		"rights granted to every account of the namespace are the account's": {
+			manifests: jobManager("team", "orders", haConf),
+			granted:   map[string][]rights.Access{"system:serviceaccounts:team": haRights},
+			want:      []Cluster{orders()},
+			asked:     len(haRights),
+		},
+		"one account in a standalone and a native cluster is asked about each mode's needs": {
+			manifests: jobManager("team", "orders", haConf) + strings.NewReplacer("v1_20", "v1_18", "flink:1.20", "flink:1.18").Replace(flinkDeployment),
+			want: []Cluster{orders(), {Namespace: "team", ClusterID: "payments", Mode: fleet.Operator, FlinkVersion: "1.18", HA: fleet.HAOn,
+				StorageDir: "s3://flink-ha/team/payments", StoragePath: "s3://flink-ha/team/payments/payments", Account: "flink",
+				Rights:  "no: may not get pods, list pods, watch pods, create pods, delete pods, get deployments.apps, delete deployments.apps, update deployments/finalizers.apps",
+				Objects: []string{"FlinkDeployment/payments"}, Policy: Verdict{Result: "ok"}, AtRisk: []string{RiskRights}, key: "team/native/payments"}},
+			atRisk: true,
+			asked:  len(haRights) + len(rights.Needs(rights.Native, flinkconf.Exactly(flinkconf.V1_18))),
+		},
+		"a collision in another namespace leaves a cluster of the same names alone": {
+			manifests: jobManager("team", "orders", haConf) + jobManager("b", "orders", sharedConf) + jobManager("b", "reports", sharedConf),
+			granted:   map[string][]rights.Access{"team/flink": haRights, "b/flink": haRights},
+			want: []Cluster{
+				with(orders(), inShared("b", []string{RiskCollision})),
+				with(orders(), func(c *Cluster) {
+					inShared("b", []string{RiskCollision})(c)
+					c.Objects, c.key = []string{"Deployment/reports-jobmanager", "ConfigMap/reports-config"}, "b/ConfigMap/reports-config"
+				}),
+				orders(),
+			},
+			collisions: []fleet.Collision{
+				{Kind: fleet.SameClusterID, Value: "orders", First: fleet.Ref{Namespace: "b", Object: "Deployment/orders-jobmanager"},
+					Second: fleet.Ref{Namespace: "b", Object: "Deployment/reports-jobmanager"}},
+				{Kind: fleet.SameStoragePath, Value: "s3://flink-ha/shared/orders", First: fleet.Ref{Namespace: "b", Object: "Deployment/orders-jobmanager"},
+					Second: fleet.Ref{Namespace: "b", Object: "Deployment/reports-jobmanager"}},
+			},
+			atRisk: true,
+			asked:  2 * len(haRights),
+		},
+		"two JobManagers mounting one configuration are one cluster, its ConfigMap judged once": {
+			manifests: jobManager("team", "orders", haConf) + asStatefulSet(onlyJobManager(jobManager("team", "orders", haConf))),
+			want: []Cluster{with(orders(), func(c *Cluster) {
+				c.Objects = []string{"Deployment/orders-jobmanager", "ConfigMap/orders-config", "StatefulSet/orders-jobmanager"}
+			})},
+			asked: len(haRights),
 		},
 	}
 	for name, tc := range cases {

@@ -75,8 +75,9 @@ func (w *world) clients() Clients {
 }
 
 // authorize answers the audit's SubjectAccessReviews as an authorizer
-// would whose rules give each account the accesses of granted (by
-// "namespace/name"), and counts the questions.
+// would whose Roles give each account the accesses of granted, by
+// "namespace/name" or by a group the account is in, and counts the
+// questions.
 func (w *world) authorize(granted map[string][]rights.Access) *int {
 	asked := 0
 	w.kube.PrependReactor("create", "subjectaccessreviews", func(action clienttesting.Action) (bool, runtime.Object, error) {
@@ -89,8 +90,11 @@ func (w *world) authorize(granted map[string][]rights.Access) *int {
 		}
 		ns, name, _ := strings.Cut(strings.TrimPrefix(sar.Spec.User, "system:serviceaccount:"), ":")
 		out := sar.DeepCopy()
-		// A Role grants in its own namespace only.
-		out.Status.Allowed = ra.Namespace == ns && slices.Contains(granted[ns+"/"+name], rights.Access{Group: ra.Group, Resource: resource, Verb: ra.Verb})
+		access := rights.Access{Group: ra.Group, Resource: resource, Verb: ra.Verb}
+		for _, subject := range append([]string{ns + "/" + name}, sar.Spec.Groups...) {
+			// A Role grants in its own namespace only.
+			out.Status.Allowed = out.Status.Allowed || ra.Namespace == ns && slices.Contains(granted[subject], access)
+		}
 		return true, out, nil
 	})
 	return &asked

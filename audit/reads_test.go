@@ -127,3 +127,22 @@ func TestRunAsksEachNamespaceItsPolicyOnce(t *testing.T) {
 	}})
 	assert.EqualError(t, err, `the policy of namespace a: FlinkHAPolicy "strict" and FlinkHAPolicy "loose" both select namespace a`)
 }
+
+// TestRunReadsEachMountedConfigMapOnce: JobManagers that mount one
+// configuration cost one read of it, and one that is missing is not asked
+// for again.
+func TestRunReadsEachMountedConfigMapOnce(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, jobManager("team", "orders", haConf)+asStatefulSet(onlyJobManager(jobManager("team", "orders", haConf)))+
+		onlyJobManager(jobManager("team", "lost", haConf))+asStatefulSet(onlyJobManager(jobManager("team", "lost", haConf))))
+	w.authorize(nil)
+	_, err := Run(context.Background(), w.clients(), Options{Policy: policy.Default()})
+	require.NoError(t, err)
+	var gets []string
+	for _, a := range w.kube.Actions() {
+		if a.GetVerb() == "get" {
+			gets = append(gets, a.GetResource().Resource+" "+a.(clienttesting.GetAction).GetName())
+		}
+	}
+	assert.ElementsMatch(t, []string{"configmaps orders-config", "configmaps lost-config"}, gets)
+}
