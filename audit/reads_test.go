@@ -27,8 +27,8 @@ func TestRunStopsAtWhatItCannotRead(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("connection refused")
 	cases := map[string]struct {
-		break_ func(*world)
-		want   string
+		failing func(*world)
+		want    string
 	}{
 		"the ConfigMaps cannot be listed": {
 			func(w *world) { fail(&w.metadata.Fake, "list", "configmaps", boom) },
@@ -54,7 +54,7 @@ func TestRunStopsAtWhatItCannotRead(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t, jobManager("team", "orders", haConf)+flinkDeployment)
 			w.authorize(nil)
-			tc.break_(w)
+			tc.failing(w)
 			got, err := Run(context.Background(), w.clients(), Options{Policy: policy.Default()})
 			assert.EqualError(t, err, tc.want)
 			assert.Nil(t, got)
