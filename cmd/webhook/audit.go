@@ -2,22 +2,19 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
-	"text/tabwriter"
+	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/yaml"
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/audit"
 	"github.com/flink-ha-webhook/flink-ha-webhook/nspolicy"
@@ -43,7 +40,7 @@ func auditCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "flink-ha-webhook: %v\n", err)
 		return 2
 	}
-	if output != "table" && output != "json" && output != "yaml" {
+	if !slices.Contains(audit.Formats, output) {
 		return fail(fmt.Errorf("--output %q is not a format: use table, json or yaml", output))
 	}
 	policies, err := nspolicy.Load(*policyPath)
@@ -84,76 +81,11 @@ func auditCommand(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	if err := printReport(stdout, report, output); err != nil {
+	if err := audit.Print(stdout, report, output); err != nil {
 		return fail(err)
 	}
 	if report.AtRisk {
 		return 1
 	}
 	return 0
-}
-
-func printReport(w io.Writer, r *audit.Report, output string) error {
-	switch output {
-	case "json":
-		raw, err := json.MarshalIndent(r, "", "    ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", raw)
-		return err
-	case "yaml":
-		raw, err := yaml.Marshal(r)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(raw)
-		return err
-	}
-	if len(r.Clusters) == 0 {
-		_, err := fmt.Fprintln(w, "No Flink clusters found.")
-		return err
-	}
-	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
-	fmt.Fprintln(tw, "NAMESPACE\tCLUSTER-ID\tMODE\tFLINK\tHA\tSTORAGE-DIR\tACCOUNT\tHA-RIGHTS\tHA-CONFIGMAPS\tPOLICY\tAT-RISK")
-	for _, c := range r.Clusters {
-		owned := 0
-		for _, h := range c.HAConfigMaps {
-			if len(h.Owners) > 0 {
-				owned++
-			}
-		}
-		cms := fmt.Sprint(len(c.HAConfigMaps))
-		if owned > 0 {
-			cms += fmt.Sprintf(" (%d owned)", owned)
-		}
-		rights, _, _ := strings.Cut(c.Rights, ":")
-		policyCol := c.Policy.Result
-		if n := len(c.Policy.Violations); n > 0 {
-			policyCol += fmt.Sprintf(" (%d)", n)
-		} else if n := len(c.Policy.Changes); n > 0 {
-			policyCol += fmt.Sprintf(" (%d)", n)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Namespace, none(c.ClusterID), none(string(c.Mode)),
-			none(c.FlinkVersion), none(string(c.HA)), none(c.StorageDir), none(c.Account), none(rights), cms, policyCol,
-			none(strings.Join(c.AtRisk, ",")))
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if len(r.Collisions) > 0 {
-		fmt.Fprintln(w, "\nCollisions:")
-		for _, c := range r.Collisions {
-			fmt.Fprintln(w, "  "+c.Message())
-		}
-	}
-	return nil
-}
-
-// none prints an empty value as kubectl does.
-func none(s string) string {
-	if s == "" {
-		return "<none>"
-	}
-	return s
 }
