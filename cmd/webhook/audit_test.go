@@ -186,7 +186,7 @@ collisions: []
 	}
 	for name, tc := range cases {
 		var out bytes.Buffer
-		assert.NoError(t, printReport(&out, tc.report, tc.output), name)
+		assert.NoError(t, audit.Print(&out, tc.report, tc.output), name)
 		assert.Equal(t, tc.want, out.String(), name)
 	}
 }
