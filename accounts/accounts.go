@@ -77,12 +77,7 @@ func Setup(mgr ctrl.Manager, p *policy.Policy, live *nspolicy.Live, clusterRoleP
 	if live != nil {
 		r.PolicyFor = live.For
 	}
-	byNamespace := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-		if !r.usesAccount(ctx, o) {
-			return nil
-		}
-		return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: o.GetNamespace()}}}
-	})
+	var byNamespace handler.EventHandler = handler.EnqueueRequestsFromMapFunc(r.namespaceOf)
 	if live != nil {
 		byNamespace = workloads{byNamespace}
 	}
@@ -104,21 +99,38 @@ func Setup(mgr ctrl.Manager, p *policy.Policy, live *nspolicy.Live, clusterRoleP
 		policies := &unstructured.Unstructured{}
 		policies.SetGroupVersionKind(nspolicy.GroupVersionKind)
 		b = b.Watches(policies, handler.EnqueueRequestsFromMapFunc(r.namespacesWithFlink)).
-			WatchesMetadata(&corev1.Namespace{}, handler.Funcs{
-				UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-					if !labels.Equals(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels()) {
-						q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Name: e.ObjectNew.GetName()}})
-					}
-				},
-			})
+			WatchesMetadata(&corev1.Namespace{}, relabelled)
 	}
-	return b.Complete(reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-		ns := req.Name
-		if req.Namespace != "" { // an event of our own ServiceAccount
-			ns = req.Namespace
+	return b.Complete(reconcile.Func(r.reconcileRequest))
+}
+
+// namespaceOf queues the namespace of a workload that runs under the
+// account of its namespace's policy.
+func (r *Reconciler) namespaceOf(ctx context.Context, o client.Object) []reconcile.Request {
+	if !r.usesAccount(ctx, o) {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: o.GetNamespace()}}}
+}
+
+// relabelled queues a namespace whose labels changed: another
+// FlinkHAPolicy may pick it now.
+var relabelled = handler.Funcs{
+	UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		if !labels.Equals(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels()) {
+			q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Name: e.ObjectNew.GetName()}})
 		}
-		return reconcile.Result{}, r.Reconcile(ctx, ns)
-	}))
+	},
+}
+
+// reconcileRequest reconciles the namespace a request names: a namespace
+// queued by name, or the namespace of an event of our own ServiceAccount.
+func (r *Reconciler) reconcileRequest(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	ns := req.Name
+	if req.Namespace != "" {
+		ns = req.Namespace
+	}
+	return reconcile.Result{}, r.Reconcile(ctx, ns)
 }
 
 // workloads also queues the namespace of a deleted workload that ran
@@ -491,7 +503,7 @@ func (r *Reconciler) removeRole(ctx context.Context, c client.Client, ns, name s
 		return nil
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("reading the Role %s/%s an older install made: %w", ns, name, err)
 	}
 	if err := c.Delete(ctx, role, client.Preconditions{UID: &role.UID}); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("removing the Role %s/%s an older install made: %w", ns, name, err)
@@ -508,7 +520,7 @@ func (r *Reconciler) unbind(ctx context.Context, c client.Client, rb *rbacv1.Rol
 		return nil
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("reading RoleBinding %s/%s: %w", rb.Namespace, rb.Name, err)
 	}
 	if err := c.Delete(ctx, got, client.Preconditions{UID: &got.UID}); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("removing RoleBinding %s/%s: %w", got.Namespace, got.Name, err)
