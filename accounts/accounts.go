@@ -558,11 +558,18 @@ func (r *Reconciler) flinkDeployments(ctx context.Context, ns string) ([]unstruc
 	return list.Items, nil
 }
 
-// report logs an object that is not ours and carries on; other errors
-// are returned for a retry.
+// report logs an object that is not ours and carries on, and gives up on
+// a namespace being deleted; other errors are returned for a retry.
 func (r *Reconciler) report(ctx context.Context, err error, kind, ns, name string) error {
-	if errors.Is(err, errNotOurs) {
+	switch {
+	case errors.Is(err, errNotOurs):
 		logf.FromContext(ctx).Info("an object of this name exists and is not ours; leaving it as it is", "kind", kind, "namespace", ns, "name", name)
+		return nil
+	case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
+		// The API server makes nothing new in a namespace being deleted,
+		// and all the namespace holds goes with it: a retry would only be
+		// refused again until the namespace is gone.
+		logf.FromContext(ctx).V(1).Info("the namespace is being deleted; not making the account's objects there", "kind", kind, "namespace", ns, "name", name)
 		return nil
 	}
 	return fmt.Errorf("ensuring %s %s/%s: %w", kind, ns, name, err)

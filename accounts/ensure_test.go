@@ -8,14 +8,12 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
-	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
 )
@@ -122,11 +120,7 @@ func TestEnsure(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			var objs []client.Object
-			for _, o := range tc.existing {
-				objs = append(objs, o.DeepCopyObject().(client.Object))
-			}
-			c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(objs...).Build()
+			c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(copies(tc.existing)...).Build()
 			before := versions(t, c)
 			r := &Reconciler{Client: c, Reader: c, Policy: p, ClusterRolePrefix: DefaultClusterRolePrefix}
 			require.NoError(t, r.Ensure(context.Background(), "team"))
@@ -177,24 +171,4 @@ func versions(t *testing.T, c client.Client) map[string]string {
 		out["rb/"+o.Name] = o.ResourceVersion
 	}
 	return out
-}
-
-// TestEnsureReturnsWhatItCannotDo: an API error is returned for a retry,
-// never swallowed.
-func TestEnsureReturnsWhatItCannotDo(t *testing.T) {
-	t.Parallel()
-	p, err := policy.Parse([]byte("{}\n"))
-	require.NoError(t, err)
-	c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithInterceptorFuncs(interceptorCreateFails()).Build()
-	r := &Reconciler{Client: c, Reader: c, Policy: p, ClusterRolePrefix: DefaultClusterRolePrefix}
-	err = r.Ensure(context.Background(), "team")
-	require.Error(t, err)
-	assert.True(t, apierrors.IsServiceUnavailable(err), "got %v", err)
-	assert.Contains(t, err.Error(), "ensuring ServiceAccount team/flink-ha")
-}
-
-func interceptorCreateFails() interceptor.Funcs {
-	return interceptor.Funcs{Create: func(context.Context, client.WithWatch, client.Object, ...client.CreateOption) error {
-		return apierrors.NewServiceUnavailable("the API server is down")
-	}}
 }
