@@ -77,10 +77,7 @@ func Setup(mgr ctrl.Manager, p *policy.Policy, live *nspolicy.Live, clusterRoleP
 	if live != nil {
 		r.PolicyFor = live.For
 	}
-	var byNamespace handler.EventHandler = handler.EnqueueRequestsFromMapFunc(r.namespaceOf)
-	if live != nil {
-		byNamespace = workloads{byNamespace}
-	}
+	byNamespace := r.workloadEvents(live != nil)
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("flink-service-accounts").
 		WithOptions(controller.Options{RateLimiter: retries()}).
@@ -102,6 +99,17 @@ func Setup(mgr ctrl.Manager, p *policy.Policy, live *nspolicy.Live, clusterRoleP
 			WatchesMetadata(&corev1.Namespace{}, relabelled)
 	}
 	return b.Complete(reconcile.Func(r.reconcileRequest))
+}
+
+// workloadEvents queues the namespace of a workload that runs under the
+// account of its namespace's policy and, with live namespace policies
+// (live), of a deleted one that ran under any named account.
+func (r *Reconciler) workloadEvents(live bool) handler.EventHandler {
+	h := handler.EnqueueRequestsFromMapFunc(r.namespaceOf)
+	if live {
+		return workloads{h}
+	}
+	return h
 }
 
 // namespaceOf queues the namespace of a workload that runs under the
