@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
+	"github.com/flink-ha-webhook/flink-ha-webhook/nspolicy"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
 )
 
@@ -23,6 +24,8 @@ func testScheme(t *testing.T) *runtime.Scheme {
 	require.NoError(t, clientgoscheme.AddToScheme(s))
 	s.AddKnownTypeWithName(FlinkDeploymentGVK, &unstructured.Unstructured{})
 	s.AddKnownTypeWithName(FlinkDeploymentGVK.GroupVersion().WithKind("FlinkDeploymentList"), &unstructured.UnstructuredList{})
+	s.AddKnownTypeWithName(nspolicy.GroupVersionKind, &unstructured.Unstructured{})
+	s.AddKnownTypeWithName(nspolicy.GroupVersionKind.GroupVersion().WithKind("FlinkHAPolicyList"), &unstructured.UnstructuredList{})
 	return s
 }
 

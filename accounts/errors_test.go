@@ -242,6 +242,7 @@ func TestWhatTheAPIServerRefuses(t *testing.T) {
 			c := interceptor.NewClient(stored, refusing(t, s, tc.refuse))
 			r := &Reconciler{Client: c, Reader: c, Policy: file, ClusterRolePrefix: DefaultClusterRolePrefix,
 				PolicyFor: func(context.Context, string) (*policy.Policy, error) { return file, tc.policyErr }}
+			var err error
 			if tc.ensure {
 				err = r.Ensure(context.Background(), "team")
 			} else {

@@ -2,194 +2,29 @@ package safetynet
 
 import (
 	"context"
-	"net/http"
-	"sort"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
-	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/nspolicy"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
+	"github.com/flink-ha-webhook/flink-ha-webhook/test/fakemanager"
 )
-
-// informer stands in for a shared informer: a test hands it the events
-// the API server would send, to every handler registered so far.
-type informer struct {
-	mu       sync.Mutex
-	handlers []toolscache.ResourceEventHandler
-}
-
-func (i *informer) AddEventHandler(h toolscache.ResourceEventHandler) (toolscache.ResourceEventHandlerRegistration, error) {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	i.handlers = append(i.handlers, h)
-	return synced{}, nil
-}
-
-func (i *informer) AddEventHandlerWithResyncPeriod(h toolscache.ResourceEventHandler, _ time.Duration) (toolscache.ResourceEventHandlerRegistration, error) {
-	return i.AddEventHandler(h)
-}
-
-func (i *informer) AddEventHandlerWithOptions(h toolscache.ResourceEventHandler, _ toolscache.HandlerOptions) (toolscache.ResourceEventHandlerRegistration, error) {
-	return i.AddEventHandler(h)
-}
-
-func (i *informer) RemoveEventHandler(toolscache.ResourceEventHandlerRegistration) error { return nil }
-func (i *informer) AddIndexers(toolscache.Indexers) error                                { return nil }
-func (i *informer) HasSynced() bool                                                      { return true }
-func (i *informer) HasSyncedChecker() toolscache.DoneChecker                             { return synced{} }
-func (i *informer) IsStopped() bool                                                      { return false }
-
-// send hands each handler the event; it reports whether any was there
-// (a controller registers its handlers once the manager has started it).
-func (i *informer) send(event func(toolscache.ResourceEventHandler)) bool {
-	i.mu.Lock()
-	handlers := append([]toolscache.ResourceEventHandler(nil), i.handlers...)
-	i.mu.Unlock()
-	for _, h := range handlers {
-		event(h)
-	}
-	return len(handlers) > 0
-}
-
-func (i *informer) watched() bool {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	return len(i.handlers) > 0
-}
-
-type synced struct{}
-
-var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
-
-func (synced) HasSynced() bool                          { return true }
-func (synced) HasSyncedChecker() toolscache.DoneChecker { return synced{} }
-func (synced) Name() string                             { return "synced" }
-func (synced) Done() <-chan struct{}                    { return closed }
-
-// fakeCache is the manager's cache: it reads from a fake client, and its
-// informers are the test's, keyed by kind ("Namespace (metadata)" for a
-// metadata-only watch).
-type fakeCache struct {
-	cache.Cache // the methods not below are not called
-	reader      client.Reader
-	scheme      *runtime.Scheme
-	mu          sync.Mutex
-	informers   map[string]*informer
-}
-
-func (c *fakeCache) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-	return c.reader.Get(ctx, key, obj, opts...)
-}
-
-func (c *fakeCache) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
-	return c.reader.List(ctx, list, opts...)
-}
-
-func (c *fakeCache) GetInformer(_ context.Context, obj client.Object, _ ...cache.InformerGetOption) (cache.Informer, error) {
-	gvk, err := apiutil.GVKForObject(obj, c.scheme)
-	if err != nil {
-		return nil, err
-	}
-	key := gvk.Kind
-	if _, ok := obj.(*metav1.PartialObjectMetadata); ok {
-		key += " (metadata)"
-	}
-	return c.informer(key), nil
-}
-
-func (c *fakeCache) informer(key string) *informer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.informers[key] == nil {
-		c.informers[key] = &informer{}
-	}
-	return c.informers[key]
-}
-
-// watched returns the kinds some handler watches.
-func (c *fakeCache) watched() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var kinds []string
-	for k, i := range c.informers {
-		if i.watched() {
-			kinds = append(kinds, k)
-		}
-	}
-	sort.Strings(kinds)
-	return kinds
-}
-
-func (c *fakeCache) Start(ctx context.Context) error {
-	<-ctx.Done()
-	return nil
-}
-
-func (c *fakeCache) WaitForCacheSync(context.Context) bool { return true }
-
-func (c *fakeCache) IndexField(context.Context, client.Object, string, client.IndexerFunc) error {
-	return nil
-}
-
-// testManager is a manager whose API server is a fake client (cached and
-// direct reads alike), whose cache's informers are the test's, and which
-// knows the FlinkHAPolicy resource where crd is true.
-type testManager struct {
-	manager.Manager
-	cache *fakeCache
-	api   client.Reader
-}
-
-func (m testManager) GetAPIReader() client.Reader { return m.api }
-
-func newManager(t *testing.T, c client.WithWatch, crd bool) testManager {
-	t.Helper()
-	s := c.Scheme()
-	fc := &fakeCache{reader: c, scheme: s, informers: map[string]*informer{}}
-	mapper := meta.NewDefaultRESTMapper(nil)
-	mapper.Add(corev1.SchemeGroupVersion.WithKind("ConfigMap"), meta.RESTScopeNamespace)
-	mapper.Add(corev1.SchemeGroupVersion.WithKind("Namespace"), meta.RESTScopeRoot)
-	if crd {
-		mapper.Add(nspolicy.GroupVersionKind, meta.RESTScopeRoot)
-	}
-	mgr, err := ctrl.NewManager(&rest.Config{Host: "https://api.invalid"}, manager.Options{
-		Scheme:         s,
-		Logger:         logr.Discard(),
-		Metrics:        metricsserver.Options{BindAddress: "0"},
-		Controller:     config.Controller{SkipNameValidation: ptr.To(true)},
-		MapperProvider: func(*rest.Config, *http.Client) (meta.RESTMapper, error) { return mapper, nil },
-		NewCache:       func(*rest.Config, cache.Options) (cache.Cache, error) { return fc, nil },
-		NewClient:      func(*rest.Config, client.Options) (client.Client, error) { return c, nil },
-	})
-	require.NoError(t, err)
-	return testManager{Manager: mgr, cache: fc, api: c}
-}
 
 // copies returns copies of objs for one fake client, which writes
 // versions into the objects it stores.
@@ -229,9 +64,9 @@ func TestSetup(t *testing.T) {
 		m.SetGroupVersionKind(gvk)
 		return m
 	}
-	added := func(kind string, o client.Object) func(*fakeCache) bool {
-		return func(c *fakeCache) bool {
-			return c.informer(kind).send(func(h toolscache.ResourceEventHandler) { h.OnAdd(o, false) })
+	added := func(kind string, o client.Object) func(*fakemanager.Cache) bool {
+		return func(c *fakemanager.Cache) bool {
+			return c.Informer(kind).Send(func(h toolscache.ResourceEventHandler) { h.OnAdd(o, false) })
 		}
 	}
 	allWatches := []string{"ConfigMap (metadata)", "FlinkHAPolicy", "Namespace (metadata)"}
@@ -239,7 +74,7 @@ func TestSetup(t *testing.T) {
 		crd     bool
 		unseen  bool // the namespace is not in the cache yet
 		stored  []client.Object
-		event   func(*fakeCache) bool
+		event   func(*fakemanager.Cache) bool
 		watched []string
 		want    *corev1.ConfigMap
 	}{
@@ -255,10 +90,10 @@ func TestSetup(t *testing.T) {
 		},
 		"under namespace policies, a namespace labelled into a policy that forbids opting out: its opted-out HA ConfigMap loses its owners": {
 			crd: true, stored: []client.Object{strictNamespace, strict, optedOut(owner)},
-			event: func(c *fakeCache) bool {
+			event: func(c *fakemanager.Cache) bool {
 				before := metadata(strictNamespace)
 				before.Labels = nil
-				return c.informer("Namespace (metadata)").send(func(h toolscache.ResourceEventHandler) { h.OnUpdate(before, metadata(strictNamespace)) })
+				return c.Informer("Namespace (metadata)").Send(func(h toolscache.ResourceEventHandler) { h.OnUpdate(before, metadata(strictNamespace)) })
 			},
 			watched: allWatches, want: optedOut(),
 		},
@@ -272,9 +107,13 @@ func TestSetup(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(copies(tc.stored)...).Build()
-			mgr := newManager(t, c, tc.crd)
+			var crds []schema.GroupVersionKind
+			if tc.crd {
+				crds = append(crds, nspolicy.GroupVersionKind)
+			}
+			mgr := fakemanager.New(t, c, crds...)
 			if tc.unseen {
-				mgr.cache.reader = interceptor.NewClient(c, interceptor.Funcs{Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+				mgr.Cache.Reader = interceptor.NewClient(c, interceptor.Funcs{Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
 					if obj.GetObjectKind().GroupVersionKind().Kind == "Namespace" {
 						return apierrors.NewNotFound(schema.GroupResource{Resource: "namespaces"}, key.Name)
 					}
@@ -292,14 +131,16 @@ func TestSetup(t *testing.T) {
 
 			key := client.ObjectKeyFromObject(tc.want)
 			got := &corev1.ConfigMap{}
-			require.Eventually(t, func() bool {
-				return tc.event(mgr.cache) && c.Get(ctx, key, got) == nil && len(got.OwnerReferences) == 0
+			assert.Eventually(t, func() bool {
+				cm := &corev1.ConfigMap{}
+				return tc.event(mgr.Cache) && c.Get(ctx, key, cm) == nil && len(cm.OwnerReferences) == 0
 			}, 20*time.Second, 10*time.Millisecond, "the owner references are removed")
+			require.NoError(t, c.Get(ctx, key, got))
 			assert.Equal(t, tc.want.Data, got.Data)
 			assert.Equal(t, tc.want.Annotations, got.Annotations)
 			assert.Equal(t, tc.want.Labels, got.Labels)
 			assert.Equal(t, tc.want.OwnerReferences, got.OwnerReferences)
-			assert.Equal(t, tc.watched, mgr.cache.watched())
+			assert.Equal(t, tc.watched, mgr.Cache.Watched())
 			cancel()
 			require.NoError(t, <-done)
 		})
