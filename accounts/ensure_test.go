@@ -107,6 +107,10 @@ func TestEnsure(t *testing.T) {
 			existing:    []client.Object{ourAccount, olderInstall, oldRole},
 			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
 		},
+		"our binding of another ClusterRole is deleted and re-created with Flink's": {
+			existing:    []client.Object{ourAccount, binding("flink-ha", "ClusterRole", "edit", ours)},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
+		},
 		"a Role that is not ours is left alone when our binding moves off it": {
 			existing:    []client.Object{ourAccount, olderInstall, usersRole},
 			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone}, wantRoles: []string{"flink-ha"},

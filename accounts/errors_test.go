@@ -168,6 +168,16 @@ func TestWhatTheAPIServerRefuses(t *testing.T) {
 			wantErr:      "removing RoleBinding team/flink-ha-native: the API server is down",
 			wantAccounts: []string{"flink-ha"}, wantBindings: []string{"flink-ha", "flink-ha-native"},
 		},
+		"a native binding that cannot be read where nothing runs under the account is returned": {
+			stored: []client.Object{account, standalone, native}, refuse: refusal{op: "get RoleBinding flink-ha-native", err: down},
+			wantErr:      "reading RoleBinding team/flink-ha-native: the API server is down",
+			wantAccounts: []string{"flink-ha"}, wantBindings: []string{"flink-ha", "flink-ha-native"},
+		},
+		"FlinkDeployments that Ensure cannot list are returned once the account is made": {
+			ensure: true, refuse: refusal{op: "list FlinkDeploymentList", err: down},
+			wantErr:      "listing FlinkDeployments in team: the API server is down",
+			wantAccounts: []string{"flink-ha"},
+		},
 		"a native binding removed meanwhile is no error": {
 			stored:       []client.Object{jm, account, standalone, native},
 			refuse:       refusal{op: "delete RoleBinding flink-ha-native", err: gone, meanwhile: true},
