@@ -77,15 +77,7 @@ func Setup(mgr ctrl.Manager, p *policy.Policy, live *nspolicy.Live, clusterRoleP
 	if live != nil {
 		r.PolicyFor = live.For
 	}
-	byNamespace := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-		if !r.usesAccount(ctx, o) {
-			return nil
-		}
-		return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: o.GetNamespace()}}}
-	})
-	if live != nil {
-		byNamespace = workloads{byNamespace}
-	}
+	byNamespace := r.workloadEvents(live != nil)
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("flink-service-accounts").
 		WithOptions(controller.Options{RateLimiter: retries()}).
@@ -104,21 +96,49 @@ func Setup(mgr ctrl.Manager, p *policy.Policy, live *nspolicy.Live, clusterRoleP
 		policies := &unstructured.Unstructured{}
 		policies.SetGroupVersionKind(nspolicy.GroupVersionKind)
 		b = b.Watches(policies, handler.EnqueueRequestsFromMapFunc(r.namespacesWithFlink)).
-			WatchesMetadata(&corev1.Namespace{}, handler.Funcs{
-				UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-					if !labels.Equals(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels()) {
-						q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Name: e.ObjectNew.GetName()}})
-					}
-				},
-			})
+			WatchesMetadata(&corev1.Namespace{}, relabelled)
 	}
-	return b.Complete(reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-		ns := req.Name
-		if req.Namespace != "" { // an event of our own ServiceAccount
-			ns = req.Namespace
+	return b.Complete(reconcile.Func(r.reconcileRequest))
+}
+
+// workloadEvents queues the namespace of a workload that runs under the
+// account of its namespace's policy and, with live namespace policies
+// (live), of a deleted one that ran under any named account.
+func (r *Reconciler) workloadEvents(live bool) handler.EventHandler {
+	h := handler.EnqueueRequestsFromMapFunc(r.namespaceOf)
+	if live {
+		return workloads{h}
+	}
+	return h
+}
+
+// namespaceOf queues the namespace of a workload that runs under the
+// account of its namespace's policy.
+func (r *Reconciler) namespaceOf(ctx context.Context, o client.Object) []reconcile.Request {
+	if !r.usesAccount(ctx, o) {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: o.GetNamespace()}}}
+}
+
+// relabelled queues a namespace whose labels changed: another
+// FlinkHAPolicy may pick it now.
+var relabelled = handler.Funcs{
+	UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		if !labels.Equals(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels()) {
+			q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Name: e.ObjectNew.GetName()}})
 		}
-		return reconcile.Result{}, r.Reconcile(ctx, ns)
-	}))
+	},
+}
+
+// reconcileRequest reconciles the namespace a request names: a namespace
+// queued by name, or the namespace of an event of our own ServiceAccount.
+func (r *Reconciler) reconcileRequest(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	ns := req.Name
+	if req.Namespace != "" {
+		ns = req.Namespace
+	}
+	return reconcile.Result{}, r.Reconcile(ctx, ns)
 }
 
 // workloads also queues the namespace of a deleted workload that ran
@@ -491,7 +511,7 @@ func (r *Reconciler) removeRole(ctx context.Context, c client.Client, ns, name s
 		return nil
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("reading the Role %s/%s an older install made: %w", ns, name, err)
 	}
 	if err := c.Delete(ctx, role, client.Preconditions{UID: &role.UID}); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("removing the Role %s/%s an older install made: %w", ns, name, err)
@@ -508,7 +528,7 @@ func (r *Reconciler) unbind(ctx context.Context, c client.Client, rb *rbacv1.Rol
 		return nil
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("reading RoleBinding %s/%s: %w", rb.Namespace, rb.Name, err)
 	}
 	if err := c.Delete(ctx, got, client.Preconditions{UID: &got.UID}); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("removing RoleBinding %s/%s: %w", got.Namespace, got.Name, err)
@@ -546,11 +566,18 @@ func (r *Reconciler) flinkDeployments(ctx context.Context, ns string) ([]unstruc
 	return list.Items, nil
 }
 
-// report logs an object that is not ours and carries on; other errors
-// are returned for a retry.
+// report logs an object that is not ours and carries on, and gives up on
+// a namespace being deleted; other errors are returned for a retry.
 func (r *Reconciler) report(ctx context.Context, err error, kind, ns, name string) error {
-	if errors.Is(err, errNotOurs) {
+	switch {
+	case errors.Is(err, errNotOurs):
 		logf.FromContext(ctx).Info("an object of this name exists and is not ours; leaving it as it is", "kind", kind, "namespace", ns, "name", name)
+		return nil
+	case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
+		// The API server makes nothing new in a namespace being deleted,
+		// and all the namespace holds goes with it: a retry would only be
+		// refused again until the namespace is gone.
+		logf.FromContext(ctx).V(1).Info("the namespace is being deleted; not making the account's objects there", "kind", kind, "namespace", ns, "name", name)
 		return nil
 	}
 	return fmt.Errorf("ensuring %s %s/%s: %w", kind, ns, name, err)

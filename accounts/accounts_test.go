@@ -3,6 +3,7 @@ package accounts
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -11,7 +12,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
 )
@@ -45,27 +49,114 @@ func TestUsesAccount(t *testing.T) {
 	}
 }
 
-// TestCachedWorkloadsKeepOnlyWhatIsRead: the transform drops all but the
-// name and the pod account, so watching every Deployment stays cheap.
-func TestCachedWorkloadsKeepOnlyWhatIsRead(t *testing.T) {
+// TestCachedObjectsKeepOnlyWhatIsRead: the cache transforms drop all but
+// the name, the pod account and the annotations the webhook records, so
+// watching every workload stays cheap; other objects only lose their
+// managed fields.
+func TestCachedObjectsKeepOnlyWhatIsRead(t *testing.T) {
 	t.Parallel()
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "jm", Namespace: "team", UID: "u", ResourceVersion: "7",
-			Labels: map[string]string{"a": "b"}, Annotations: map[string]string{"big": "x"}},
-		Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{ServiceAccountName: "flink-ha",
-			Containers: []corev1.Container{{Name: "jobmanager", Image: "flink:1.20", Args: []string{"jobmanager"}}}}}},
+	big := metav1.ObjectMeta{Name: "jm", Namespace: "team", UID: "u", ResourceVersion: "7",
+		Labels:        map[string]string{"a": "b"},
+		Annotations:   map[string]string{"big": "x", "flink-ha-webhook/cluster-id": "orders"},
+		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationApply}}}
+	slim := metav1.ObjectMeta{Name: "jm", Namespace: "team", UID: "u", ResourceVersion: "7",
+		Annotations: map[string]string{"flink-ha-webhook/cluster-id": "orders"}}
+	pods := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "orders"}},
+		Spec: corev1.PodSpec{ServiceAccountName: "flink-ha", Containers: []corev1.Container{{Name: "jobmanager", Image: "flink:1.20", Args: []string{"jobmanager"}}}}}
+	account := corev1.PodTemplateSpec{Spec: corev1.PodSpec{ServiceAccountName: "flink-ha"}}
+	fd := func(meta metav1.ObjectMeta, spec map[string]any) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{}}
+		if spec != nil {
+			u.Object["spec"] = spec
+		}
+		u.SetGroupVersionKind(FlinkDeploymentGVK)
+		u.SetName(meta.Name)
+		u.SetNamespace(meta.Namespace)
+		u.SetUID(meta.UID)
+		u.SetResourceVersion(meta.ResourceVersion)
+		u.SetLabels(meta.Labels)
+		u.SetAnnotations(meta.Annotations)
+		u.SetManagedFields(meta.ManagedFields)
+		return u
 	}
-	var transform func(any) (any, error)
+	configMap := &corev1.ConfigMap{ObjectMeta: big, Data: map[string]string{"flink-conf.yaml": "a: b\n"}}
+	stripped := configMap.DeepCopy()
+	stripped.ManagedFields = nil
+	sa := &corev1.ServiceAccount{ObjectMeta: big}
+
+	var workloads func(any) (any, error)
 	for obj, opts := range CacheOptions() {
-		if _, ok := obj.(*appsv1.Deployment); ok {
-			transform = opts.Transform
+		switch obj.(type) {
+		case *appsv1.Deployment, *appsv1.StatefulSet, *batchv1.Job:
+			require.NotNil(t, opts.Transform)
+			workloads = opts.Transform
+		case *corev1.ServiceAccount:
+			assert.Equal(t, "app.kubernetes.io/managed-by=flink-ha-webhook", opts.Label.String(), "only our ServiceAccounts are cached")
 		}
 	}
-	require.NotNil(t, transform)
-	got, err := transform(d)
-	require.NoError(t, err)
-	assert.Equal(t, &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "jm", Namespace: "team", UID: "u", ResourceVersion: "7"},
-		Spec:       appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{ServiceAccountName: "flink-ha"}}},
-	}, got)
+	require.NotNil(t, workloads)
+	cases := map[string]struct {
+		transform func(any) (any, error)
+		in, want  any
+	}{
+		"a Deployment keeps its name, pod account and recorded annotations": {
+			transform: workloads,
+			in:        &appsv1.Deployment{ObjectMeta: big, Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](1), Template: pods}},
+			want:      &appsv1.Deployment{ObjectMeta: slim, Spec: appsv1.DeploymentSpec{Template: account}},
+		},
+		"a StatefulSet keeps its name, pod account and recorded annotations": {
+			transform: workloads,
+			in:        &appsv1.StatefulSet{ObjectMeta: big, Spec: appsv1.StatefulSetSpec{ServiceName: "jm", Template: pods}},
+			want:      &appsv1.StatefulSet{ObjectMeta: slim, Spec: appsv1.StatefulSetSpec{Template: account}},
+		},
+		"a Job keeps its name, pod account and recorded annotations": {
+			transform: workloads,
+			in:        &batchv1.Job{ObjectMeta: big, Spec: batchv1.JobSpec{Parallelism: ptr.To[int32](1), Template: pods}},
+			want:      &batchv1.Job{ObjectMeta: slim, Spec: batchv1.JobSpec{Template: account}},
+		},
+		"an object of another kind passes the workloads' transform as it is": {
+			transform: workloads, in: sa, want: sa,
+		},
+		"a FlinkDeployment keeps its name, account and recorded annotations": {
+			transform: Transform(),
+			in:        fd(big, map[string]any{"serviceAccount": "flink-ha", "image": "flink:1.20", "flinkConfiguration": map[string]any{"a": "b"}}),
+			want:      fd(slim, map[string]any{"serviceAccount": "flink-ha"}),
+		},
+		"a FlinkDeployment without an account keeps no spec": {
+			transform: Transform(), in: fd(big, map[string]any{"image": "flink:1.20"}), want: fd(slim, nil),
+		},
+		"any other object only loses its managed fields": {
+			transform: Transform(), in: configMap.DeepCopy(), want: stripped,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got, err := tc.transform(tc.in)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+// TestRetries: a namespace's retries double from 50ms and stop growing at
+// 30s, so the accounts catch up within 30s of an outage's end; a
+// namespace that succeeded starts again at 50ms, and namespaces do not
+// share their count.
+func TestRetries(t *testing.T) {
+	t.Parallel()
+	l := retries()
+	team := reconcile.Request{NamespacedName: types.NamespacedName{Name: "team"}}
+	var got []time.Duration
+	for range 13 {
+		got = append(got, l.When(team))
+	}
+	ms := time.Millisecond
+	assert.Equal(t, []time.Duration{50 * ms, 100 * ms, 200 * ms, 400 * ms, 800 * ms, 1600 * ms, 3200 * ms, 6400 * ms,
+		12800 * ms, 25600 * ms, 30 * time.Second, 30 * time.Second, 30 * time.Second}, got)
+	assert.Equal(t, 13, l.NumRequeues(team))
+	assert.Equal(t, 50*ms, l.When(reconcile.Request{NamespacedName: types.NamespacedName{Name: "web"}}), "another namespace starts at 50ms")
+	l.Forget(team)
+	assert.Equal(t, 0, l.NumRequeues(team))
+	assert.Equal(t, 50*ms, l.When(team), "a namespace that succeeded starts again at 50ms")
 }

@@ -8,15 +8,14 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
-	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
+	"github.com/flink-ha-webhook/flink-ha-webhook/nspolicy"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
 )
 
@@ -25,6 +24,8 @@ func testScheme(t *testing.T) *runtime.Scheme {
 	require.NoError(t, clientgoscheme.AddToScheme(s))
 	s.AddKnownTypeWithName(FlinkDeploymentGVK, &unstructured.Unstructured{})
 	s.AddKnownTypeWithName(FlinkDeploymentGVK.GroupVersion().WithKind("FlinkDeploymentList"), &unstructured.UnstructuredList{})
+	s.AddKnownTypeWithName(nspolicy.GroupVersionKind, &unstructured.Unstructured{})
+	s.AddKnownTypeWithName(nspolicy.GroupVersionKind.GroupVersion().WithKind("FlinkHAPolicyList"), &unstructured.UnstructuredList{})
 	return s
 }
 
@@ -106,6 +107,10 @@ func TestEnsure(t *testing.T) {
 			existing:    []client.Object{ourAccount, olderInstall, oldRole},
 			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
 		},
+		"our binding of another ClusterRole is deleted and re-created with Flink's": {
+			existing:    []client.Object{ourAccount, binding("flink-ha", "ClusterRole", "edit", ours)},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
+		},
 		"a Role that is not ours is left alone when our binding moves off it": {
 			existing:    []client.Object{ourAccount, olderInstall, usersRole},
 			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone}, wantRoles: []string{"flink-ha"},
@@ -122,11 +127,7 @@ func TestEnsure(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			var objs []client.Object
-			for _, o := range tc.existing {
-				objs = append(objs, o.DeepCopyObject().(client.Object))
-			}
-			c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(objs...).Build()
+			c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(copies(tc.existing)...).Build()
 			before := versions(t, c)
 			r := &Reconciler{Client: c, Reader: c, Policy: p, ClusterRolePrefix: DefaultClusterRolePrefix}
 			require.NoError(t, r.Ensure(context.Background(), "team"))
@@ -177,24 +178,4 @@ func versions(t *testing.T, c client.Client) map[string]string {
 		out["rb/"+o.Name] = o.ResourceVersion
 	}
 	return out
-}
-
-// TestEnsureReturnsWhatItCannotDo: an API error is returned for a retry,
-// never swallowed.
-func TestEnsureReturnsWhatItCannotDo(t *testing.T) {
-	t.Parallel()
-	p, err := policy.Parse([]byte("{}\n"))
-	require.NoError(t, err)
-	c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithInterceptorFuncs(interceptorCreateFails()).Build()
-	r := &Reconciler{Client: c, Reader: c, Policy: p, ClusterRolePrefix: DefaultClusterRolePrefix}
-	err = r.Ensure(context.Background(), "team")
-	require.Error(t, err)
-	assert.True(t, apierrors.IsServiceUnavailable(err), "got %v", err)
-	assert.Contains(t, err.Error(), "ensuring ServiceAccount team/flink-ha")
-}
-
-func interceptorCreateFails() interceptor.Funcs {
-	return interceptor.Funcs{Create: func(context.Context, client.WithWatch, client.Object, ...client.CreateOption) error {
-		return apierrors.NewServiceUnavailable("the API server is down")
-	}}
 }

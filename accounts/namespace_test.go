@@ -33,6 +33,12 @@ func bindingOf(account, name, role string, labels map[string]string) *rbacv1.Rol
 	}
 }
 
+func withSubjects(rb *rbacv1.RoleBinding, subjects ...rbacv1.Subject) *rbacv1.RoleBinding {
+	rb = rb.DeepCopy()
+	rb.Subjects = subjects
+	return rb
+}
+
 func accountNamed(name string, labels map[string]string) *corev1.ServiceAccount {
 	return &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: name, Labels: labels}}
 }
@@ -100,6 +106,19 @@ func TestReconcileFollowsTheNamespacePolicy(t *testing.T) {
 				bindingOf("flink-ha", "shared", standaloneRole, ours)},
 			wantAccounts: []string{"team-flink"},
 			wantBindings: []*rbacv1.RoleBinding{bindingOf("flink-ha", "shared", standaloneRole, ours), teamStandalone},
+		},
+		"bindings of ours that bind several subjects, a user or another namespace's account are not taken for a former account's": {
+			policy: team,
+			existing: []client.Object{deploymentUnder("jm", "team-flink"),
+				withSubjects(fileStandalone, fileStandalone.Subjects[0], rbacv1.Subject{Kind: rbacv1.UserKind, Name: "mallory"}),
+				withSubjects(fileNative, rbacv1.Subject{Kind: rbacv1.UserKind, Name: "flink-ha"}),
+				withSubjects(bindingOf("web", "web", standaloneRole, ours), rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: "web", Namespace: "web"})},
+			wantAccounts: []string{"team-flink"},
+			wantBindings: []*rbacv1.RoleBinding{
+				withSubjects(fileStandalone, fileStandalone.Subjects[0], rbacv1.Subject{Kind: rbacv1.UserKind, Name: "mallory"}),
+				withSubjects(fileNative, rbacv1.Subject{Kind: rbacv1.UserKind, Name: "flink-ha"}),
+				teamStandalone,
+				withSubjects(bindingOf("web", "web", standaloneRole, ours), rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: "web", Namespace: "web"})},
 		},
 		"a namespace back under the policy file gets the file's account, and the team's goes": {
 			policy: file,

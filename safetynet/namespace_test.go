@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -29,12 +28,6 @@ func TestReconcileFollowsTheNamespacePolicy(t *testing.T) {
 	no := false
 	strict, err := (&nspolicy.Spec{AllowOptOut: &no}).Apply(file)
 	require.NoError(t, err)
-	owner := metav1.OwnerReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "jm", UID: "u"}
-	optedOut := func(owners ...metav1.OwnerReference) *corev1.ConfigMap {
-		cm := haConfigMap("orders-cluster-config-map", owners...)
-		cm.Annotations[policy.AnnotationHA] = "off"
-		return cm
-	}
 	cases := map[string]struct {
 		policy  *policy.Policy
 		err     error

@@ -20,6 +20,9 @@ import (
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
 )
 
+// owner is what Kubernetes would collect an HA ConfigMap with.
+var owner = metav1.OwnerReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "jm", UID: "u"}
+
 const leader = `{"holderIdentity":"jm-0","renewTime":"2026-11-24T07:00:00Z"}`
 
 func haConfigMap(name string, owners ...metav1.OwnerReference) *corev1.ConfigMap {
@@ -31,23 +34,44 @@ func haConfigMap(name string, owners ...metav1.OwnerReference) *corev1.ConfigMap
 	}
 }
 
+// optedOut is an HA ConfigMap whose cluster opted out of HA.
+func optedOut(owners ...metav1.OwnerReference) *corev1.ConfigMap {
+	cm := haConfigMap("orders-cluster-config-map", owners...)
+	cm.Annotations[policy.AnnotationHA] = "off"
+	return cm
+}
+
 // TestReconcile runs the safety net on one ConfigMap and compares the whole
-// stored ConfigMap afterwards: only owner references may go.
+// stored ConfigMap afterwards, and the whole patch sent: only owner
+// references may go.
 func TestReconcile(t *testing.T) {
 	t.Parallel()
-	p, err := policy.Parse([]byte("{}\n"))
+	p, err := policy.Parse([]byte("exemptNamespaces: [legacy]\n"))
 	require.NoError(t, err)
-	owner := metav1.OwnerReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "jm", UID: "u"}
 	plain := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "flink-config", OwnerReferences: []metav1.OwnerReference{owner}},
 		Data: map[string]string{"flink-conf.yaml": "a: b\n"}}
+	in := func(ns string, cm *corev1.ConfigMap) *corev1.ConfigMap {
+		cm.Namespace = ns
+		return cm
+	}
 
 	cases := map[string]struct {
-		stored *corev1.ConfigMap
-		want   *corev1.ConfigMap
+		stored    *corev1.ConfigMap
+		want      *corev1.ConfigMap
+		wantPatch string // "" when nothing may be written
 	}{
 		"an owned HA ConfigMap loses its owner references and nothing else": {
-			stored: haConfigMap("orders-cluster-config-map", owner, owner),
-			want:   haConfigMap("orders-cluster-config-map"),
+			stored:    haConfigMap("orders-cluster-config-map", owner, owner),
+			want:      haConfigMap("orders-cluster-config-map"),
+			wantPatch: `{"metadata":{"ownerReferences":null,"resourceVersion":"999"}}`,
+		},
+		"an owned HA ConfigMap in an exempt namespace keeps its owner": {
+			stored: in("legacy", haConfigMap("orders-cluster-config-map", owner)),
+			want:   in("legacy", haConfigMap("orders-cluster-config-map", owner)),
+		},
+		"an owned HA ConfigMap in kube-system keeps its owner": {
+			stored: in("kube-system", haConfigMap("orders-cluster-config-map", owner)),
+			want:   in("kube-system", haConfigMap("orders-cluster-config-map", owner)),
 		},
 		"an HA ConfigMap without owners is not written": {
 			stored: haConfigMap("orders-cluster-config-map"),
@@ -61,7 +85,15 @@ func TestReconcile(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			c := fake.NewClientBuilder().WithObjects(tc.stored.DeepCopy()).Build()
+			var patches []string
+			c := fake.NewClientBuilder().WithObjects(tc.stored.DeepCopy()).WithInterceptorFuncs(interceptor.Funcs{
+				Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+					data, err := patch.Data(obj)
+					require.NoError(t, err)
+					patches = append(patches, string(patch.Type())+" "+string(data))
+					return c.Patch(ctx, obj, patch, opts...)
+				},
+			}).Build()
 			before := &corev1.ConfigMap{}
 			key := client.ObjectKeyFromObject(tc.stored)
 			require.NoError(t, c.Get(context.Background(), key, before))
@@ -75,9 +107,13 @@ func TestReconcile(t *testing.T) {
 			assert.Equal(t, tc.want.Annotations, got.Annotations)
 			assert.Equal(t, tc.want.Labels, got.Labels)
 			assert.Equal(t, tc.want.OwnerReferences, got.OwnerReferences)
-			if len(tc.stored.OwnerReferences) == len(tc.want.OwnerReferences) {
+			var wantPatches []string
+			if tc.wantPatch != "" {
+				wantPatches = []string{string(types.MergePatchType) + " " + tc.wantPatch}
+			} else {
 				assert.Equal(t, before.ResourceVersion, got.ResourceVersion, "nothing is written")
 			}
+			assert.Equal(t, wantPatches, patches, "the patch sent: owner references, guarded by the version read")
 		})
 	}
 }
@@ -90,7 +126,6 @@ func TestReconcileRetries(t *testing.T) {
 	t.Parallel()
 	p, err := policy.Parse([]byte("{}\n"))
 	require.NoError(t, err)
-	owner := metav1.OwnerReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "jm", UID: "u"}
 	gr := schema.GroupResource{Resource: "configmaps"}
 	cases := map[string]struct {
 		patchErr error

@@ -69,30 +69,37 @@ func Setup(mgr ctrl.Manager, p *policy.Policy, live *nspolicy.Live) error {
 		WithOptions(controller.Options{RateLimiter: RetryLimiter()}).
 		For(&corev1.ConfigMap{}, builder.OnlyMetadata, builder.WithPredicates(predicate.NewPredicateFuncs(candidate)))
 	if live != nil {
-		candidates := func(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
-			list := &metav1.PartialObjectMetadataList{}
-			list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMapList"))
-			if err := mgr.GetClient().List(ctx, list, opts...); err != nil {
-				logf.FromContext(ctx).Error(err, "listing the HA ConfigMaps a policy change may concern")
-				return nil
-			}
-			var reqs []reconcile.Request
-			for i := range list.Items {
-				if cm := &list.Items[i]; mayNeedRemoval(cm, p) {
-					reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(cm)})
-				}
-			}
-			return reqs
-		}
+		c := mgr.GetClient()
 		policies := &unstructured.Unstructured{}
 		policies.SetGroupVersionKind(nspolicy.GroupVersionKind)
 		b = b.Watches(policies, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
-			return candidates(ctx)
+			return candidates(ctx, c, p)
 		})).WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, ns client.Object) []reconcile.Request {
-			return candidates(ctx, client.InNamespace(ns.GetName()))
+			return candidates(ctx, c, p, client.InNamespace(ns.GetName()))
 		}), builder.WithPredicates(predicate.LabelChangedPredicate{}))
 	}
 	return b.Complete(r)
+}
+
+// candidates lists the HA ConfigMaps with owners that a change of a
+// FlinkHAPolicy or of a namespace's labels may concern: whether they keep
+// their owners is for Reconcile to decide under the namespace's policy. A
+// list that fails is logged and queues nothing; the next change lists
+// again.
+func candidates(ctx context.Context, c client.Reader, p *policy.Policy, opts ...client.ListOption) []reconcile.Request {
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMapList"))
+	if err := c.List(ctx, list, opts...); err != nil {
+		logf.FromContext(ctx).Error(err, "listing the HA ConfigMaps a policy change may concern")
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		if cm := &list.Items[i]; mayNeedRemoval(cm, p) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(cm)})
+		}
+	}
+	return reqs
 }
 
 // mayNeedRemoval is needsRemoval without the opt-out, which the policy of
