@@ -74,8 +74,8 @@ type Configuration struct {
 	EditPath *field.Path
 	Store    func()
 
-	// paths are the field paths of the layers, by layer name.
-	paths map[string]*field.Path
+	// paths are the field paths of the layers, named as the layers are.
+	paths []fieldPath
 }
 
 // HAOn reports whether every release line of the configuration runs
@@ -100,8 +100,8 @@ func (o *Object) decide(p *policy.Policy, annotations map[string]string) {
 }
 
 // layer is one source named by its field path.
-func layer(path *field.Path, src flinkconf.Source) flinkconf.Layer {
-	return flinkconf.Layer{Name: path.String(), Source: src}
+func layer(path fieldPath, src flinkconf.Source) flinkconf.Layer {
+	return flinkconf.Layer{Name: path.name, Source: src}
 }
 
 // newConfig stacks sources, each at its field path, in Flink's order.
@@ -113,22 +113,21 @@ func newConfig(layers ...flinkconf.Layer) *flinkconf.Config {
 // field and its key.
 func (c *Configuration) At(s flinkconf.Setting) *field.Path {
 	for _, l := range c.Config.Layers {
-		if l.Name == s.Layer {
-			if p, ok := c.paths[l.Name]; ok {
-				return p.Key(s.Key)
+		if l.Name != s.Layer {
+			continue
+		}
+		for _, p := range c.paths {
+			if p.name == l.Name {
+				return p.path.Key(s.Key)
 			}
 		}
 	}
 	return c.Path.Key(s.Key)
 }
 
-// track remembers the field path of each layer of the configuration.
-func (c *Configuration) track(paths ...*field.Path) *Configuration {
-	if c.paths == nil {
-		c.paths = map[string]*field.Path{}
-	}
-	for _, p := range paths {
-		c.paths[p.String()] = p
-	}
+// track remembers the field path of each layer of the configuration; the
+// caller gives up paths.
+func (c *Configuration) track(paths ...fieldPath) *Configuration {
+	c.paths = paths
 	return c
 }

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"maps"
 	"slices"
 	"strings"
 
@@ -46,11 +45,12 @@ func Workload(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *policy.Po
 		return nil, false
 	}
 	c := &tpl.Spec.Containers[fp.Container]
+	paths := containerPathsOf(fp.Container)
 	w := &WorkloadObject{
 		Object:        Object{Mode: Standalone, Versions: flinkconf.Supported, Namespace: meta.Namespace},
 		Pod:           fp,
 		Container:     c,
-		ContainerPath: field.NewPath("spec", "template", "spec", "containers").Index(fp.Container),
+		ContainerPath: paths.container,
 	}
 	if fp.Native {
 		w.Mode = Native
@@ -58,7 +58,7 @@ func Workload(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *policy.Po
 	if v, ok := flinkconf.ImageVersion(c.Image); ok {
 		w.Versions, w.VersionFrom = flinkconf.Exactly(v), "image "+c.Image
 	}
-	w.read()
+	w.read(paths)
 	w.decide(p, meta.Annotations)
 	for _, cfg := range w.Configs {
 		cfg.Decision = w.Decision // one container, one decision
@@ -68,9 +68,9 @@ func Workload(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *policy.Po
 
 // read builds the container's configurations: FLINK_PROPERTIES under the
 // rules of each release line that may run it, then the -D arguments.
-func (w *WorkloadObject) read() {
-	c, cpath := w.Container, w.ContainerPath
-	argsPath := cpath.Child("args")
+func (w *WorkloadObject) read(paths containerPaths) {
+	c := w.Container
+	argsPath, envPath := paths.args, paths.properties
 	// New properties go where every entrypoint reads them: right after
 	// "standalone-job" (its parser stops at the first program argument),
 	// at the end for jobmanager and taskmanager.
@@ -83,18 +83,25 @@ func (w *WorkloadObject) read() {
 	// configuration the container carries.
 	hasArgs := slices.ContainsFunc(args.Entries(), func(e flinkconf.Entry) bool { return e.Key != RPCAddress })
 
-	envPath := cpath.Child("env").Key(EnvProperties)
 	i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == EnvProperties })
+	// Each release line that may run the container reads FLINK_PROPERTIES
+	// by the old rules (up to 1.18) or the new (from 1.19): the text is
+	// parsed once by each set of rules some of them follow. The old
+	// reading is also where edits go.
+	oldLines, readsOld := w.Versions.Intersect(flinkconf.Range{Max: flinkconf.V1_18})
+	newLines, readsNew := w.Versions.Intersect(flinkconf.Range{Min: flinkconf.PropertiesNested, Max: flinkconf.Version{Major: 99}})
 	var legacy *flinkconf.Legacy
 	var props *flinkconf.Properties
 	if i >= 0 && c.Env[i].ValueFrom == nil {
 		var err error
 		text := []byte(c.Env[i].Value)
-		if legacy, err = flinkconf.ParseLegacy(text); err == nil {
+		// Both parsers refuse the same texts (checkText), so the new
+		// rules are not needed to know that the old can read it.
+		if legacy, err = flinkconf.ParseLegacy(text); err == nil && readsNew {
 			props, err = flinkconf.ParseProperties(text)
 		}
 		if err != nil {
-			w.Unreadable = &Unreadable{Path: envPath, Err: err}
+			w.Unreadable = &Unreadable{Path: envPath.path, Err: err}
 			legacy, props = nil, nil
 		}
 	}
@@ -108,22 +115,22 @@ func (w *WorkloadObject) read() {
 	var store func()
 	switch {
 	case hasArgs && (setsHA(args) || legacy == nil):
-		edit, editPath, store = args, argsPath, func() { c.Args = args.Args() }
+		edit, editPath, store = args, argsPath.path, func() { c.Args = args.Args() }
 	case legacy != nil:
-		edit, editPath, store = legacy, envPath, func() { c.Env[i].Value = string(legacy.Bytes()) }
+		edit, editPath, store = legacy, envPath.path, func() { c.Env[i].Value = string(legacy.Bytes()) }
 	}
 
 	add := func(versions flinkconf.Range, nested bool, env flinkconf.Source) {
-		cfg := &flinkconf.Config{}
+		cfg := &flinkconf.Config{Layers: make([]flinkconf.Layer, 0, 2)}
 		if env != nil {
 			cfg.Layers = append(cfg.Layers, layer(envPath, env))
 		}
 		if hasArgs {
 			cfg.Layers = append(cfg.Layers, layer(argsPath, args))
 		}
-		path := envPath
+		path := envPath.path
 		if env == nil {
-			path = argsPath
+			path = argsPath.path
 		}
 		w.Configs = append(w.Configs, (&Configuration{
 			Path: path, Config: cfg, Versions: versions, Nested: nested,
@@ -139,11 +146,11 @@ func (w *WorkloadObject) read() {
 	default:
 		// Images older or newer than the supported lines read it as the
 		// oldest or newest do.
-		if old, ok := w.Versions.Intersect(flinkconf.Range{Max: flinkconf.V1_18}); ok {
-			add(old, false, legacy)
+		if readsOld {
+			add(oldLines, false, legacy)
 		}
-		if nested, ok := w.Versions.Intersect(flinkconf.Range{Min: flinkconf.PropertiesNested, Max: flinkconf.Version{Major: 99}}); ok {
-			add(nested, true, props)
+		if readsNew {
+			add(newLines, true, props)
 		}
 	}
 }
@@ -204,7 +211,7 @@ func (w *WorkloadObject) Mounting(cm *ConfigMapObject) []*Configuration {
 		for _, c := range over {
 			m := &Configuration{
 				Path: f.Path, Config: newConfig(slices.Clone(f.Config.Layers)...), Versions: versions, Nested: f.Nested,
-				Standalone: w.Mode == Standalone, Decision: w.Decision, paths: maps.Clone(f.paths),
+				Standalone: w.Mode == Standalone, Decision: w.Decision, paths: slices.Clone(f.paths),
 			}
 			if c != nil {
 				if m.Versions, ok = versions.Intersect(c.Versions); !ok {
@@ -212,7 +219,7 @@ func (w *WorkloadObject) Mounting(cm *ConfigMapObject) []*Configuration {
 				}
 				m.Nested = m.Nested || c.Nested
 				m.Config.Layers = append(m.Config.Layers, c.Config.Layers...)
-				maps.Copy(m.paths, c.paths)
+				m.paths = append(m.paths, c.paths...)
 			}
 			m.HA = m.Config.HAIn(m.Versions)
 			out = append(out, m)
