@@ -104,9 +104,24 @@ func layer(path fieldPath, src flinkconf.Source) flinkconf.Layer {
 	return flinkconf.Layer{Name: path.name, Source: src}
 }
 
-// newConfig stacks sources, each at its field path, in Flink's order.
-func newConfig(layers ...flinkconf.Layer) *flinkconf.Config {
-	return &flinkconf.Config{Layers: layers}
+// configBlock is a configuration with room for the layers of every
+// configuration the model makes (a file, FLINK_PROPERTIES, -D arguments)
+// and their paths: one allocation instead of four.
+type configBlock struct {
+	c      Configuration
+	cfg    flinkconf.Config
+	layers [3]flinkconf.Layer
+	paths  [3]fieldPath
+}
+
+// stacked returns c with layers, in the order Flink applies them, and the
+// field paths that name them; both are copied.
+func stacked(c Configuration, layers []flinkconf.Layer, paths []fieldPath) *Configuration {
+	b := &configBlock{c: c}
+	b.cfg.Layers = append(b.layers[:0], layers...)
+	b.c.Config = &b.cfg
+	b.c.paths = append(b.paths[:0], paths...)
+	return &b.c
 }
 
 // At is the field path of a setting of the configuration: its layer's
@@ -123,11 +138,4 @@ func (c *Configuration) At(s flinkconf.Setting) *field.Path {
 		}
 	}
 	return c.Path.Key(s.Key)
-}
-
-// track remembers the field path of each layer of the configuration; the
-// caller gives up paths.
-func (c *Configuration) track(paths ...fieldPath) *Configuration {
-	c.paths = paths
-	return c
 }

@@ -99,9 +99,8 @@ func (o *ConfigMapObject) readFiles(cm *corev1.ConfigMap, keys []string, edit bo
 		for _, w := range src.Warnings() {
 			o.Warnings = append(o.Warnings, fp.name+": "+w.String())
 		}
-		c := &Configuration{
+		c := Configuration{
 			Path:       path,
-			Config:     newConfig(layer(fp, src)),
 			Versions:   fileVersions(key, keys),
 			Nested:     key == recognise.KeyStandard,
 			Standalone: o.Mode == Standalone,
@@ -110,7 +109,7 @@ func (o *ConfigMapObject) readFiles(cm *corev1.ConfigMap, keys []string, edit bo
 			c.Edit, c.EditPath = src, path
 			c.Store = func() { cm.Data[key] = string(src.Bytes()) }
 		}
-		o.Configs = append(o.Configs, c.track(fp))
+		o.Configs = append(o.Configs, stacked(c, []flinkconf.Layer{layer(fp, src)}, []fieldPath{fp}))
 	}
 	return found
 }

@@ -68,12 +68,11 @@ func FlinkDeployment(u *unstructured.Unstructured, p *policy.Policy) *FlinkDeplo
 	conf.Legacy = !nested
 	o.Conf = conf
 	spec := o.Spec
-	c := &Configuration{
-		Path: o.ConfPath, Config: newConfig(layer(confPath, conf)),
-		Versions: o.Versions, Nested: nested,
+	c := Configuration{
+		Path: o.ConfPath, Versions: o.Versions, Nested: nested,
 		Edit: conf, EditPath: o.ConfPath, Store: func() { spec["flinkConfiguration"] = conf.Map() },
 	}
-	o.Configs = []*Configuration{c.track(confPath)}
+	o.Configs = []*Configuration{stacked(c, []flinkconf.Layer{layer(confPath, conf)}, []fieldPath{confPath})}
 	o.decide(p, u.GetAnnotations())
 	return o
 }

@@ -121,22 +121,18 @@ func (w *WorkloadObject) read(paths containerPaths) {
 	}
 
 	add := func(versions flinkconf.Range, nested bool, env flinkconf.Source) {
-		cfg := &flinkconf.Config{Layers: make([]flinkconf.Layer, 0, 2)}
+		layers, named := make([]flinkconf.Layer, 0, 2), make([]fieldPath, 0, 2)
 		if env != nil {
-			cfg.Layers = append(cfg.Layers, layer(envPath, env))
+			layers, named = append(layers, layer(envPath, env)), append(named, envPath)
 		}
 		if hasArgs {
-			cfg.Layers = append(cfg.Layers, layer(argsPath, args))
+			layers, named = append(layers, layer(argsPath, args)), append(named, argsPath)
 		}
-		path := envPath.path
-		if env == nil {
-			path = argsPath.path
-		}
-		w.Configs = append(w.Configs, (&Configuration{
-			Path: path, Config: cfg, Versions: versions, Nested: nested,
+		w.Configs = append(w.Configs, stacked(Configuration{
+			Path: named[0].path, Versions: versions, Nested: nested,
 			Standalone: w.Mode == Standalone, Overrides: w.Pod.ConfigMounted,
 			Edit: edit, EditPath: editPath, Store: store,
-		}).track(envPath, argsPath))
+		}, layers, named))
 	}
 	switch {
 	case legacy == nil && !hasArgs:
@@ -146,6 +142,7 @@ func (w *WorkloadObject) read(paths containerPaths) {
 	default:
 		// Images older or newer than the supported lines read it as the
 		// oldest or newest do.
+		w.Configs = make([]*Configuration, 0, 2)
 		if readsOld {
 			add(oldLines, false, legacy)
 		}
@@ -209,20 +206,20 @@ func (w *WorkloadObject) Mounting(cm *ConfigMapObject) []*Configuration {
 			over = []*Configuration{nil} // the file alone
 		}
 		for _, c := range over {
-			m := &Configuration{
-				Path: f.Path, Config: newConfig(slices.Clone(f.Config.Layers)...), Versions: versions, Nested: f.Nested,
-				Standalone: w.Mode == Standalone, Decision: w.Decision, paths: slices.Clone(f.paths),
-			}
+			m := Configuration{Path: f.Path, Versions: versions, Nested: f.Nested, Standalone: w.Mode == Standalone, Decision: w.Decision}
+			var layerBuf [3]flinkconf.Layer
+			var pathBuf [3]fieldPath
+			layers, paths := append(layerBuf[:0], f.Config.Layers...), append(pathBuf[:0], f.paths...)
 			if c != nil {
 				if m.Versions, ok = versions.Intersect(c.Versions); !ok {
 					continue
 				}
 				m.Nested = m.Nested || c.Nested
-				m.Config.Layers = append(m.Config.Layers, c.Config.Layers...)
-				m.paths = append(m.paths, c.paths...)
+				layers, paths = append(layers, c.Config.Layers...), append(paths, c.paths...)
 			}
-			m.HA = m.Config.HAIn(m.Versions)
-			out = append(out, m)
+			mc := stacked(m, layers, paths)
+			mc.HA = mc.Config.HAIn(mc.Versions)
+			out = append(out, mc)
 		}
 	}
 	if len(out) == 0 {
