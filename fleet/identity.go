@@ -78,7 +78,19 @@ type ConfigMaps func(name string) *corev1.ConfigMap
 // configMaps resolves the ConfigMap a JobManager mounts as its conf
 // directory; nil when none is known.
 func Identify(obj metav1.Object, configMaps ConfigMaps) (Identity, bool) {
-	id, configs, ok := identify(obj, configMaps)
+	return IdentifyModel(obj, nil, configMaps)
+}
+
+// IdentifyModel is Identify reading from model, what package cluster said
+// of obj for the webhook's rules (a *cluster.ConfigMapObject,
+// *cluster.WorkloadObject or *cluster.FlinkDeploymentObject), instead of
+// reading obj again: most of Identify's cost. The identity depends on no
+// policy, so a model built under any policy will do; but it must be a
+// model of obj as it is now, not one taken before rules changed obj (its
+// readings are not updated by edits). A nil model, one of another kind or,
+// for a workload, one of another pod template is read again.
+func IdentifyModel(obj metav1.Object, model any, configMaps ConfigMaps) (Identity, bool) {
+	id, configs, ok := identify(obj, model, configMaps)
 	if ok {
 		id.read(configs)
 	}
@@ -87,19 +99,27 @@ func Identify(obj metav1.Object, configMaps ConfigMaps) (Identity, bool) {
 
 // identify says what obj is and returns the configurations Flink reads
 // for it, from which read fills in the rest.
-func identify(obj metav1.Object, configMaps ConfigMaps) (Identity, []*cluster.Configuration, bool) {
+func identify(obj metav1.Object, model any, configMaps ConfigMaps) (Identity, []*cluster.Configuration, bool) {
 	switch o := obj.(type) {
 	case *corev1.ConfigMap:
-		return configMapIdentity(o)
+		m, _ := model.(*cluster.ConfigMapObject)
+		if m == nil {
+			m = cluster.ConfigMap(o, reading)
+		}
+		return configMapIdentity(o, m)
 	case *appsv1.Deployment:
-		return workloadIdentity("Deployment", &o.ObjectMeta, &o.Spec.Template, configMaps)
+		return workloadIdentity("Deployment", &o.ObjectMeta, &o.Spec.Template, model, configMaps)
 	case *appsv1.StatefulSet:
-		return workloadIdentity("StatefulSet", &o.ObjectMeta, &o.Spec.Template, configMaps)
+		return workloadIdentity("StatefulSet", &o.ObjectMeta, &o.Spec.Template, model, configMaps)
 	case *batchv1.Job:
-		return workloadIdentity("Job", &o.ObjectMeta, &o.Spec.Template, configMaps)
+		return workloadIdentity("Job", &o.ObjectMeta, &o.Spec.Template, model, configMaps)
 	case *unstructured.Unstructured:
 		if o.GetKind() == "FlinkDeployment" {
-			return flinkDeploymentIdentity(o)
+			m, _ := model.(*cluster.FlinkDeploymentObject)
+			if m == nil {
+				m = cluster.FlinkDeployment(o, reading)
+			}
+			return flinkDeploymentIdentity(o, m)
 		}
 	}
 	return Identity{}, nil, false
@@ -117,8 +137,7 @@ func nativeKey(namespace, clusterID string) string { return namespace + "/native
 
 func configMapKey(namespace, name string) string { return namespace + "/ConfigMap/" + name }
 
-func configMapIdentity(cm *corev1.ConfigMap) (Identity, []*cluster.Configuration, bool) {
-	o := cluster.ConfigMap(cm, reading)
+func configMapIdentity(cm *corev1.ConfigMap, o *cluster.ConfigMapObject) (Identity, []*cluster.Configuration, bool) {
 	if o.Role != cluster.ClusterConfig && o.Role != cluster.NativeConfig || len(o.Configs) == 0 {
 		return Identity{}, nil, false // HA data, the operator's defaults, no cluster's or none readable
 	}
@@ -140,8 +159,11 @@ func configMapIdentity(cm *corev1.ConfigMap) (Identity, []*cluster.Configuration
 	return id, o.Configs, true
 }
 
-func workloadIdentity(kind string, meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, configMaps ConfigMaps) (Identity, []*cluster.Configuration, bool) {
-	w, ok := cluster.Workload(meta, tpl, reading)
+func workloadIdentity(kind string, meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, model any, configMaps ConfigMaps) (Identity, []*cluster.Configuration, bool) {
+	w, ok := model.(*cluster.WorkloadObject)
+	if !ok || w == nil || !modelOf(w, tpl) {
+		w, ok = cluster.Workload(meta, tpl, reading)
+	}
 	if !ok || w.Pod.Role != recognise.JobManager {
 		return Identity{}, nil, false
 	}
@@ -175,8 +197,14 @@ func workloadIdentity(kind string, meta *metav1.ObjectMeta, tpl *corev1.PodTempl
 	return id, configs, true
 }
 
-func flinkDeploymentIdentity(u *unstructured.Unstructured) (Identity, []*cluster.Configuration, bool) {
-	o := cluster.FlinkDeployment(u, reading)
+// modelOf reports whether w is a model of tpl: its container is one of
+// tpl's, not of a copy.
+func modelOf(w *cluster.WorkloadObject, tpl *corev1.PodTemplateSpec) bool {
+	i := w.Pod.Container
+	return i >= 0 && i < len(tpl.Spec.Containers) && &tpl.Spec.Containers[i] == w.Container
+}
+
+func flinkDeploymentIdentity(u *unstructured.Unstructured, o *cluster.FlinkDeploymentObject) (Identity, []*cluster.Configuration, bool) {
 	id := Identity{Key: nativeKey(u.GetNamespace(), u.GetName()), Object: "FlinkDeployment/" + u.GetName(), Namespace: u.GetNamespace(),
 		ClusterID: o.ClusterID, Mode: o.Mode, Versions: o.Versions, JobManager: true}
 	id.Account, _ = o.Spec["serviceAccount"].(string)
