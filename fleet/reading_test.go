@@ -93,10 +93,10 @@ type input struct {
 // unknownImage is an official image whose tag names no release line.
 const unknownImage = "flink:latest"
 
-// pins are the images of every supported release line, one older and one
-// newer, and one of unknown version; and the flinkVersions alike ("" for
-// none).
-var pins = func() (images, operator []string) {
+// pins returns the images of every supported release line, one older and
+// one newer, and one of unknown version (first); and the flinkVersions
+// alike ("" for none).
+func pins() (images, operator []string) {
 	images, operator = []string{unknownImage, "flink:1.14.6"}, []string{"", "v1_14"}
 	for v := flinkconf.Supported.Min; !flinkconf.Supported.Max.Less(v); v = nextLine(v) {
 		images = append(images, fmt.Sprintf("flink:%d.%d", v.Major, v.Minor))
@@ -350,10 +350,10 @@ func TestGroupedReadingIsEachVersionsReading(t *testing.T) {
 	n := 0
 	for _, in := range corpus(t) {
 		for _, pin := range []struct {
-			lines []string
-			pin   func(metav1.Object, string) (metav1.Object, bool)
-		}{{images, pinImage}, {operator, pinVersion}} {
-			pins := pin.lines
+			values  []string // unknown first, then older, the supported lines, newer
+			pin     func(metav1.Object, string) (metav1.Object, bool)
+			version func(string) (flinkconf.Version, bool)
+		}{{images, pinImage, flinkconf.ImageVersion}, {operator, pinVersion, flinkconf.OperatorVersion}} {
 			byLine := func(p string) (Identity, bool) {
 				o, ok := pin.pin(in.obj, p)
 				if !ok {
@@ -361,28 +361,26 @@ func TestGroupedReadingIsEachVersionsReading(t *testing.T) {
 				}
 				return Identify(o, in.lookup)
 			}
-			grouped, ok := byLine(pins[0])
+			grouped, ok := byLine(pin.values[0])
 			if !ok {
 				continue
 			}
 			n++
-			unknown, _ := pin.pin(in.obj, pins[0])
+			unknown, _ := pin.pin(in.obj, pin.values[0])
 			_, configs, _ := identify(unknown, nil, in.lookup)
 			// The lines the grouped reading covers: a JobManager of
 			// unknown version that mounts only config.yaml is read as
 			// the 1.19+ lines read it, as the ConfigMap alone is.
 			covers := func(p string) bool {
-				v, _ := flinkconf.ImageVersion(p)
-				if pins[0] == "" {
-					v, _ = flinkconf.OperatorVersion(p)
-				}
+				v, _ := pin.version(p)
 				return len(configs) == 0 || slices.ContainsFunc(configs, func(c *cluster.Configuration) bool {
 					_, ok := c.Versions.Intersect(flinkconf.Exactly(v))
 					return ok
 				})
 			}
 			// The supported lines it covers.
-			lines := slices.DeleteFunc(slices.Clone(pins[2:len(pins)-1]), func(p string) bool { return !covers(p) })
+			supported := pin.values[2 : len(pin.values)-1]
+			lines := slices.DeleteFunc(slices.Clone(supported), func(p string) bool { return !covers(p) })
 			require.NotEmpty(t, lines, in.name)
 			newest, ok := byLine(lines[len(lines)-1])
 			require.True(t, ok, in.name)
