@@ -302,7 +302,10 @@ type identityValues struct {
 // each option, and whether two spellings or two layers of an HA option
 // disagree in it. The keys are looked up in every layer, which also
 // shows whether a disagreement is possible at all: only then is the
-// configuration's full list of conflicts built.
+// configuration's full list of conflicts built. (Config.Conflicts
+// reports spellings of one option that disagree, and a key whose value
+// in a lower layer differs from the one Flink uses: neither without an
+// option set in two spellings or a key set in two layers.)
 func readValues(c *cluster.Configuration) (identityValues, bool) {
 	v := identityValues{ha: c.HA.Newest().Mode}
 	layers := c.Config.Layers
