@@ -74,8 +74,8 @@ type Configuration struct {
 	EditPath *field.Path
 	Store    func()
 
-	// paths are the field paths of the layers, by layer name.
-	paths map[string]*field.Path
+	// paths are the field paths of the layers, named as the layers are.
+	paths []fieldPath
 }
 
 // HAOn reports whether every release line of the configuration runs
@@ -100,35 +100,42 @@ func (o *Object) decide(p *policy.Policy, annotations map[string]string) {
 }
 
 // layer is one source named by its field path.
-func layer(path *field.Path, src flinkconf.Source) flinkconf.Layer {
-	return flinkconf.Layer{Name: path.String(), Source: src}
+func layer(path fieldPath, src flinkconf.Source) flinkconf.Layer {
+	return flinkconf.Layer{Name: path.name, Source: src}
 }
 
-// newConfig stacks sources, each at its field path, in Flink's order.
-func newConfig(layers ...flinkconf.Layer) *flinkconf.Config {
-	return &flinkconf.Config{Layers: layers}
+// configBlock is a configuration with room for the layers of every
+// configuration the model makes (a file, FLINK_PROPERTIES, -D arguments)
+// and their paths: one allocation instead of four.
+type configBlock struct {
+	c      Configuration
+	cfg    flinkconf.Config
+	layers [3]flinkconf.Layer
+	paths  [3]fieldPath
+}
+
+// stacked returns c with layers, in the order Flink applies them, and the
+// field paths that name them; both are copied.
+func stacked(c Configuration, layers []flinkconf.Layer, paths []fieldPath) *Configuration {
+	b := &configBlock{c: c}
+	b.cfg.Layers = append(b.layers[:0], layers...)
+	b.c.Config = &b.cfg
+	b.c.paths = append(b.paths[:0], paths...)
+	return &b.c
 }
 
 // At is the field path of a setting of the configuration: its layer's
 // field and its key.
 func (c *Configuration) At(s flinkconf.Setting) *field.Path {
 	for _, l := range c.Config.Layers {
-		if l.Name == s.Layer {
-			if p, ok := c.paths[l.Name]; ok {
-				return p.Key(s.Key)
+		if l.Name != s.Layer {
+			continue
+		}
+		for _, p := range c.paths {
+			if p.name == l.Name {
+				return p.path.Key(s.Key)
 			}
 		}
 	}
 	return c.Path.Key(s.Key)
-}
-
-// track remembers the field path of each layer of the configuration.
-func (c *Configuration) track(paths ...*field.Path) *Configuration {
-	if c.paths == nil {
-		c.paths = map[string]*field.Path{}
-	}
-	for _, p := range paths {
-		c.paths[p.String()] = p
-	}
-	return c
 }

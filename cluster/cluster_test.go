@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -8,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
@@ -368,5 +370,43 @@ func TestMounting(t *testing.T) {
 			assert.Nil(t, m.Edit, name+": a mounted reading is never edited")
 		}
 		assert.Equal(t, tc.want, got, name)
+	}
+}
+
+// TestFieldPathsAreTheObjects: the paths built once for the common shapes
+// are those of the object at hand, whichever container runs Flink and
+// whichever file a ConfigMap holds.
+func TestFieldPathsAreTheObjects(t *testing.T) {
+	t.Parallel()
+	for _, i := range []int{0, 1, len(knownContainers) - 1, len(knownContainers), 12} {
+		containers := make([]corev1.Container, i+1)
+		for j := range containers {
+			containers[j] = corev1.Container{Name: fmt.Sprintf("sidecar-%d", j), Image: "example/sidecar:1"}
+		}
+		containers[i] = corev1.Container{Name: "jobmanager", Image: "flink:1.18", Args: []string{"jobmanager", "-Dkubernetes.cluster-id=jm"},
+			Env: []corev1.EnvVar{{Name: EnvProperties, Value: "high-availability.type: kubernetes\n"}}}
+		tpl := &corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"component": "jobmanager"}},
+			Spec: corev1.PodSpec{Containers: containers}}
+		w, ok := Workload(&metav1.ObjectMeta{Name: "jm", Namespace: "team"}, tpl, policy.Default())
+		require.True(t, ok)
+		container := fmt.Sprintf("spec.template.spec.containers[%d]", i)
+		assert.Equal(t, container, w.ContainerPath.String())
+		require.Len(t, w.Configs, 1)
+		c := w.Configs[0]
+		assert.Equal(t, container+".env[FLINK_PROPERTIES]", c.Path.String())
+		for key, want := range map[string]string{
+			"high-availability.type": container + ".env[FLINK_PROPERTIES][high-availability.type]",
+			"kubernetes.cluster-id":  container + ".args[kubernetes.cluster-id]",
+		} {
+			s, ok := c.Config.Get(key)
+			require.True(t, ok, key)
+			assert.Equal(t, want, c.At(s).String(), key)
+			assert.Equal(t, want, field.NewPath(s.Layer).Key(key).String(), key+": the layer is named by its field")
+		}
+	}
+	for _, key := range []string{"flink-conf.yaml", "config.yaml", "other.yaml"} {
+		p := dataPathOf(key)
+		assert.Equal(t, "data["+key+"]", p.path.String())
+		assert.Equal(t, "data["+key+"]", p.name)
 	}
 }

@@ -84,7 +84,8 @@ func ConfigMap(cm *corev1.ConfigMap, p *policy.Policy) *ConfigMapObject {
 func (o *ConfigMapObject) readFiles(cm *corev1.ConfigMap, keys []string, edit bool) bool {
 	found := false
 	for _, key := range keys {
-		path := field.NewPath("data").Key(key)
+		fp := dataPathOf(key)
+		path := fp.path
 		src, err := flinkconf.ParseFile(key, []byte(cm.Data[key]))
 		if err != nil {
 			found = true
@@ -96,11 +97,10 @@ func (o *ConfigMapObject) readFiles(cm *corev1.ConfigMap, keys []string, edit bo
 		}
 		found = true
 		for _, w := range src.Warnings() {
-			o.Warnings = append(o.Warnings, path.String()+": "+w.String())
+			o.Warnings = append(o.Warnings, fp.name+": "+w.String())
 		}
-		c := &Configuration{
+		c := Configuration{
 			Path:       path,
-			Config:     newConfig(layer(path, src)),
 			Versions:   fileVersions(key, keys),
 			Nested:     key == recognise.KeyStandard,
 			Standalone: o.Mode == Standalone,
@@ -109,7 +109,7 @@ func (o *ConfigMapObject) readFiles(cm *corev1.ConfigMap, keys []string, edit bo
 			c.Edit, c.EditPath = src, path
 			c.Store = func() { cm.Data[key] = string(src.Bytes()) }
 		}
-		o.Configs = append(o.Configs, c.track(path))
+		o.Configs = append(o.Configs, stacked(c, []flinkconf.Layer{layer(fp, src)}, []fieldPath{fp}))
 	}
 	return found
 }

@@ -35,7 +35,7 @@ type FlinkDeploymentObject struct {
 func FlinkDeployment(u *unstructured.Unstructured, p *policy.Policy) *FlinkDeploymentObject {
 	o := &FlinkDeploymentObject{
 		Object:   Object{Mode: Operator, Versions: flinkconf.Supported, Namespace: u.GetNamespace(), ClusterID: u.GetName()},
-		ConfPath: field.NewPath("spec", "flinkConfiguration"),
+		ConfPath: confPath.path,
 	}
 	o.Spec, _ = u.Object["spec"].(map[string]any)
 	if o.Spec == nil {
@@ -68,12 +68,11 @@ func FlinkDeployment(u *unstructured.Unstructured, p *policy.Policy) *FlinkDeplo
 	conf.Legacy = !nested
 	o.Conf = conf
 	spec := o.Spec
-	c := &Configuration{
-		Path: o.ConfPath, Config: newConfig(layer(o.ConfPath, conf)),
-		Versions: o.Versions, Nested: nested,
+	c := Configuration{
+		Path: o.ConfPath, Versions: o.Versions, Nested: nested,
 		Edit: conf, EditPath: o.ConfPath, Store: func() { spec["flinkConfiguration"] = conf.Map() },
 	}
-	o.Configs = []*Configuration{c.track(o.ConfPath)}
+	o.Configs = []*Configuration{stacked(c, []flinkconf.Layer{layer(confPath, conf)}, []fieldPath{confPath})}
 	o.decide(p, u.GetAnnotations())
 	return o
 }

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"maps"
 	"slices"
 	"strings"
 
@@ -46,11 +45,12 @@ func Workload(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *policy.Po
 		return nil, false
 	}
 	c := &tpl.Spec.Containers[fp.Container]
+	paths := containerPathsOf(fp.Container)
 	w := &WorkloadObject{
 		Object:        Object{Mode: Standalone, Versions: flinkconf.Supported, Namespace: meta.Namespace},
 		Pod:           fp,
 		Container:     c,
-		ContainerPath: field.NewPath("spec", "template", "spec", "containers").Index(fp.Container),
+		ContainerPath: paths.container,
 	}
 	if fp.Native {
 		w.Mode = Native
@@ -58,7 +58,7 @@ func Workload(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *policy.Po
 	if v, ok := flinkconf.ImageVersion(c.Image); ok {
 		w.Versions, w.VersionFrom = flinkconf.Exactly(v), "image "+c.Image
 	}
-	w.read()
+	w.read(paths)
 	w.decide(p, meta.Annotations)
 	for _, cfg := range w.Configs {
 		cfg.Decision = w.Decision // one container, one decision
@@ -68,9 +68,9 @@ func Workload(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *policy.Po
 
 // read builds the container's configurations: FLINK_PROPERTIES under the
 // rules of each release line that may run it, then the -D arguments.
-func (w *WorkloadObject) read() {
-	c, cpath := w.Container, w.ContainerPath
-	argsPath := cpath.Child("args")
+func (w *WorkloadObject) read(paths containerPaths) {
+	c := w.Container
+	argsPath, envPath := paths.args, paths.properties
 	// New properties go where every entrypoint reads them: right after
 	// "standalone-job" (its parser stops at the first program argument),
 	// at the end for jobmanager and taskmanager.
@@ -83,18 +83,25 @@ func (w *WorkloadObject) read() {
 	// configuration the container carries.
 	hasArgs := slices.ContainsFunc(args.Entries(), func(e flinkconf.Entry) bool { return e.Key != RPCAddress })
 
-	envPath := cpath.Child("env").Key(EnvProperties)
 	i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == EnvProperties })
+	// Each release line that may run the container reads FLINK_PROPERTIES
+	// by the old rules (up to 1.18) or the new (from 1.19): the text is
+	// parsed once by each set of rules some of them follow. The old
+	// reading is also where edits go.
+	oldLines, readsOld := w.Versions.Intersect(flinkconf.Range{Max: flinkconf.V1_18})
+	newLines, readsNew := w.Versions.Intersect(flinkconf.Range{Min: flinkconf.PropertiesNested, Max: flinkconf.Version{Major: 99}})
 	var legacy *flinkconf.Legacy
 	var props *flinkconf.Properties
 	if i >= 0 && c.Env[i].ValueFrom == nil {
 		var err error
 		text := []byte(c.Env[i].Value)
-		if legacy, err = flinkconf.ParseLegacy(text); err == nil {
+		// Both parsers refuse the same texts (checkText), so the new
+		// rules are not needed to know that the old can read it.
+		if legacy, err = flinkconf.ParseLegacy(text); err == nil && readsNew {
 			props, err = flinkconf.ParseProperties(text)
 		}
 		if err != nil {
-			w.Unreadable = &Unreadable{Path: envPath, Err: err}
+			w.Unreadable = &Unreadable{Path: envPath.path, Err: err}
 			legacy, props = nil, nil
 		}
 	}
@@ -108,28 +115,24 @@ func (w *WorkloadObject) read() {
 	var store func()
 	switch {
 	case hasArgs && (setsHA(args) || legacy == nil):
-		edit, editPath, store = args, argsPath, func() { c.Args = args.Args() }
+		edit, editPath, store = args, argsPath.path, func() { c.Args = args.Args() }
 	case legacy != nil:
-		edit, editPath, store = legacy, envPath, func() { c.Env[i].Value = string(legacy.Bytes()) }
+		edit, editPath, store = legacy, envPath.path, func() { c.Env[i].Value = string(legacy.Bytes()) }
 	}
 
 	add := func(versions flinkconf.Range, nested bool, env flinkconf.Source) {
-		cfg := &flinkconf.Config{}
+		layers, named := make([]flinkconf.Layer, 0, 2), make([]fieldPath, 0, 2)
 		if env != nil {
-			cfg.Layers = append(cfg.Layers, layer(envPath, env))
+			layers, named = append(layers, layer(envPath, env)), append(named, envPath)
 		}
 		if hasArgs {
-			cfg.Layers = append(cfg.Layers, layer(argsPath, args))
+			layers, named = append(layers, layer(argsPath, args)), append(named, argsPath)
 		}
-		path := envPath
-		if env == nil {
-			path = argsPath
-		}
-		w.Configs = append(w.Configs, (&Configuration{
-			Path: path, Config: cfg, Versions: versions, Nested: nested,
+		w.Configs = append(w.Configs, stacked(Configuration{
+			Path: named[0].path, Versions: versions, Nested: nested,
 			Standalone: w.Mode == Standalone, Overrides: w.Pod.ConfigMounted,
 			Edit: edit, EditPath: editPath, Store: store,
-		}).track(envPath, argsPath))
+		}, layers, named))
 	}
 	switch {
 	case legacy == nil && !hasArgs:
@@ -139,11 +142,12 @@ func (w *WorkloadObject) read() {
 	default:
 		// Images older or newer than the supported lines read it as the
 		// oldest or newest do.
-		if old, ok := w.Versions.Intersect(flinkconf.Range{Max: flinkconf.V1_18}); ok {
-			add(old, false, legacy)
+		w.Configs = make([]*Configuration, 0, 2)
+		if readsOld {
+			add(oldLines, false, legacy)
 		}
-		if nested, ok := w.Versions.Intersect(flinkconf.Range{Min: flinkconf.PropertiesNested, Max: flinkconf.Version{Major: 99}}); ok {
-			add(nested, true, props)
+		if readsNew {
+			add(newLines, true, props)
 		}
 	}
 }
@@ -202,20 +206,20 @@ func (w *WorkloadObject) Mounting(cm *ConfigMapObject) []*Configuration {
 			over = []*Configuration{nil} // the file alone
 		}
 		for _, c := range over {
-			m := &Configuration{
-				Path: f.Path, Config: newConfig(slices.Clone(f.Config.Layers)...), Versions: versions, Nested: f.Nested,
-				Standalone: w.Mode == Standalone, Decision: w.Decision, paths: maps.Clone(f.paths),
-			}
+			m := Configuration{Path: f.Path, Versions: versions, Nested: f.Nested, Standalone: w.Mode == Standalone, Decision: w.Decision}
+			var layerBuf [3]flinkconf.Layer
+			var pathBuf [3]fieldPath
+			layers, paths := append(layerBuf[:0], f.Config.Layers...), append(pathBuf[:0], f.paths...)
 			if c != nil {
 				if m.Versions, ok = versions.Intersect(c.Versions); !ok {
 					continue
 				}
 				m.Nested = m.Nested || c.Nested
-				m.Config.Layers = append(m.Config.Layers, c.Config.Layers...)
-				maps.Copy(m.paths, c.paths)
+				layers, paths = append(layers, c.Config.Layers...), append(paths, c.paths...)
 			}
-			m.HA = m.Config.HAIn(m.Versions)
-			out = append(out, m)
+			mc := stacked(m, layers, paths)
+			mc.HA = mc.Config.HAIn(mc.Versions)
+			out = append(out, mc)
 		}
 	}
 	if len(out) == 0 {

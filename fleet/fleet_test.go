@@ -40,15 +40,18 @@ func flinkDeployment(ns, name, version string, fc map[string]any) *unstructured.
 
 const haConf = "kubernetes.cluster-id: orders\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://b/ha\n"
 
-func TestIdentify(t *testing.T) {
-	t.Parallel()
+// identifyCase is an object and the identity read from it.
+type identifyCase struct {
+	obj  metav1.Object
+	want Identity
+	ok   bool
+}
+
+// identifyCases are TestIdentify's, with the ConfigMaps beside them.
+func identifyCases() (map[string]identifyCase, ConfigMaps) {
 	cms := map[string]*corev1.ConfigMap{"orders-conf": conf("a", "orders-conf", haConf)}
 	lookup := func(name string) *corev1.ConfigMap { return cms[name] }
-	cases := map[string]struct {
-		obj  metav1.Object
-		want Identity
-		ok   bool
-	}{
+	return map[string]identifyCase{
 		"a standalone configuration without high-availability.cluster-id shares /default": {
 			obj: cms["orders-conf"], ok: true,
 			want: Identity{Key: "a/ConfigMap/orders-conf", Object: "ConfigMap/orders-conf", Namespace: "a", ClusterID: "orders", Mode: Standalone,
@@ -87,7 +90,12 @@ func TestIdentify(t *testing.T) {
 		},
 		"an HA ConfigMap defines no cluster": {obj: conf("a", "orders-cluster-config-map", "")},
 		"a ConfigMap that is not Flink's":    {obj: &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "x"}, Data: map[string]string{"a": "b"}}},
-	}
+	}, lookup
+}
+
+func TestIdentify(t *testing.T) {
+	t.Parallel()
+	cases, lookup := identifyCases()
 	for name, tc := range cases {
 		got, ok := Identify(tc.obj, lookup)
 		assert.Equal(t, tc.ok, ok, name)
@@ -154,6 +162,21 @@ func TestCollisionMessageNamesBoth(t *testing.T) {
 // honours, and which layer wins.
 func TestIdentifyReadsAsTheRulesDo(t *testing.T) {
 	t.Parallel()
+	cases, lookup := readingCases()
+	for name, tc := range cases {
+		got, ok := Identify(tc.obj, lookup)
+		assert.True(t, ok, name)
+		assert.Equal(t, tc.want, got, name)
+	}
+
+	client := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "client"}, Data: map[string]string{"flink-conf.yaml": "rest.address: jm\nrest.port: 8081\n"}}
+	_, ok := Identify(client, lookup)
+	assert.False(t, ok, "a client's settings define no cluster")
+}
+
+// readingCases are TestIdentifyReadsAsTheRulesDo's, with the ConfigMaps
+// beside them: each reads an identity.
+func readingCases() (map[string]identifyCase, ConfigMaps) {
 	both := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "both"}, Data: map[string]string{
 		"flink-conf.yaml": "kubernetes.cluster-id: orders\nhigh-availability.type: kubernetes\n",
 		"config.yaml":     "kubernetes:\n  cluster-id: orders\nhigh-availability:\n  type: kubernetes\n  storageDir: s3://b/ha\n",
@@ -183,10 +206,7 @@ func TestIdentifyReadsAsTheRulesDo(t *testing.T) {
 		return Identity{Key: "a/native/fd", Object: "FlinkDeployment/fd", Namespace: "a", ClusterID: "fd", Mode: Operator,
 			Versions: flinkconf.Exactly(v), Account: "flink", JobManager: true}
 	}
-	cases := map[string]struct {
-		obj  metav1.Object
-		want Identity
-	}{
+	return map[string]identifyCase{
 		"Flink 1.16 reads no high-availability.type: HA is off and keeps no storage path": {
 			obj: jobManager("a", "jm", "orders-conf", "flink:1.16", nil),
 			want: with(mounting("orders-conf", "flink:1.16"), func(id *Identity) {
@@ -272,32 +292,13 @@ func TestIdentifyReadsAsTheRulesDo(t *testing.T) {
 			want: Identity{Key: "a/native/orders", Object: "ConfigMap/flink-config-orders", Namespace: "a", ClusterID: "orders", Mode: Native,
 				HA: HAOn, StorageDir: "s3://b/ha", StoragePath: "s3://b/ha/orders", Versions: flinkconf.Range{Min: flinkconf.V1_19, Max: flinkconf.V2_1}},
 		},
-	}
-	for name, tc := range cases {
-		got, ok := Identify(tc.obj, lookup)
-		assert.True(t, ok, name)
-		assert.Equal(t, tc.want, got, name)
-	}
-
-	client := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "client"}, Data: map[string]string{"flink-conf.yaml": "rest.address: jm\nrest.port: 8081\n"}}
-	_, ok := Identify(client, lookup)
-	assert.False(t, ok, "a client's settings define no cluster")
+	}, lookup
 }
 
 // BenchmarkIdentify reads the identity of each kind of object, as the
 // mutating webhook does to record it and the validating one to check it.
 func BenchmarkIdentify(b *testing.B) {
-	props := "kubernetes.cluster-id: orders\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://b/ha\nparallelism.default: 4\n"
-	env := jobManager("a", "jm", "", "example/job:1", nil, "-Dtaskmanager.numberOfTaskSlots=2")
-	env.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "FLINK_PROPERTIES", Value: props}}
-	for _, c := range []struct {
-		name string
-		obj  metav1.Object
-	}{
-		{"ConfigMap", conf("a", "orders-conf", haConf)},
-		{"Deployment", env},
-		{"FlinkDeployment", flinkDeployment("a", "fd", "v1_20", map[string]any{"high-availability.type": "kubernetes", "high-availability.storageDir": "s3://b/ha"})},
-	} {
+	for _, c := range benchObjects() {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
@@ -306,5 +307,25 @@ func BenchmarkIdentify(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// benchObject is an object of a benchmark, named by its kind.
+type benchObject struct {
+	name string
+	obj  metav1.Object
+}
+
+// benchObjects are one object of each kind Identify reads: a ConfigMap, a
+// JobManager Deployment with FLINK_PROPERTIES and an image of unknown
+// version, a FlinkDeployment.
+func benchObjects() []benchObject {
+	props := "kubernetes.cluster-id: orders\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://b/ha\nparallelism.default: 4\n"
+	env := jobManager("a", "jm", "", "example/job:1", nil, "-Dtaskmanager.numberOfTaskSlots=2")
+	env.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "FLINK_PROPERTIES", Value: props}}
+	return []benchObject{
+		{"ConfigMap", conf("a", "orders-conf", haConf)},
+		{"Deployment", env},
+		{"FlinkDeployment", flinkDeployment("a", "fd", "v1_20", map[string]any{"high-availability.type": "kubernetes", "high-availability.storageDir": "s3://b/ha"})},
 	}
 }

@@ -78,21 +78,51 @@ type ConfigMaps func(name string) *corev1.ConfigMap
 // configMaps resolves the ConfigMap a JobManager mounts as its conf
 // directory; nil when none is known.
 func Identify(obj metav1.Object, configMaps ConfigMaps) (Identity, bool) {
+	return IdentifyModel(obj, nil, configMaps)
+}
+
+// IdentifyModel is Identify reading from model, what package cluster said
+// of obj for the webhook's rules (a *cluster.ConfigMapObject,
+// *cluster.WorkloadObject or *cluster.FlinkDeploymentObject), instead of
+// reading obj again: most of Identify's cost. The identity depends on no
+// policy, so a model built under any policy will do; but it must be a
+// model of obj as it is now, not one taken before rules changed obj (its
+// readings are not updated by edits). A nil model, one of another kind or,
+// for a workload, one of another pod template is read again.
+func IdentifyModel(obj metav1.Object, model any, configMaps ConfigMaps) (Identity, bool) {
+	id, configs, ok := identify(obj, model, configMaps)
+	if ok {
+		id.read(configs)
+	}
+	return id, ok
+}
+
+// identify says what obj is and returns the configurations Flink reads
+// for it, from which read fills in the rest.
+func identify(obj metav1.Object, model any, configMaps ConfigMaps) (Identity, []*cluster.Configuration, bool) {
 	switch o := obj.(type) {
 	case *corev1.ConfigMap:
-		return configMapIdentity(o)
+		m, _ := model.(*cluster.ConfigMapObject)
+		if m == nil {
+			m = cluster.ConfigMap(o, reading)
+		}
+		return configMapIdentity(o, m)
 	case *appsv1.Deployment:
-		return workloadIdentity("Deployment", &o.ObjectMeta, &o.Spec.Template, configMaps)
+		return workloadIdentity("Deployment", &o.ObjectMeta, &o.Spec.Template, model, configMaps)
 	case *appsv1.StatefulSet:
-		return workloadIdentity("StatefulSet", &o.ObjectMeta, &o.Spec.Template, configMaps)
+		return workloadIdentity("StatefulSet", &o.ObjectMeta, &o.Spec.Template, model, configMaps)
 	case *batchv1.Job:
-		return workloadIdentity("Job", &o.ObjectMeta, &o.Spec.Template, configMaps)
+		return workloadIdentity("Job", &o.ObjectMeta, &o.Spec.Template, model, configMaps)
 	case *unstructured.Unstructured:
 		if o.GetKind() == "FlinkDeployment" {
-			return flinkDeploymentIdentity(o)
+			m, _ := model.(*cluster.FlinkDeploymentObject)
+			if m == nil {
+				m = cluster.FlinkDeployment(o, reading)
+			}
+			return flinkDeploymentIdentity(o, m)
 		}
 	}
-	return Identity{}, false
+	return Identity{}, nil, false
 }
 
 // reading is the policy the configurations are read under: fleet asks
@@ -107,16 +137,16 @@ func nativeKey(namespace, clusterID string) string { return namespace + "/native
 
 func configMapKey(namespace, name string) string { return namespace + "/ConfigMap/" + name }
 
-func configMapIdentity(cm *corev1.ConfigMap) (Identity, bool) {
-	o := cluster.ConfigMap(cm, reading)
+func configMapIdentity(cm *corev1.ConfigMap, o *cluster.ConfigMapObject) (Identity, []*cluster.Configuration, bool) {
 	if o.Role != cluster.ClusterConfig && o.Role != cluster.NativeConfig || len(o.Configs) == 0 {
-		return Identity{}, false // HA data, the operator's defaults, no cluster's or none readable
+		return Identity{}, nil, false // HA data, the operator's defaults, no cluster's or none readable
 	}
-	id := Identity{Key: configMapKey(cm.Namespace, cm.Name), Object: "ConfigMap/" + cm.Name, Namespace: cm.Namespace,
-		Mode: o.Mode, Versions: flinkconf.Supported}
+	id := Identity{Object: "ConfigMap/" + cm.Name, Namespace: cm.Namespace, Mode: o.Mode, Versions: flinkconf.Supported}
 	if o.Role == cluster.NativeConfig {
 		id.ClusterID = strings.TrimPrefix(cm.Name, nativeConfigPrefix)
 		id.Key = nativeKey(cm.Namespace, id.ClusterID)
+	} else {
+		id.Key = configMapKey(cm.Namespace, cm.Name)
 	}
 	// The ConfigMap pins no release line; the oldest that reads one of its
 	// files is the oldest that may run it.
@@ -126,50 +156,77 @@ func configMapIdentity(cm *corev1.ConfigMap) (Identity, bool) {
 			id.Versions.Min = c.Versions.Min
 		}
 	}
-	id.read(o.Configs)
-	return id, true
+	return id, o.Configs, true
 }
 
-func workloadIdentity(kind string, meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, configMaps ConfigMaps) (Identity, bool) {
-	w, ok := cluster.Workload(meta, tpl, reading)
-	if !ok || w.Pod.Role != recognise.JobManager {
-		return Identity{}, false
+func workloadIdentity(kind string, meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, model any, configMaps ConfigMaps) (Identity, []*cluster.Configuration, bool) {
+	w, ok := model.(*cluster.WorkloadObject)
+	if !ok || w == nil || !modelOf(w, tpl) {
+		w, ok = cluster.Workload(meta, tpl, reading)
 	}
-	id := Identity{Key: meta.Namespace + "/" + kind + "/" + meta.Name, Object: kind + "/" + meta.Name, Namespace: meta.Namespace,
+	if !ok || w.Pod.Role != recognise.JobManager {
+		return Identity{}, nil, false
+	}
+	id := Identity{Object: kind + "/" + meta.Name, Namespace: meta.Namespace, Mode: w.Mode,
 		Versions: w.Versions, Account: tpl.Spec.ServiceAccountName, JobManager: true}
 	if id.Account == "" {
 		id.Account = "default"
 	}
 	configs := w.Configs
-	if name := recognise.MountedConfigMap(tpl, w.Container); name != "" {
-		id.Key = configMapKey(meta.Namespace, name)
-		if configMaps != nil {
-			if cm := configMaps(name); cm != nil {
-				configs = w.Mounting(cluster.ConfigMap(cm, reading))
-			}
+	mounted := recognise.MountedConfigMap(tpl, w.Container)
+	if mounted != "" && configMaps != nil {
+		if cm := configMaps(mounted); cm != nil {
+			configs = w.Mounting(cluster.ConfigMap(cm, reading))
 		}
 	}
-	if id.Mode = w.Mode; id.Mode == Native {
-		if cid := meta.Labels["app"]; cid != "" {
-			id.ClusterID = cid
-			id.Key = nativeKey(meta.Namespace, cid)
-		}
+	// The key is the cluster's: a native one's by its cluster-id label,
+	// else the ConfigMap mounted as its configuration, else the object.
+	cid := ""
+	if id.Mode == Native {
+		cid = meta.Labels["app"]
 	}
-	id.read(configs)
-	return id, true
+	switch {
+	case cid != "":
+		id.ClusterID = cid
+		id.Key = nativeKey(meta.Namespace, cid)
+	case mounted != "":
+		id.Key = configMapKey(meta.Namespace, mounted)
+	default:
+		id.Key = meta.Namespace + "/" + kind + "/" + meta.Name
+	}
+	return id, configs, true
 }
 
-func flinkDeploymentIdentity(u *unstructured.Unstructured) (Identity, bool) {
-	o := cluster.FlinkDeployment(u, reading)
+// modelOf reports whether w is a model of tpl: its container is one of
+// tpl's, not of a copy.
+func modelOf(w *cluster.WorkloadObject, tpl *corev1.PodTemplateSpec) bool {
+	i := w.Pod.Container
+	return i >= 0 && i < len(tpl.Spec.Containers) && &tpl.Spec.Containers[i] == w.Container
+}
+
+func flinkDeploymentIdentity(u *unstructured.Unstructured, o *cluster.FlinkDeploymentObject) (Identity, []*cluster.Configuration, bool) {
 	id := Identity{Key: nativeKey(u.GetNamespace(), u.GetName()), Object: "FlinkDeployment/" + u.GetName(), Namespace: u.GetNamespace(),
 		ClusterID: o.ClusterID, Mode: o.Mode, Versions: o.Versions, JobManager: true}
 	id.Account, _ = o.Spec["serviceAccount"].(string)
-	id.read(o.Configs)
-	return id, true
+	return id, o.Configs, true
 }
 
-// haOptions are the options whose disagreement makes HA conflicting.
-var haOptions = []flinkconf.Option{flinkconf.HAType, flinkconf.HAStorageDir, flinkconf.HAClusterID, flinkconf.ClusterID}
+// haOptions are the options whose disagreement makes HA conflicting, each
+// with its keys in the order Flink looks them up (Option.Keys, which
+// allocates, so once here).
+var haOptions = func() (out [4][]string) {
+	for i, o := range []flinkconf.Option{flinkconf.ClusterID, flinkconf.HAStorageDir, flinkconf.HAClusterID, flinkconf.HAType} {
+		out[i] = o.Keys()
+	}
+	return out
+}()
+
+// The options' places in haOptions.
+const (
+	optClusterID = iota
+	optStorageDir
+	optHAClusterID
+)
 
 // read fills in what the configurations Flink reads for the object say:
 // the cluster-id (unless the object itself names it), the HA state, the
@@ -178,22 +235,36 @@ var haOptions = []flinkconf.Option{flinkconf.HAType, flinkconf.HAStorageDir, fli
 // or the new), the newest line's reading is what the cluster means to run,
 // as for the rules' decision; readings that disagree on a value of the
 // identity make HA conflicting, as disagreeing spellings or layers do.
+//
+// Package cluster already groups the release lines by how they read the
+// object (one configuration per file and FLINK_PROPERTIES syntax, one HA
+// reading per spelling), so each configuration is read once here, for
+// whichever lines share it.
 func (id *Identity) read(configs []*cluster.Configuration) {
 	if len(configs) == 0 {
 		id.HA = HAOff
 		return
 	}
-	c := configs[0]
+	newest := configs[0]
 	for _, other := range configs[1:] {
-		if c.Versions.Max.Less(other.Versions.Max) {
-			c = other
+		if newest.Versions.Max.Less(other.Versions.Max) {
+			newest = other
 		}
 	}
-	v := values(c)
+	v, conflict := readValues(newest)
+	for _, other := range configs {
+		if conflict {
+			break
+		}
+		if other != newest {
+			ov, c := readValues(other)
+			conflict = c || ov != v
+		}
+	}
 	if id.ClusterID == "" {
 		id.ClusterID = v.clusterID
 	}
-	switch c.HA.Newest().Mode {
+	switch v.ha {
 	case flinkconf.HAKubernetes:
 		id.HA = HAOn
 	case flinkconf.HAZooKeeper:
@@ -203,10 +274,8 @@ func (id *Identity) read(configs []*cluster.Configuration) {
 	default:
 		id.HA = HAOff
 	}
-	for _, other := range configs {
-		if other != c && values(other) != v || conflicting(other.Config) {
-			id.HA = HAConflicting
-		}
+	if conflict {
+		id.HA = HAConflicting
 	}
 	id.StorageDir = v.storageDir
 	if id.HA == HAOff || id.StorageDir == "" {
@@ -229,19 +298,49 @@ type identityValues struct {
 	ha                                 flinkconf.HAMode
 }
 
-func values(c *cluster.Configuration) identityValues {
-	var v identityValues
-	if s, ok := c.Config.Lookup(flinkconf.ClusterID); ok {
-		v.clusterID = s.Value
+// readValues returns what c says of the identity, as Config.Lookup reads
+// each option, and whether two spellings or two layers of an HA option
+// disagree in it. The keys are looked up in every layer, which also
+// shows whether a disagreement is possible at all: only then is the
+// configuration's full list of conflicts built. (Config.Conflicts
+// reports spellings of one option that disagree, and a key whose value
+// in a lower layer differs from the one Flink uses: neither without an
+// option set in two spellings or a key set in two layers.)
+func readValues(c *cluster.Configuration) (identityValues, bool) {
+	v := identityValues{ha: c.HA.Newest().Mode}
+	layers := c.Config.Layers
+	ambiguous := false
+	for o, keys := range haOptions {
+		spellings := 0
+		for _, k := range keys {
+			defined := 0
+			for i := len(layers) - 1; i >= 0; i-- {
+				e, ok := layers[i].Source.Get(k)
+				if !ok {
+					continue
+				}
+				if defined++; defined == 1 && spellings == 0 {
+					// The first key set, in its last layer: what Lookup returns.
+					switch o {
+					case optClusterID:
+						v.clusterID = e.Value
+					case optStorageDir:
+						v.storageDir = e.Value
+					case optHAClusterID:
+						v.haClusterID, v.haClusterIDSet = e.Value, true
+					}
+				}
+			}
+			if defined > 0 {
+				spellings++
+			}
+			ambiguous = ambiguous || defined > 1
+		}
+		ambiguous = ambiguous || spellings > 1
 	}
-	if s, ok := c.Config.Lookup(flinkconf.HAStorageDir); ok {
-		v.storageDir = s.Value
-	}
-	if s, ok := c.Config.Lookup(flinkconf.HAClusterID); ok {
-		v.haClusterID, v.haClusterIDSet = s.Value, true
-	}
-	v.ha = c.HA.Newest().Mode
-	return v
+	// A key set in one layer only and in one spelling only cannot
+	// disagree with another.
+	return v, ambiguous && conflicting(c.Config)
 }
 
 // conflicting reports whether two spellings or two layers of an HA option
@@ -249,7 +348,7 @@ func values(c *cluster.Configuration) identityValues {
 func conflicting(cfg *flinkconf.Config) bool {
 	for _, c := range cfg.Conflicts() {
 		if c.Kind == flinkconf.ConflictSpellings || c.Kind == flinkconf.ConflictLayers {
-			if slices.ContainsFunc(haOptions, func(o flinkconf.Option) bool { return slices.Contains(o.Keys(), c.Settings[0].Key) }) {
+			if slices.ContainsFunc(haOptions[:], func(keys []string) bool { return slices.Contains(keys, c.Settings[0].Key) }) {
 				return true
 			}
 		}
