@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -24,10 +23,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -181,81 +178,6 @@ func (r *Reconciler) namespacesWithFlink(ctx context.Context, _ client.Object) [
 
 // FlinkDeploymentGVK is the operator's cluster resource.
 var FlinkDeploymentGVK = recognise.FlinkDeploymentKind.WithVersion("v1beta1")
-
-// CacheOptions keeps the manager's caches of what this package watches
-// small: of ServiceAccounts only those it manages, of workloads only their
-// name, pod account and the annotations the webhook records.
-func CacheOptions() map[client.Object]cache.ByObject {
-	slim := func(o any) (any, error) {
-		switch o := o.(type) {
-		case *appsv1.Deployment:
-			return &appsv1.Deployment{ObjectMeta: slimMeta(o.ObjectMeta), Spec: appsv1.DeploymentSpec{Template: slimTemplate(o.Spec.Template)}}, nil
-		case *appsv1.StatefulSet:
-			return &appsv1.StatefulSet{ObjectMeta: slimMeta(o.ObjectMeta), Spec: appsv1.StatefulSetSpec{Template: slimTemplate(o.Spec.Template)}}, nil
-		case *batchv1.Job:
-			return &batchv1.Job{ObjectMeta: slimMeta(o.ObjectMeta), Spec: batchv1.JobSpec{Template: slimTemplate(o.Spec.Template)}}, nil
-		}
-		return o, nil
-	}
-	return map[client.Object]cache.ByObject{
-		&corev1.ServiceAccount{}: {Label: labels.SelectorFromSet(managedLabels)},
-		&appsv1.Deployment{}:     {Transform: slim},
-		&appsv1.StatefulSet{}:    {Transform: slim},
-		&batchv1.Job{}:           {Transform: slim},
-	}
-}
-
-// Transform is the default transform of a manager cache this package's
-// reconciler reads: a FlinkDeployment (whose CRD may be missing, so that
-// CacheOptions cannot name it) keeps only its name, account and recorded
-// annotations, as workloads do (CacheOptions); everything else only loses its managed fields,
-// which nothing reads. CacheOptions' own transforms take precedence.
-func Transform() toolscache.TransformFunc {
-	strip := cache.TransformStripManagedFields()
-	return func(o any) (any, error) {
-		if u, ok := o.(*unstructured.Unstructured); ok && u.GroupVersionKind().GroupKind() == FlinkDeploymentGVK.GroupKind() {
-			slim := &unstructured.Unstructured{Object: map[string]any{}}
-			slim.SetGroupVersionKind(u.GroupVersionKind())
-			slim.SetName(u.GetName())
-			slim.SetNamespace(u.GetNamespace())
-			slim.SetUID(u.GetUID())
-			slim.SetResourceVersion(u.GetResourceVersion())
-			slim.SetAnnotations(recordedAnnotations(u.GetAnnotations()))
-			if sa := accountOf(u); sa != "" {
-				_ = unstructured.SetNestedField(slim.Object, sa, "spec", "serviceAccount")
-			}
-			return slim, nil
-		}
-		return strip(o)
-	}
-}
-
-// recordedPrefix starts the annotations the mutating webhook records on
-// Flink objects (handler.AnnotationCluster and the like): the collision
-// check indexes them in the same informers, so slimming keeps them.
-const recordedPrefix = "flink-ha-webhook/"
-
-func slimMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
-		Annotations: recordedAnnotations(m.Annotations)}
-}
-
-func recordedAnnotations(all map[string]string) map[string]string {
-	var kept map[string]string
-	for k, v := range all {
-		if strings.HasPrefix(k, recordedPrefix) {
-			if kept == nil {
-				kept = map[string]string{}
-			}
-			kept[k] = v
-		}
-	}
-	return kept
-}
-
-func slimTemplate(t corev1.PodTemplateSpec) corev1.PodTemplateSpec {
-	return corev1.PodTemplateSpec{Spec: corev1.PodSpec{ServiceAccountName: t.Spec.ServiceAccountName}}
-}
 
 // accountOf returns the account a watched workload runs its pods under.
 func accountOf(o client.Object) string {

@@ -77,14 +77,14 @@ func serve(args []string, stderr io.Writer) int {
 	if err != nil {
 		return fail(fmt.Errorf("no API server configuration (--kubeconfig, or a pod's service account): %w", err))
 	}
-	// The account reconciler and the collision check share one informer
-	// per kind, slimmed to what the two read (accounts.CacheOptions,
-	// accounts.Transform); nothing serve reads needs managed fields.
-	// ByObject entries need the API server's discovery at start, so only
-	// where something watches them.
-	caches := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
+	// The account reconciler, the collision check and the safety net
+	// share one informer per kind, slimmed to what they read
+	// (accounts.CacheOptions, accounts.Transform). ByObject entries need
+	// the API server's discovery at start, so only where something
+	// watches them.
+	caches := cache.Options{DefaultTransform: accounts.Transform()}
 	if *ensureAccounts || *checkCollisions {
-		caches.ByObject, caches.DefaultTransform = accounts.CacheOptions(), accounts.Transform()
+		caches.ByObject = accounts.CacheOptions()
 	}
 	// The manager waits for the HTTPS server's own shutdown, then some.
 	grace := *shutdownTimeout + 5*time.Second

@@ -270,7 +270,8 @@ current-context: c
 	s := &server{addr: fmt.Sprintf("127.0.0.1:%d", port)}
 	args := append([]string{"serve", "--cert-dir", certDir, "--port", strconv.Itoa(port), "--policy", policy,
 		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", probe), "--metrics-bind-address", "0",
-		"--kubeconfig", kubeconfig, "--safety-net=false", "--ensure-accounts=false", "--shutdown-delay=0s"}, extra...)
+		"--kubeconfig", kubeconfig, "--safety-net=false", "--ensure-accounts=false", "--check-collisions=false",
+		"--namespace-policies=false", "--audit-interval=0", "--shutdown-delay=0s"}, extra...)
 	s.cmd = exec.CommandContext(ctx, bin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = &s.logs, &s.logs
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

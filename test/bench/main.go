@@ -1,11 +1,14 @@
 // Command bench measures, on the test bed, what flink-ha-webhook costs the
 // API server: the same Flink objects created with no webhook, with a no-op
-// webhook served at the same endpoint with the same certificate, and with
-// flink-ha-webhook's serve, in alternating rounds of one run, so that the
-// ratios hold on a noisy machine. It prints per-object latency, the API
-// server's own measure of each webhook call, the webhook calls that an
-// unchanged re-apply and the deployment controller's updates cost, and
-// serve's memory. Everything runs on loopback; `make bench-e2e` runs it
+// webhook (test/bench/noop, a process of its own) served at the same
+// endpoint with the same certificate, and with flink-ha-webhook's serve, in
+// alternating rounds of one run, so that the ratios hold on a noisy
+// machine. Both webhooks are built as the Dockerfile builds the image and
+// run with manifests/deployment.yaml's environment. It prints per-object
+// latency, the API server's own measure of each webhook call, the webhook
+// calls that an unchanged re-apply and the deployment controller's updates
+// cost, the CPU the API server and the webhook use, serve's requests to
+// the API server, and the webhooks' memory. Everything runs on loopback; `make bench-e2e` runs it
 // from the module root.
 package main
 

@@ -1,67 +1,83 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
-	"encoding/json"
-	"errors"
-	"io"
+	"fmt"
 	"net"
-	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
-
-	admissionv1 "k8s.io/api/admission/v1"
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/test/controlplane"
 )
 
-// noop is an admission webhook that allows everything without a patch,
-// served as serve serves: the same endpoint and certificate, TLS 1.2 or
-// later, HTTP/2. It is the floor any webhook costs.
+// noop is the allow-everything webhook of test/bench/noop, run as a
+// process of its own at the webhook endpoint with its certificate: the
+// floor any webhook costs, paid as serve pays it.
 type noop struct {
-	srv  *http.Server
+	cmd  *exec.Cmd
 	done chan error
 }
 
-func startNoop(ep controlplane.WebhookEndpoint) (*noop, error) {
-	cert, err := tls.LoadX509KeyPair(filepath.Join(ep.CertDir, "tls.crt"), filepath.Join(ep.CertDir, "tls.key"))
-	if err != nil {
-		return nil, err
+// build builds the command pkg into dir/name as the Dockerfile builds the
+// image's (static, no symbol tables), so that the webhooks' memory is the
+// memory of what a cluster runs. The bench runs from the module's root.
+func build(dir, name, pkg string) (string, error) {
+	bin := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %v: %s", pkg, err, out)
 	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2"}}
-	l, err := tls.Listen("tcp", net.JoinHostPort(ep.Host, strconv.Itoa(ep.Port)), cfg)
-	if err != nil {
-		return nil, err
-	}
-	n := &noop{srv: &http.Server{Handler: http.HandlerFunc(allow), ReadHeaderTimeout: 10 * time.Second}, done: make(chan error, 1)}
-	go func() { n.done <- n.srv.Serve(l) }()
-	return n, nil
+	return bin, nil
 }
 
-func allow(w http.ResponseWriter, r *http.Request) {
-	var review admissionv1.AdmissionReview
-	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
-	if err == nil {
-		err = json.Unmarshal(body, &review)
+// startNoop runs bin at ep with env (the deployment's runtime settings,
+// like serve's) and returns once it completes a TLS handshake.
+func startNoop(bin string, ep controlplane.WebhookEndpoint, env []string) (*noop, error) {
+	addr := net.JoinHostPort(ep.Host, strconv.Itoa(ep.Port))
+	cmd := exec.Command(bin, "-addr", addr, "-cert-dir", ep.CertDir)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, err
 	}
-	if err != nil || review.Request == nil {
-		http.Error(w, "expected an AdmissionReview", http.StatusBadRequest)
-		return
+	n := &noop{cmd: cmd, done: make(chan error, 1)}
+	go func() { n.done <- cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		// A probe of our own loopback server: any certificate will do.
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
+		if err == nil {
+			conn.Close()
+			return n, nil
+		}
+		select {
+		case err := <-n.done:
+			return nil, fmt.Errorf("the no-op webhook exited: %v", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = n.stop()
+			return nil, fmt.Errorf("the no-op webhook did not answer at %s within 30s: %v", addr, err)
+		}
 	}
-	review.Response = &admissionv1.AdmissionResponse{UID: review.Request.UID, Allowed: true}
-	review.Request = nil
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(&review)
 }
 
+func (n *noop) pid() int { return n.cmd.Process.Pid }
+
+// stop ends the webhook with SIGTERM and waits for it.
 func (n *noop) stop() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err := n.srv.Shutdown(ctx)
-	if serveErr := <-n.done; !errors.Is(serveErr, http.ErrServerClosed) {
-		err = errors.Join(err, serveErr)
+	_ = n.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-n.done:
+		return err
+	case <-time.After(15 * time.Second):
+		_ = n.cmd.Process.Kill()
+		return fmt.Errorf("the no-op webhook did not stop within 15s: %v", <-n.done)
 	}
-	return err
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +11,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"sigs.k8s.io/yaml"
 )
 
 // serveArgs are the flags serve runs with in the bench: the deployment's
@@ -23,8 +27,32 @@ func serveArgs(pprofAddr string) []string {
 	return args
 }
 
-// serveMemLimit is the deployment's environment for serve's Go runtime.
-const serveMemLimit = "200MiB"
+// deploymentEnv is the environment manifests/deployment.yaml gives serve
+// (its Go runtime's settings), as NAME=value.
+func deploymentEnv() ([]string, error) {
+	b, err := os.ReadFile("manifests/deployment.yaml")
+	if err != nil {
+		return nil, err
+	}
+	var d appsv1.Deployment
+	if err := yaml.UnmarshalStrict(b, &d); err != nil {
+		return nil, fmt.Errorf("manifests/deployment.yaml: %w", err)
+	}
+	var env []string
+	for _, c := range d.Spec.Template.Spec.Containers {
+		if c.Name != "webhook" {
+			continue
+		}
+		for _, e := range c.Env {
+			if e.ValueFrom != nil {
+				return nil, fmt.Errorf("manifests/deployment.yaml: env %s: only values are understood here", e.Name)
+			}
+			env = append(env, e.Name+"="+e.Value)
+		}
+		return env, nil
+	}
+	return nil, errors.New("manifests/deployment.yaml: no container called webhook")
+}
 
 // profiler takes CPU and heap profiles of serve during its rounds, into
 // dir, when -profile is given.

@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -49,10 +46,15 @@ const ours = ".webhook.flink-ha"
 const policy = "storageDir: s3://flink-ha/{namespace}/{clusterId}\n"
 
 type bench struct {
-	cfg        config
-	plane      *controlplane.Plane
-	client     dynamic.Interface
-	bin        string
+	cfg     config
+	plane   *controlplane.Plane
+	client  dynamic.Interface
+	bin     string
+	noopBin string
+	// env is the deployment's environment for the webhooks' Go runtime.
+	env []string
+	// apiserver is the kube-apiserver process.
+	apiserver  int
 	mutating   *admissionregistrationv1.MutatingWebhookConfiguration
 	validating *admissionregistrationv1.ValidatingWebhookConfiguration
 	serve      *controlplane.WebhookServer
@@ -60,12 +62,29 @@ type bench struct {
 	probeNS    string
 	namespaces int
 
-	rss rssSampler
 	// results, by mode
 	sequential, concurrent map[mode][]time.Duration
 	calls                  map[mode]controlplane.WebhookStats
+	cpu                    map[mode]*cpuUse
+	rss                    map[mode]*rssSampler
 	reapply                reapplyCounts
+	// serve's own account of itself, over its rounds
+	serveRequests map[string]*[3]float64 // by HTTP method: at start, during the rounds; the count when this round began
+	servePID      int
+	serveHeap     []heapSample
 }
+
+// cpuUse is the CPU time the API server and the webhook process used
+// during a mode's rounds, and how long they took.
+type cpuUse struct {
+	wall, apiserver, webhook time.Duration
+	objects                  int
+}
+
+// heapSample is serve's Go heap at the end of a round, as its runtime
+// reports it: what the last collection found live, and the size the
+// heap may reach before the next.
+type heapSample struct{ live, goal float64 }
 
 // reapplyCounts are the webhook calls of updates that change nothing the
 // rules read.
@@ -83,9 +102,19 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	b := &bench{cfg: cfg, sequential: map[mode][]time.Duration{}, concurrent: map[mode][]time.Duration{}, calls: map[mode]controlplane.WebhookStats{}}
+	b := &bench{cfg: cfg, sequential: map[mode][]time.Duration{}, concurrent: map[mode][]time.Duration{}, calls: map[mode]controlplane.WebhookStats{},
+		cpu: map[mode]*cpuUse{}, rss: map[mode]*rssSampler{modeNoop: {}, modeServe: {}}, serveRequests: map[string]*[3]float64{}}
+	for _, m := range modes {
+		b.cpu[m] = &cpuUse{}
+	}
 	fmt.Fprintln(os.Stderr, "bench: starting the control plane and building serve")
-	if b.bin, err = controlplane.BuildWebhook(dir); err != nil {
+	if b.env, err = deploymentEnv(); err != nil {
+		return err
+	}
+	if b.bin, err = build(dir, "flink-ha-webhook", "./cmd/webhook"); err != nil {
+		return err
+	}
+	if b.noopBin, err = build(dir, "noop", "./test/bench/noop"); err != nil {
 		return err
 	}
 	b.plane, err = controlplane.Start(controlplane.Options{
@@ -98,6 +127,9 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	}
 	defer b.plane.Stop()
 	defer b.stopServers()
+	if b.apiserver, err = findProcess("kube-apiserver", os.Getpid()); err != nil {
+		return fmt.Errorf("finding the API server's process: %w", err)
+	}
 
 	rc := rest.CopyConfig(b.plane.Config)
 	rc.RateLimiter = flowcontrol.NewFakeAlwaysRateLimiter() // the API server, not the client, sets the pace
@@ -186,7 +218,12 @@ func (b *bench) round(ctx context.Context, m mode, seq, conc []manifest) error {
 	}
 	if m == modeServe {
 		b.cfg.profile.startCPU(ctx)
+		if err := b.countRequests(ctx, 0); err != nil {
+			return err
+		}
 	}
+	webhook := b.webhookPID()
+	start, apiStart, hookStart := time.Now(), b.cpuOf(b.apiserver), b.cpuOf(webhook)
 	for _, w := range []struct {
 		objects []manifest
 		clients int
@@ -211,11 +248,77 @@ func (b *bench) round(ctx context.Context, m mode, seq, conc []manifest) error {
 		w.into[m] = append(w.into[m], lat...)
 		b.calls[m] = add(b.calls[m], after.Since(before))
 	}
+	use := b.cpu[m]
+	use.wall += time.Since(start)
+	use.apiserver += b.cpuOf(b.apiserver) - apiStart
+	use.webhook += b.cpuOf(webhook) - hookStart
+	use.objects += len(seq) + len(conc)
+	if r := b.rss[m]; r != nil {
+		r.sample()
+	}
 	if m == modeServe {
-		b.rss.sample()
+		if err := b.countRequests(ctx, 1); err != nil {
+			return err
+		}
+		var h heapSample
+		var err error
+		if h.live, err = b.serve.Metric(ctx, "go_gc_heap_live_bytes"); err != nil {
+			return err
+		}
+		if h.goal, err = b.serve.Metric(ctx, "go_gc_heap_goal_bytes"); err != nil {
+			return err
+		}
+		b.serveHeap = append(b.serveHeap, h)
 		return b.cfg.profile.finish(ctx)
 	}
 	return nil
+}
+
+// countRequests adds serve's requests to the API server so far, by
+// method, to b.serveRequests[...][at] (0: from its start until its round,
+// 1: during the round). serve starts afresh before each of its rounds.
+func (b *bench) countRequests(ctx context.Context, at int) error {
+	for _, method := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		n, err := b.serve.Metric(ctx, "rest_client_requests_total", "method="+method)
+		if err != nil {
+			return err
+		}
+		c := b.serveRequests[method]
+		if c == nil {
+			c = &[3]float64{}
+			b.serveRequests[method] = c
+		}
+		if at == 0 {
+			c[0], c[2] = c[0]+n, n
+		} else {
+			c[1] += n - c[2]
+		}
+	}
+	return nil
+}
+
+// webhookPID is the process of the webhook in place, 0 without one.
+func (b *bench) webhookPID() int {
+	switch {
+	case b.serve != nil:
+		return b.servePID
+	case b.noop != nil:
+		return b.noop.pid()
+	}
+	return 0
+}
+
+// cpuOf is the CPU time process pid has used; 0 for none, or one that is
+// gone.
+func (b *bench) cpuOf(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	d, err := cpuTime(pid)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+	}
+	return d
 }
 
 func add(sum, d controlplane.WebhookStats) controlplane.WebhookStats {
@@ -342,18 +445,33 @@ func (b *bench) setMode(ctx context.Context, m mode) error {
 		_, err2 := adm.ValidatingWebhookConfigurations().Create(ctx, vw, metav1.CreateOptions{})
 		err = errors.Join(ignoreExists(err1), ignoreExists(err2))
 		if err == nil && m == modeNoop {
-			b.noop, err = startNoop(b.plane.Webhook)
+			if b.noop, err = startNoop(b.noopBin, b.plane.Webhook, b.env); err == nil {
+				b.rss[m].attach(b.noop.pid())
+			}
 		}
 		if err == nil && m == modeServe {
 			var pprofAddr string
 			if pprofAddr, err = b.cfg.profile.newAddr(); err != nil {
 				return err
 			}
-			os.Setenv("GOMEMLIMIT", serveMemLimit)
+			// serve inherits the bench's environment.
+			for _, kv := range b.env {
+				k, v, _ := strings.Cut(kv, "=")
+				os.Setenv(k, v)
+			}
 			b.serve, err = b.plane.ServeWebhookOn(b.bin, policy, b.plane.Webhook.Port, serveArgs(pprofAddr)...)
-			os.Unsetenv("GOMEMLIMIT")
+			for _, kv := range b.env {
+				k, _, _ := strings.Cut(kv, "=")
+				os.Unsetenv(k)
+			}
 			if err == nil {
-				err = b.rss.attach(b.bin)
+				var abs string
+				if abs, err = filepath.Abs(b.bin); err == nil {
+					b.servePID, err = findProcess(abs, 0)
+				}
+			}
+			if err == nil {
+				b.rss[m].attach(b.servePID)
 			}
 		}
 	}
@@ -387,14 +505,15 @@ func (b *bench) setMode(ctx context.Context, m mode) error {
 func (b *bench) stopServers() {
 	if b.serve != nil {
 		b.serve.Stop()
-		b.serve = nil
-		b.rss.detach()
+		b.serve, b.servePID = nil, 0
+		b.rss[modeServe].detach()
 	}
 	if b.noop != nil {
 		if err := b.noop.stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "bench: stopping the no-op webhook:", err)
 		}
 		b.noop = nil
+		b.rss[modeNoop].detach()
 	}
 }
 
@@ -410,96 +529,6 @@ func ignoreExists(err error) error {
 		return nil
 	}
 	return err
-}
-
-// rssSampler follows serve's resident memory while it runs.
-type rssSampler struct {
-	mu       sync.Mutex
-	pid      int
-	stop     chan struct{}
-	maxRSS   int64 // KiB, sampled every 100 ms
-	maxHWM   int64 // KiB, the kernel's peak
-	lastRSS  int64
-	attached bool
-}
-
-// attach finds the serve process (the one running bin) and samples it.
-func (s *rssSampler) attach(bin string) error {
-	abs, err := filepath.Abs(bin)
-	if err != nil {
-		return err
-	}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return err
-	}
-	pid := 0
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe")); err == nil && exe == abs {
-			pid = p
-		}
-	}
-	if pid == 0 {
-		return fmt.Errorf("no process runs %s", abs)
-	}
-	s.mu.Lock()
-	s.pid, s.stop, s.attached = pid, make(chan struct{}), true
-	stop := s.stop
-	s.mu.Unlock()
-	go func() {
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				s.sample()
-			}
-		}
-	}()
-	return nil
-}
-
-func (s *rssSampler) sample() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.attached {
-		return
-	}
-	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(s.pid), "status"))
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), ":")
-		kib, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-		if err != nil {
-			continue
-		}
-		switch k {
-		case "VmRSS":
-			s.lastRSS = kib
-			s.maxRSS = max(s.maxRSS, kib)
-		case "VmHWM":
-			s.maxHWM = max(s.maxHWM, kib)
-		}
-	}
-}
-
-func (s *rssSampler) detach() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.attached {
-		close(s.stop)
-		s.attached = false
-	}
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }
@@ -565,8 +594,49 @@ func (b *bench) report(out io.Writer) {
 		fmt.Fprintln(out, "    (a user's update of an object under an account of the user's choosing has the account checked again)")
 	}
 	fmt.Fprintf(out, "  every manifest applied again as written: %.0f mutating, %.0f validating\n", r.asWrittenMutating, r.asWrittenValidate)
-	b.rss.mu.Lock()
-	fmt.Fprintf(out, "\nserve's memory under this load: RSS at most %.1f MiB (sampled every 100 ms), kernel peak (VmHWM) %.1f MiB, after the last round %.1f MiB\n",
-		float64(b.rss.maxRSS)/1024, float64(b.rss.maxHWM)/1024, float64(b.rss.lastRSS)/1024)
-	b.rss.mu.Unlock()
+	b.reportCosts(out, tw)
+}
+
+// reportCosts prints the CPU and memory of the API server and the
+// webhooks, and serve's requests to the API server.
+func (b *bench) reportCosts(out io.Writer, tw *tabwriter.Writer) {
+	fmt.Fprintln(out, "\nCPU during the creates, summed over the rounds (a share is CPU time over the rounds' time, of one core)")
+	fmt.Fprintln(tw, "mode\tseconds\tAPI server CPU s\tshare\tms per object\twebhook CPU s\tshare\tms per object\t")
+	for _, m := range modes {
+		u := b.cpu[m]
+		if u.objects == 0 {
+			continue
+		}
+		share := func(d time.Duration) float64 { return float64(d) / float64(u.wall) }
+		perObject := func(d time.Duration) string { return ms(d / time.Duration(u.objects)) }
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.2f\t%s\t%.1f\t%.2f\t%s\t\n", m, u.wall.Seconds(),
+			u.apiserver.Seconds(), share(u.apiserver), perObject(u.apiserver), u.webhook.Seconds(), share(u.webhook), perObject(u.webhook))
+	}
+	tw.Flush()
+
+	var start, during float64
+	var by []string
+	for _, method := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		if c := b.serveRequests[method]; c != nil {
+			start, during = start+c[0], during+c[1]
+			by = append(by, fmt.Sprintf("%s %.0f+%.0f", method, c[0], c[1]))
+		}
+	}
+	fmt.Fprintf(out, "\nserve's requests to the API server (client-go's count): %.0f from its start until its rounds, %.0f during them (%s)\n",
+		start, during, strings.Join(by, ", "))
+
+	fmt.Fprintln(out, "\nMemory of the webhook processes under this load (RSS sampled every 100 ms; anonymous and file-backed at the end of the last round)")
+	fmt.Fprintln(tw, "webhook\tRSS at most\tkernel peak (VmHWM)\tRSS at the end\tanonymous\tfile\t")
+	for _, m := range []mode{modeNoop, modeServe} {
+		r := b.rss[m]
+		r.mu.Lock()
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", m, mib(r.maxRSS), mib(r.maxHWM), mib(r.last.rss), mib(r.last.anon), mib(r.last.file))
+		r.mu.Unlock()
+	}
+	tw.Flush()
+	var heaps []string
+	for _, h := range b.serveHeap {
+		heaps = append(heaps, fmt.Sprintf("%.1f MiB live, goal %.1f MiB", h.live/(1<<20), h.goal/(1<<20)))
+	}
+	fmt.Fprintf(out, "serve's Go heap at the end of each round: %s\n", strings.Join(heaps, "; "))
 }

@@ -1,0 +1,81 @@
+// Command noop is an admission webhook that allows everything without a
+// patch, served as serve serves: TLS 1.2 or later, HTTP/2, the given
+// certificate. The bench runs it as a process of its own, as such a
+// webhook runs in a cluster, so that the floor it measures pays what serve
+// pays for being a separate process: its own scheduling, its own runtime.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:9443", "address to serve on")
+	certDir := flag.String("cert-dir", "", "directory with tls.crt and tls.key")
+	flag.Parse()
+	if err := run(*addr, *certDir); err != nil {
+		fmt.Fprintln(os.Stderr, "noop:", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until SIGTERM or SIGINT.
+func run(addr, certDir string) error {
+	cert, err := tls.LoadX509KeyPair(filepath.Join(certDir, "tls.crt"), filepath.Join(certDir, "tls.key"))
+	if err != nil {
+		return err
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2"}}
+	l, err := tls.Listen("tcp", addr, cfg)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(allow), ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
+	select {
+	case err := <-done:
+		return err
+	case <-sigs:
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = srv.Shutdown(ctx)
+	if serveErr := <-done; !errors.Is(serveErr, http.ErrServerClosed) {
+		err = errors.Join(err, serveErr)
+	}
+	return err
+}
+
+// allow answers every AdmissionReview with allowed and no patch.
+func allow(w http.ResponseWriter, r *http.Request) {
+	var review admissionv1.AdmissionReview
+	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
+	if err == nil {
+		err = json.Unmarshal(body, &review)
+	}
+	if err != nil || review.Request == nil {
+		http.Error(w, "expected an AdmissionReview", http.StatusBadRequest)
+		return
+	}
+	review.Response = &admissionv1.AdmissionResponse{UID: review.Request.UID, Allowed: true}
+	review.Request = nil
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(&review)
+}
