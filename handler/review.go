@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -25,6 +26,7 @@ var FlinkDeploymentKind = recognise.FlinkDeploymentKind
 type object[T any] interface {
 	*T
 	metav1.Object
+	runtime.Object
 }
 
 // rules is how the rules apply to objects of one type.
@@ -37,8 +39,19 @@ type rules[T any, P object[T]] struct {
 
 // kind runs the rules of one kind on a JSON object.
 type kind interface {
-	run(gk schema.GroupKind, raw []byte, namespace string, p *policy.Policy, phases Phases) (*Review, error)
+	run(gk schema.GroupKind, raw []byte, namespace string, p *policy.Policy, phases Phases, encode encoding) (*Review, error)
 }
+
+// encoding says when a review carries the object as JSON (Before, After).
+type encoding uint8
+
+const (
+	// always: Run's callers read Before and After whatever happened.
+	always encoding = iota
+	// onChange: the webhooks read them only to make a patch, so they are
+	// written only when the mutating rules changed something.
+	onChange
+)
 
 // workload is the rules of a kind that runs a pod template: parts returns
 // its metadata, the template, how many pods run at once and where that
@@ -96,7 +109,8 @@ type Review struct {
 	Kind schema.GroupKind
 	Name string
 	// Before and After are the object as decoded, and after the mutating
-	// rules, as JSON.
+	// rules, as JSON. Run always sets them; the webhooks set them only
+	// when the mutating rules changed something.
 	Before, After []byte
 	// Object is the decoded object after the mutating rules: what After
 	// encodes.
@@ -119,14 +133,18 @@ type Phases struct{ Mutate, Validate bool }
 // namespace when the object does not name one. A kind the rules do not
 // handle gives (nil, nil).
 func Run(gk schema.GroupKind, raw []byte, namespace string, p *policy.Policy, phases Phases) (*Review, error) {
+	return run(gk, raw, namespace, p, phases, always)
+}
+
+func run(gk schema.GroupKind, raw []byte, namespace string, p *policy.Policy, phases Phases, encode encoding) (*Review, error) {
 	k, ok := kinds[gk]
 	if !ok {
 		return nil, nil
 	}
-	return k.run(gk, raw, namespace, p, phases)
+	return k.run(gk, raw, namespace, p, phases, encode)
 }
 
-func (k rules[T, P]) run(gk schema.GroupKind, raw []byte, namespace string, p *policy.Policy, phases Phases) (*Review, error) {
+func (k rules[T, P]) run(gk schema.GroupKind, raw []byte, namespace string, p *policy.Policy, phases Phases, encode encoding) (*Review, error) {
 	obj := P(new(T))
 	if err := json.Unmarshal(raw, obj); err != nil {
 		return nil, fmt.Errorf("decoding the %s: %w", gk.Kind, err)
@@ -136,13 +154,27 @@ func (k rules[T, P]) run(gk schema.GroupKind, raw []byte, namespace string, p *p
 	}
 	r := &Review{Kind: gk, Name: obj.GetName(), Object: obj}
 	var err error
-	if r.Before, err = json.Marshal(obj); err != nil {
-		return nil, err
+	if encode == always {
+		if r.Before, err = json.Marshal(obj); err != nil {
+			return nil, err
+		}
+		r.After = r.Before
 	}
-	r.After = r.Before
 	if phases.Mutate {
+		// Most objects come through unchanged: a copy of the decoded
+		// object costs a fraction of writing it as JSON, which only a
+		// change needs.
+		var before runtime.Object
+		if encode == onChange {
+			before = obj.DeepCopyObject()
+		}
 		r.Mutation = k.mutate(obj, p)
 		if len(r.Mutation.Changes) > 0 {
+			if before != nil {
+				if r.Before, err = json.Marshal(before); err != nil {
+					return nil, err
+				}
+			}
 			if r.After, err = json.Marshal(obj); err != nil {
 				return nil, err
 			}
