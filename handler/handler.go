@@ -49,6 +49,14 @@ type validator struct {
 	collisions *Collisions // nil: not checked (offline)
 }
 
+// objectReader marks the handlers that take the object decoded with the
+// review (RawExtension.Object, see decodeReview) instead of decoding its
+// bytes again.
+type objectReader interface{ readsObjects() }
+
+func (*mutator) readsObjects()   {}
+func (*validator) readsObjects() {}
+
 // accessTimeout bounds the authorizer's answer; the webhook's own timeout
 // is a few seconds.
 const accessTimeout = 2 * time.Second
@@ -88,7 +96,7 @@ func (m *mutator) Handle(ctx context.Context, req admission.Request) admission.R
 		return resp
 	}
 	gk := schema.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}
-	r, err := run(gk, req.Object.Raw, req.Namespace, m.policy, Phases{Mutate: true}, onChange)
+	r, err := run(gk, req.Object.Raw, req.Object.Object, req.Namespace, m.policy, Phases{Mutate: true}, onChange)
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}
@@ -136,7 +144,7 @@ func (v *validator) Handle(ctx context.Context, req admission.Request) admission
 		return resp
 	}
 	gk := schema.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}
-	r, err := run(gk, req.Object.Raw, req.Namespace, v.policy, Phases{Validate: true}, onChange)
+	r, err := run(gk, req.Object.Raw, req.Object.Object, req.Namespace, v.policy, Phases{Validate: true}, onChange)
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}

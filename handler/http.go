@@ -77,7 +77,8 @@ const (
 // gave up), runs h with request metrics and logging (Observed), and bounds
 // the response.
 func Serve(name string, h admission.Handler, limit *Limiter) http.Handler {
-	return Capped(&reviews{name: name, h: Observed(name, h), limit: limit,
+	_, typed := h.(objectReader)
+	return Capped(&reviews{name: name, h: Observed(name, h), limit: limit, typed: typed,
 		log: logf.Log.WithName("admission").WithValues("webhook", name)})
 }
 
@@ -86,6 +87,8 @@ type reviews struct {
 	h     admission.Handler
 	limit *Limiter
 	log   logr.Logger
+	// typed: h reads objects decoded with the review.
+	typed bool
 }
 
 // httpError is an answer other than a review's.
@@ -145,11 +148,11 @@ func (s *reviews) serve(w http.ResponseWriter, r *http.Request) *httpError {
 		}
 		return &httpError{http.StatusBadRequest, fmt.Sprintf("reading the AdmissionReview: %v", err)}
 	}
-	var review admissionv1.AdmissionReview
-	if err := json.Unmarshal(body, &review); err != nil {
+	review, err := decodeReview(body, s.typed)
+	if err != nil {
 		return &httpError{http.StatusBadRequest, fmt.Sprintf("expected an AdmissionReview as JSON: %v", err)}
 	}
-	if msg := checkReview(&review); msg != "" {
+	if msg := checkReview(review); msg != "" {
 		return &httpError{http.StatusBadRequest, msg}
 	}
 	if err := ctx.Err(); err != nil {

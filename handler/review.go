@@ -39,7 +39,9 @@ type rules[T any, P object[T]] struct {
 
 // kind runs the rules of one kind on a JSON object.
 type kind interface {
-	run(gk schema.GroupKind, raw []byte, namespace string, p *policy.Policy, phases Phases, encode encoding) (*Review, error)
+	run(gk schema.GroupKind, raw []byte, decoded runtime.Object, namespace string, p *policy.Policy, phases Phases, encode encoding) (*Review, error)
+	// newObject is an empty object of the kind's type.
+	newObject() runtime.Object
 }
 
 // encoding says when a review carries the object as JSON (Before, After).
@@ -133,21 +135,28 @@ type Phases struct{ Mutate, Validate bool }
 // namespace when the object does not name one. A kind the rules do not
 // handle gives (nil, nil).
 func Run(gk schema.GroupKind, raw []byte, namespace string, p *policy.Policy, phases Phases) (*Review, error) {
-	return run(gk, raw, namespace, p, phases, always)
+	return run(gk, raw, nil, namespace, p, phases, always)
 }
 
-func run(gk schema.GroupKind, raw []byte, namespace string, p *policy.Policy, phases Phases, encode encoding) (*Review, error) {
+// run is Run of a review whose object may already be decoded: decoded,
+// when of gk's type, is raw decoded, and the rules' to change.
+func run(gk schema.GroupKind, raw []byte, decoded runtime.Object, namespace string, p *policy.Policy, phases Phases, encode encoding) (*Review, error) {
 	k, ok := kinds[gk]
 	if !ok {
 		return nil, nil
 	}
-	return k.run(gk, raw, namespace, p, phases, encode)
+	return k.run(gk, raw, decoded, namespace, p, phases, encode)
 }
 
-func (k rules[T, P]) run(gk schema.GroupKind, raw []byte, namespace string, p *policy.Policy, phases Phases, encode encoding) (*Review, error) {
-	obj := P(new(T))
-	if err := json.Unmarshal(raw, obj); err != nil {
-		return nil, fmt.Errorf("decoding the %s: %w", gk.Kind, err)
+func (k rules[T, P]) newObject() runtime.Object { return P(new(T)) }
+
+func (k rules[T, P]) run(gk schema.GroupKind, raw []byte, decoded runtime.Object, namespace string, p *policy.Policy, phases Phases, encode encoding) (*Review, error) {
+	obj, ok := decoded.(P)
+	if !ok || obj == nil {
+		obj = P(new(T))
+		if err := json.Unmarshal(raw, obj); err != nil {
+			return nil, fmt.Errorf("decoding the %s: %w", gk.Kind, err)
+		}
 	}
 	if obj.GetNamespace() == "" {
 		obj.SetNamespace(namespace)
