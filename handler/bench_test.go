@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -55,14 +56,19 @@ func BenchmarkHandlers(b *testing.B) {
 	cases := []struct {
 		name, file string
 		doc        int
+		// unseen: each review carries a configuration text no review
+		// carried before, as the create of a new cluster does, so that
+		// nothing parsed for an earlier review is reused.
+		unseen bool
 	}{
-		{"ConfigMap", "standalone-session", 0},
-		{"ConfigYAML", "standalone-application", 0},
-		{"Deployment", "standalone-session", 1},
-		{"Job", "standalone-application", 1},
-		{"FlinkDeployment", "flinkdeployment-nested", 0},
-		{"HAConfigMap", "ha-configmaps", 0},
-		{"Untouched", "left-alone", 1},
+		{"ConfigMap", "standalone-session", 0, false},
+		{"ConfigYAML", "standalone-application", 0, false},
+		{"UnseenConfigYAML", "standalone-application", 0, true},
+		{"Deployment", "standalone-session", 1, false},
+		{"Job", "standalone-application", 1, false},
+		{"FlinkDeployment", "flinkdeployment-nested", 0, false},
+		{"HAConfigMap", "ha-configmaps", 0, false},
+		{"Untouched", "left-alone", 1, false},
 	}
 	limit := handler.NewLimiter(8, time.Second)
 	for _, hook := range []struct {
@@ -71,12 +77,18 @@ func BenchmarkHandlers(b *testing.B) {
 	}{{"noop", noop}, {"mutate", handler.Mutating(p)}, {"validate", handler.Validating(p, nil)}} {
 		srv := handler.Serve(hook.name, hook.h, limit)
 		for _, c := range cases {
-			body := reviewBody(b, c.file, c.doc)
+			bodies := [][]byte{reviewBody(b, c.file, c.doc)}
+			if c.unseen {
+				bodies = unseenConfigs(b, bodies[0], 1024)
+			}
 			b.Run(hook.name+"/"+c.name, func(b *testing.B) {
-				b.SetBytes(int64(len(body)))
+				b.SetBytes(int64(len(bodies[0])))
 				b.ReportAllocs()
 				start := cpuTime()
+				i := 0
 				for b.Loop() {
+					body := bodies[i%len(bodies)]
+					i++
 					req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
 					req.Header.Set("Content-Type", "application/json")
 					rec := httptest.NewRecorder()
@@ -89,6 +101,30 @@ func BenchmarkHandlers(b *testing.B) {
 			})
 		}
 	}
+}
+
+// unseenConfigs are n copies of the review of a ConfigMap, each with a
+// comment of its own at the end of every configuration text.
+func unseenConfigs(b *testing.B, body []byte, n int) [][]byte {
+	var review admissionv1.AdmissionReview
+	require.NoError(b, json.Unmarshal(body, &review))
+	var cm corev1.ConfigMap
+	require.NoError(b, json.Unmarshal(review.Request.Object.Raw, &cm))
+	out := make([][]byte, n)
+	for i := range out {
+		c := cm.DeepCopy()
+		for k, v := range c.Data {
+			c.Data[k] = v + "# review " + strconv.Itoa(i) + "\n"
+		}
+		raw, err := json.Marshal(c)
+		require.NoError(b, err)
+		r := review.DeepCopy()
+		r.Request.Object.Raw = raw
+		if out[i], err = json.Marshal(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return out
 }
 
 // reportCPU adds the CPU time per operation since start (cpu-ns/op):
