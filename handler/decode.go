@@ -12,18 +12,20 @@ import (
 
 // decodeReview reads an AdmissionReview from body. The request's object is
 // left as bytes of body, not copied, and its oldObject is skipped: no rule
-// reads it. With typed set and the object of a kind the rules handle, the
-// object is also decoded into that kind's type (in RawExtension.Object)
-// in the same pass over the bytes as the review, instead of a second
-// validation and decoding of its bytes by the rules. A body that is not an
-// AdmissionReview fails with the error decoding it into
-// admissionv1.AdmissionReview gives.
-func decodeReview(body []byte, typed bool) (*admissionv1.AdmissionReview, error) {
-	if typed {
-		if review, ok := decodeTyped(body); ok {
-			return review, nil
-		}
+// reads it. When the object is of a kind the rules handle, it is also
+// decoded into that kind's type (RawExtension.Object) in the same pass over
+// the bytes as the review, instead of a second validation and decoding of
+// its bytes by the rules. A body that is not an AdmissionReview fails with
+// the error decoding it into admissionv1.AdmissionReview gives.
+func decodeReview(body []byte) (*admissionv1.AdmissionReview, error) {
+	if review, ok := decodeTyped(body); ok {
+		return review, nil
 	}
+	return decodePlain(body)
+}
+
+// decodePlain is decodeReview without decoding the object.
+func decodePlain(body []byte) (*admissionv1.AdmissionReview, error) {
 	var in plainReview
 	if err := json.Unmarshal(body, &in); err != nil {
 		// The same refusal, in the same words, as a review decoded into
@@ -92,7 +94,7 @@ func (*skipped) UnmarshalJSON([]byte) error { return nil }
 // looks for the request's kind and object in the bytes first; ok is false
 // when it cannot tell them for certain (the bytes are not JSON, a key is
 // written with escapes or twice, the object is null) or the review does
-// not decode: decodeReview then takes the plain way.
+// not decode: decodeReview then takes the plain way (decodePlain).
 func decodeTyped(body []byte) (*admissionv1.AdmissionReview, bool) {
 	request, _, ok := lookup(body, "request", "")
 	if !ok || !isObject(request) {

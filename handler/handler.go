@@ -49,14 +49,6 @@ type validator struct {
 	collisions *Collisions // nil: not checked (offline)
 }
 
-// objectReader marks the handlers that take the object decoded with the
-// review (RawExtension.Object, see decodeReview) instead of decoding its
-// bytes again.
-type objectReader interface{ readsObjects() }
-
-func (*mutator) readsObjects()   {}
-func (*validator) readsObjects() {}
-
 // accessTimeout bounds the authorizer's answer; the webhook's own timeout
 // is a few seconds.
 const accessTimeout = 2 * time.Second

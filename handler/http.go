@@ -75,10 +75,11 @@ const (
 // MaxRequestBytes with a 413, waits for a slot of limit (429 when none
 // frees in time), honours the API server's timeout (no work starts once it
 // gave up), runs h with request metrics and logging (Observed), and bounds
-// the response.
+// the response. h gets the request's object as bytes of the body
+// (Object.Raw) and, when the rules handle its kind, decoded into the
+// kind's type (Object.Object, h's to change); it does not get oldObject.
 func Serve(name string, h admission.Handler, limit *Limiter) http.Handler {
-	_, typed := h.(objectReader)
-	return Capped(&reviews{name: name, h: Observed(name, h), limit: limit, typed: typed,
+	return Capped(&reviews{name: name, h: Observed(name, h), limit: limit,
 		log: logf.Log.WithName("admission").WithValues("webhook", name)})
 }
 
@@ -87,8 +88,6 @@ type reviews struct {
 	h     admission.Handler
 	limit *Limiter
 	log   logr.Logger
-	// typed: h reads objects decoded with the review.
-	typed bool
 }
 
 // httpError is an answer other than a review's.
@@ -148,7 +147,7 @@ func (s *reviews) serve(w http.ResponseWriter, r *http.Request) *httpError {
 		}
 		return &httpError{http.StatusBadRequest, fmt.Sprintf("reading the AdmissionReview: %v", err)}
 	}
-	review, err := decodeReview(body, s.typed)
+	review, err := decodeReview(body)
 	if err != nil {
 		return &httpError{http.StatusBadRequest, fmt.Sprintf("expected an AdmissionReview as JSON: %v", err)}
 	}
