@@ -12,8 +12,8 @@ import (
 
 // decodeReview reads an AdmissionReview from body. The request's object is
 // left as bytes of body, not copied, and its oldObject is skipped: no rule
-// reads it. When the object is of a kind the rules handle, it is also
-// decoded into that kind's type (RawExtension.Object) in the same pass over
+// reads it. When the object is of a kind the rules handle with a typed
+// object (not a FlinkDeployment), it is also decoded into that kind's type (RawExtension.Object) in the same pass over
 // the bytes as the review, instead of a second validation and decoding of
 // its bytes by the rules. A body that is not an AdmissionReview fails with
 // the error decoding it into admissionv1.AdmissionReview gives.
@@ -109,7 +109,9 @@ func decodeTyped(body []byte) (*admissionv1.AdmissionReview, bool) {
 		return nil, false
 	}
 	k, ok := kinds[schema.GroupKind{Group: gvk.Group, Kind: gvk.Kind}]
-	if !ok {
+	if !ok || k.decodesItself() {
+		// A FlinkDeployment (unstructured) decodes its own bytes: decoding
+		// it with the review would save nothing.
 		return nil, false
 	}
 	obj := k.newObject()

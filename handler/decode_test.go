@@ -145,7 +145,8 @@ func TestDecodeReviewReadsWhatTheStandardTypesRead(t *testing.T) {
 		var tm metav1.TypeMeta
 		require.NoError(t, json.Unmarshal(obj, &tm))
 		gv, _ := schema.ParseGroupVersion(tm.APIVersion)
-		assert.Equal(t, Known(gv.WithKind(tm.Kind).GroupKind()), typed, "decoded with the review exactly when the rules handle the kind: %s", obj)
+		k, known := kinds[gv.WithKind(tm.Kind).GroupKind()]
+		assert.Equal(t, known && !k.decodesItself(), typed, "decoded with the review exactly when the rules handle the kind with a typed object: %s", obj)
 	}
 	for name, body := range oddReviews {
 		t.Run(name, func(t *testing.T) { sameAsStandard(t, []byte(body)) })

@@ -42,6 +42,10 @@ type kind interface {
 	run(gk schema.GroupKind, raw []byte, decoded runtime.Object, namespace string, p *policy.Policy, phases Phases, encode encoding) (*Review, error)
 	// newObject is an empty object of the kind's type.
 	newObject() runtime.Object
+	// decodesItself reports whether the kind's type has its own JSON
+	// decoding (json.Unmarshaler), which reads the object's bytes apart
+	// from the review's whatever the decoding around it.
+	decodesItself() bool
 }
 
 // encoding says when a review carries the object as JSON (Before, After).
@@ -149,6 +153,11 @@ func run(gk schema.GroupKind, raw []byte, decoded runtime.Object, namespace stri
 }
 
 func (k rules[T, P]) newObject() runtime.Object { return P(new(T)) }
+
+func (k rules[T, P]) decodesItself() bool {
+	_, ok := any(P(nil)).(json.Unmarshaler)
+	return ok
+}
 
 func (k rules[T, P]) run(gk schema.GroupKind, raw []byte, decoded runtime.Object, namespace string, p *policy.Policy, phases Phases, encode encoding) (*Review, error) {
 	obj, ok := decoded.(P)
