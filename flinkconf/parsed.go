@@ -9,7 +9,7 @@ import (
 // clusters are configured with, a few MiB at most parsed.
 const (
 	parsedEntries  = 32
-	parsedMaxBytes = 16 << 10
+	parsedMaxBytes = 8 << 10
 )
 
 // parsed keeps the config.yaml texts parsed last and what they parse to.
