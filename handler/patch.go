@@ -78,7 +78,7 @@ func diffObjects(ops []jsonpatch.Operation, path string, a, b []byte) ([]jsonpat
 		case j == len(bm):
 			c = -1
 		default:
-			c = strings.Compare(am[i].key, bm[j].key)
+			c = bytes.Compare(am[i].key, bm[j].key)
 		}
 		switch {
 		case c < 0:
@@ -100,11 +100,11 @@ func diffObjects(ops []jsonpatch.Operation, path string, a, b []byte) ([]jsonpat
 }
 
 // memberPath is the JSON pointer to the member key of the object at path.
-func memberPath(path, key string) string {
-	if strings.ContainsAny(key, "~/") {
-		key = pointerEscaper.Replace(key)
+func memberPath(path string, key []byte) string {
+	if bytes.ContainsAny(key, "~/") {
+		return path + "/" + pointerEscaper.Replace(string(key))
 	}
-	return path + "/" + key
+	return path + "/" + string(key)
 }
 
 // diffLists keeps the longest common head and tail of the two lists and
@@ -225,8 +225,7 @@ func elements(d []byte) []span {
 
 // member is one key of a JSON object, decoded, and its value's bytes.
 type member struct {
-	key   string
-	value []byte
+	key, value []byte
 }
 
 // members splits a JSON object into its members, keys decoded, sorted by
@@ -253,7 +252,7 @@ func members(d []byte) ([]member, error) {
 		// Of equal keys, keep the last.
 		w := 0
 		for r := range out {
-			if w > 0 && out[w-1].key == out[r].key {
+			if w > 0 && bytes.Equal(out[w-1].key, out[r].key) {
 				out[w-1] = out[r]
 				continue
 			}
@@ -265,19 +264,19 @@ func members(d []byte) ([]member, error) {
 	return out, nil
 }
 
-func compareMembers(a, b member) int { return strings.Compare(a.key, b.key) }
+func compareMembers(a, b member) int { return bytes.Compare(a.key, b.key) }
 
 // decodeKey decodes a JSON string: one of plain ASCII without escapes, as
-// almost every key is, is its bytes between the quotes.
-func decodeKey(q []byte) (string, error) {
+// almost every key is, is its bytes between the quotes, not copied.
+func decodeKey(q []byte) ([]byte, error) {
 	if len(q) >= 2 && q[0] == '"' && q[len(q)-1] == '"' && plainASCII(q[1:len(q)-1]) {
-		return string(q[1 : len(q)-1]), nil
+		return q[1 : len(q)-1], nil
 	}
 	var key string
 	if err := json.Unmarshal(q, &key); err != nil {
-		return "", fmt.Errorf("decoding the key %.40s: %w", q, err)
+		return nil, fmt.Errorf("decoding the key %.40s: %w", q, err)
 	}
-	return key, nil
+	return []byte(key), nil
 }
 
 // plainASCII reports whether b is printable ASCII without a backslash: a
