@@ -29,7 +29,7 @@
 // and ids, is recognised without asking it, by a rule the tests hold to its
 // choice).
 //
-// A config.yaml text parsed again is not parsed again: the last 32 texts
+// A config.yaml text parsed again is not parsed again: the last 64 texts
 // of up to 8 KiB, and what they parsed to, are kept, and each later reader
 // gets a copy of its own. Admitting one ConfigMap reads its text several
 // times (to recognise it, to decide its cluster, to check each edit, to

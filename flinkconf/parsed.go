@@ -5,10 +5,12 @@ import (
 	"sync"
 )
 
-// Bounds of the parsed texts kept: a few dozen of the small files that
-// clusters are configured with, a few MiB at most parsed.
+// Bounds of the parsed texts kept: enough small files, the ones clusters
+// are configured with, for every text of the reviews of a few concurrent
+// creates to be there when the validating webhook reads it (each create
+// leaves three or four: the text, and one per edit), a few MiB at most.
 const (
-	parsedEntries  = 32
+	parsedEntries  = 64
 	parsedMaxBytes = 8 << 10
 )
 
