@@ -104,11 +104,18 @@ func decodeTyped(body []byte) (*admissionv1.AdmissionReview, bool) {
 	if !ok || !isObject(object) || kindJSON == nil {
 		return nil, false
 	}
-	var gvk metav1.GroupVersionKind
-	if err := json.Unmarshal(kindJSON, &gvk); err != nil {
+	group, kind, ok := lookup(kindJSON, "group", "kind")
+	if !ok {
 		return nil, false
 	}
-	k, ok := kinds[schema.GroupKind{Group: gvk.Group, Kind: gvk.Kind}]
+	var gk schema.GroupKind
+	if gk.Group, ok = plainString(group); !ok {
+		return nil, false
+	}
+	if gk.Kind, ok = plainString(kind); !ok {
+		return nil, false
+	}
+	k, ok := kinds[gk]
 	if !ok || k.decodesItself() {
 		// A FlinkDeployment (unstructured) decodes its own bytes: decoding
 		// it with the review would save nothing.
@@ -119,7 +126,7 @@ func decodeTyped(body []byte) (*admissionv1.AdmissionReview, bool) {
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, false
 	}
-	if in.Request == nil || in.Request.Object != any(obj) || in.Request.Kind != gvk {
+	if in.Request == nil || in.Request.Object != any(obj) || (schema.GroupKind{Group: in.Request.Kind.Group, Kind: in.Request.Kind.Kind}) != gk {
 		return nil, false
 	}
 	req := &in.Request.AdmissionRequest
@@ -128,6 +135,18 @@ func decodeTyped(body []byte) (*admissionv1.AdmissionReview, bool) {
 }
 
 func isObject(v []byte) bool { return len(v) > 0 && v[0] == '{' }
+
+// plainString is the JSON string v ("" when v is missing) when it holds
+// printable ASCII without escapes, as group and kind names do.
+func plainString(v []byte) (string, bool) {
+	if v == nil {
+		return "", true
+	}
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' || !plainASCII(v[1:len(v)-1]) {
+		return "", false
+	}
+	return string(v[1 : len(v)-1]), true
+}
 
 // lookup finds the values of the members a and b ("" for none) of the JSON
 // object d. Keys match as encoding/json matches them to field names,
