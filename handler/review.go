@@ -173,7 +173,7 @@ func (k rules[T, P]) run(gk schema.GroupKind, raw []byte, decoded runtime.Object
 	r := &Review{Kind: gk, Name: obj.GetName(), Object: obj}
 	var err error
 	if encode == always {
-		if r.Before, err = json.Marshal(obj); err != nil {
+		if r.Before, err = marshal(obj); err != nil {
 			return nil, err
 		}
 		r.After = r.Before
@@ -189,11 +189,11 @@ func (k rules[T, P]) run(gk schema.GroupKind, raw []byte, decoded runtime.Object
 		r.Mutation = k.mutate(obj, p)
 		if len(r.Mutation.Changes) > 0 {
 			if before != nil {
-				if r.Before, err = json.Marshal(before); err != nil {
+				if r.Before, err = marshal(before); err != nil {
 					return nil, err
 				}
 			}
-			if r.After, err = json.Marshal(obj); err != nil {
+			if r.After, err = marshal(obj); err != nil {
 				return nil, err
 			}
 		}
@@ -215,4 +215,15 @@ func (k rules[T, P]) run(gk schema.GroupKind, raw []byte, decoded runtime.Object
 		}
 	}
 	return r, nil
+}
+
+// marshal writes obj as JSON, as json.Marshal does. An unstructured object
+// (a FlinkDeployment) is written as its map, which is what its MarshalJSON
+// writes, without the copy and second scan json.Marshal makes of a
+// MarshalJSON's output.
+func marshal(obj runtime.Object) ([]byte, error) {
+	if u, ok := obj.(*unstructured.Unstructured); ok && u.Object != nil {
+		return json.Marshal(u.Object)
+	}
+	return json.Marshal(obj)
 }
