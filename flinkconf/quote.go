@@ -11,11 +11,41 @@ import (
 // single quotes where yaml.v3 can write them (the quotes configuration files
 // mostly use). Edits verify the result with the parser in any case.
 func yamlScalar(s string) string {
+	if plainSafe(s) {
+		return s
+	}
 	if text := encodeScalar(s, 0); !strings.HasPrefix(text, `"`) {
 		return text
 	}
 	return encodeScalar(s, yaml.SingleQuotedStyle)
 }
+
+// plainSafe reports whether yaml.v3 writes s plain, as it is, by a rule
+// that answers without building an encoder, for what edits mostly write
+// (keys, class names, paths, URIs, ids): a letter or '/' first, then
+// letters, digits and ". _ / - :" with no ':' last, and no word YAML 1.1
+// or 1.2 reads as a boolean or null. It says false for much yaml.v3 also
+// writes plain; the tests hold it to yaml.v3's choice.
+func plainSafe(s string) bool {
+	if s == "" || s[len(s)-1] == ':' || !(isLetter(s[0]) || s[0] == '/') {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !isLetter(c) && (c < '0' || c > '9') && c != '.' && c != '_' && c != '/' && c != '-' && c != ':' {
+			return false
+		}
+	}
+	if len(s) <= 5 {
+		switch strings.ToLower(s) {
+		case "y", "yes", "n", "no", "on", "off", "true", "false", "null":
+			return false
+		}
+	}
+	return true
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
 // encodeScalar encodes s in style (0 for yaml.v3's choice); a style that
 // would take more than one line becomes double-quoted, which never does.

@@ -90,10 +90,20 @@ func ParseStandard(src []byte) (*Standard, error) {
 	if err := checkText(src); err != nil {
 		return nil, err
 	}
+	return parseStandard(src)
+}
+
+// parseStandard parses src, or copies what a recent parse of the same text
+// built (parsed).
+func parseStandard(src []byte) (*Standard, error) {
+	if s, ok := parsed.get(src); ok {
+		return s, nil
+	}
 	s := &Standard{src: src}
 	if err := s.parse(); err != nil {
 		return nil, err
 	}
+	parsed.put(s)
 	return s, nil
 }
 

@@ -86,8 +86,8 @@ func (s *Standard) edit(key, value string, change func() ([]byte, error)) error 
 	if err != nil {
 		return err
 	}
-	next := &Standard{src: out}
-	if err := next.parse(); err != nil {
+	next, err := parseStandard(out)
+	if err != nil {
 		return &EditError{Key: key, Msg: fmt.Sprintf("the edited file would not parse (%v); edit it by hand", err)}
 	}
 	// Edits never reorder keys: with key's entries set aside, the old and

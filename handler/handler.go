@@ -88,7 +88,7 @@ func (m *mutator) Handle(ctx context.Context, req admission.Request) admission.R
 		return resp
 	}
 	gk := schema.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}
-	r, err := Run(gk, req.Object.Raw, req.Namespace, m.policy, Phases{Mutate: true})
+	r, err := run(gk, req.Object.Raw, req.Object.Object, req.Namespace, m.policy, Phases{Mutate: true}, onChange)
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}
@@ -107,7 +107,7 @@ func (m *mutator) Handle(ctx context.Context, req admission.Request) admission.R
 		// The patch is the difference between the decoded object before
 		// and after the rules: only what a rule changed, so fields this
 		// webhook does not know are untouched in the stored object.
-		if patches, err = Patch(r.Before, r.After); err != nil {
+		if patches, err = patch(r.Before, r.After); err != nil {
 			return admission.Errored(http.StatusInternalServerError, err)
 		}
 		warnings = r.Mutation.Warnings()
@@ -136,7 +136,7 @@ func (v *validator) Handle(ctx context.Context, req admission.Request) admission
 		return resp
 	}
 	gk := schema.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}
-	r, err := Run(gk, req.Object.Raw, req.Namespace, v.policy, Phases{Validate: true})
+	r, err := run(gk, req.Object.Raw, req.Object.Object, req.Namespace, v.policy, Phases{Validate: true}, onChange)
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}

@@ -75,7 +75,9 @@ const (
 // MaxRequestBytes with a 413, waits for a slot of limit (429 when none
 // frees in time), honours the API server's timeout (no work starts once it
 // gave up), runs h with request metrics and logging (Observed), and bounds
-// the response.
+// the response. h gets the request's object as bytes of the body
+// (Object.Raw) and, when the rules handle its kind, decoded into the
+// kind's type (Object.Object, h's to change); it does not get oldObject.
 func Serve(name string, h admission.Handler, limit *Limiter) http.Handler {
 	return Capped(&reviews{name: name, h: Observed(name, h), limit: limit,
 		log: logf.Log.WithName("admission").WithValues("webhook", name)})
@@ -145,11 +147,11 @@ func (s *reviews) serve(w http.ResponseWriter, r *http.Request) *httpError {
 		}
 		return &httpError{http.StatusBadRequest, fmt.Sprintf("reading the AdmissionReview: %v", err)}
 	}
-	var review admissionv1.AdmissionReview
-	if err := json.Unmarshal(body, &review); err != nil {
+	review, err := decodeReview(body)
+	if err != nil {
 		return &httpError{http.StatusBadRequest, fmt.Sprintf("expected an AdmissionReview as JSON: %v", err)}
 	}
-	if msg := checkReview(&review); msg != "" {
+	if msg := checkReview(review); msg != "" {
 		return &httpError{http.StatusBadRequest, msg}
 	}
 	if err := ctx.Err(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gomodules.xyz/jsonpatch/v2"
 )
@@ -29,6 +30,15 @@ func Patch(before, after []byte) ([]jsonpatch.Operation, error) {
 	}
 	if !json.Valid(after) {
 		return nil, fmt.Errorf("the object after the rules is not JSON")
+	}
+	return patch(before, after)
+}
+
+// patch is Patch of documents json.Marshal just wrote, which need no second
+// look at whether they are JSON.
+func patch(before, after []byte) ([]jsonpatch.Operation, error) {
+	if bytes.Equal(before, after) {
+		return nil, nil
 	}
 	return diff(nil, "", trimSpace(before), trimSpace(after))
 }
@@ -58,33 +68,43 @@ func diffObjects(ops []jsonpatch.Operation, path string, a, b []byte) ([]jsonpat
 	if err != nil {
 		return nil, err
 	}
-	// Sorted keys make the patch the same for the same change every time.
-	keys := make([]string, 0, len(am)+len(bm))
-	for k := range am {
-		keys = append(keys, k)
-	}
-	for k := range bm {
-		if _, ok := am[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		p := path + "/" + pointerEscaper.Replace(k)
-		av, inA := am[k]
-		bv, inB := bm[k]
+	// Keys in sorted order make the patch the same for the same change
+	// every time.
+	for i, j := 0, 0; i < len(am) || j < len(bm); {
+		var c int
 		switch {
-		case !inB:
-			ops = append(ops, jsonpatch.Operation{Operation: "remove", Path: p})
-		case !inA:
-			ops = append(ops, jsonpatch.Operation{Operation: "add", Path: p, Value: json.RawMessage(bv)})
+		case i == len(am):
+			c = 1
+		case j == len(bm):
+			c = -1
 		default:
-			if ops, err = diff(ops, p, av, bv); err != nil {
-				return nil, err
+			c = bytes.Compare(am[i].key, bm[j].key)
+		}
+		switch {
+		case c < 0:
+			ops = append(ops, jsonpatch.Operation{Operation: "remove", Path: memberPath(path, am[i].key)})
+			i++
+		case c > 0:
+			ops = append(ops, jsonpatch.Operation{Operation: "add", Path: memberPath(path, bm[j].key), Value: json.RawMessage(bm[j].value)})
+			j++
+		default:
+			if !bytes.Equal(am[i].value, bm[j].value) {
+				if ops, err = diff(ops, memberPath(path, am[i].key), am[i].value, bm[j].value); err != nil {
+					return nil, err
+				}
 			}
+			i, j = i+1, j+1
 		}
 	}
 	return ops, nil
+}
+
+// memberPath is the JSON pointer to the member key of the object at path.
+func memberPath(path string, key []byte) string {
+	if bytes.ContainsAny(key, "~/") {
+		return path + "/" + pointerEscaper.Replace(string(key))
+	}
+	return path + "/" + string(key)
 }
 
 // diffLists keeps the longest common head and tail of the two lists and
@@ -203,23 +223,69 @@ func elements(d []byte) []span {
 	return out
 }
 
-// members splits a JSON object into its members, keys decoded.
-func members(d []byte) (map[string][]byte, error) {
-	out := map[string][]byte{}
+// member is one key of a JSON object, decoded, and its value's bytes.
+type member struct {
+	key, value []byte
+}
+
+// members splits a JSON object into its members, keys decoded, sorted by
+// key; of a key written twice, the last value counts, as when decoding.
+func members(d []byte) ([]member, error) {
+	out := make([]member, 0, 8)
 	for i := skipSpace(d, 1); i < len(d) && d[i] != '}'; {
 		end := stringEnd(d, i)
-		var key string
-		if err := json.Unmarshal(d[i:end], &key); err != nil {
-			return nil, fmt.Errorf("decoding the key %.40s: %w", d[i:end], err)
+		key, err := decodeKey(d[i:end])
+		if err != nil {
+			return nil, err
 		}
 		i = skipSpace(d, end) + 1 // the colon
 		i = skipSpace(d, i)
 		end = valueEnd(d, i)
-		out[key] = d[i:end]
+		out = append(out, member{key, d[i:end]})
 		i = skipSpace(d, end)
 		if i < len(d) && d[i] == ',' {
 			i = skipSpace(d, i+1)
 		}
 	}
+	if !slices.IsSortedFunc(out, compareMembers) {
+		slices.SortStableFunc(out, compareMembers)
+		// Of equal keys, keep the last.
+		w := 0
+		for r := range out {
+			if w > 0 && bytes.Equal(out[w-1].key, out[r].key) {
+				out[w-1] = out[r]
+				continue
+			}
+			out[w] = out[r]
+			w++
+		}
+		out = out[:w]
+	}
 	return out, nil
+}
+
+func compareMembers(a, b member) int { return bytes.Compare(a.key, b.key) }
+
+// decodeKey decodes a JSON string: one of plain ASCII without escapes, as
+// almost every key is, is its bytes between the quotes, not copied.
+func decodeKey(q []byte) ([]byte, error) {
+	if len(q) >= 2 && q[0] == '"' && q[len(q)-1] == '"' && plainASCII(q[1:len(q)-1]) {
+		return q[1 : len(q)-1], nil
+	}
+	var key string
+	if err := json.Unmarshal(q, &key); err != nil {
+		return nil, fmt.Errorf("decoding the key %.40s: %w", q, err)
+	}
+	return []byte(key), nil
+}
+
+// plainASCII reports whether b is printable ASCII without a backslash: a
+// JSON string's content that decodes to itself.
+func plainASCII(b []byte) bool {
+	for _, c := range b {
+		if c == '\\' || c >= utf8.RuneSelf || c < ' ' {
+			return false
+		}
+	}
+	return true
 }

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -25,6 +26,7 @@ var FlinkDeploymentKind = recognise.FlinkDeploymentKind
 type object[T any] interface {
 	*T
 	metav1.Object
+	runtime.Object
 }
 
 // rules is how the rules apply to objects of one type.
@@ -37,8 +39,25 @@ type rules[T any, P object[T]] struct {
 
 // kind runs the rules of one kind on a JSON object.
 type kind interface {
-	run(gk schema.GroupKind, raw []byte, namespace string, p *policy.Policy, phases Phases) (*Review, error)
+	run(gk schema.GroupKind, raw []byte, decoded runtime.Object, namespace string, p *policy.Policy, phases Phases, encode encoding) (*Review, error)
+	// newObject is an empty object of the kind's type.
+	newObject() runtime.Object
+	// decodesItself reports whether the kind's type has its own JSON
+	// decoding (json.Unmarshaler), which reads the object's bytes apart
+	// from the review's whatever the decoding around it.
+	decodesItself() bool
 }
+
+// encoding says when a review carries the object as JSON (Before, After).
+type encoding uint8
+
+const (
+	// always: Run's callers read Before and After whatever happened.
+	always encoding = iota
+	// onChange: the webhooks read them only to make a patch, so they are
+	// written only when the mutating rules changed something.
+	onChange
+)
 
 // workload is the rules of a kind that runs a pod template: parts returns
 // its metadata, the template, how many pods run at once and where that
@@ -96,7 +115,8 @@ type Review struct {
 	Kind schema.GroupKind
 	Name string
 	// Before and After are the object as decoded, and after the mutating
-	// rules, as JSON.
+	// rules, as JSON. Run always sets them; the webhooks set them only
+	// when the mutating rules changed something.
 	Before, After []byte
 	// Object is the decoded object after the mutating rules: what After
 	// encodes.
@@ -119,31 +139,61 @@ type Phases struct{ Mutate, Validate bool }
 // namespace when the object does not name one. A kind the rules do not
 // handle gives (nil, nil).
 func Run(gk schema.GroupKind, raw []byte, namespace string, p *policy.Policy, phases Phases) (*Review, error) {
+	return run(gk, raw, nil, namespace, p, phases, always)
+}
+
+// run is Run of a review whose object may already be decoded: decoded,
+// when of gk's type, is raw decoded, and the rules' to change.
+func run(gk schema.GroupKind, raw []byte, decoded runtime.Object, namespace string, p *policy.Policy, phases Phases, encode encoding) (*Review, error) {
 	k, ok := kinds[gk]
 	if !ok {
 		return nil, nil
 	}
-	return k.run(gk, raw, namespace, p, phases)
+	return k.run(gk, raw, decoded, namespace, p, phases, encode)
 }
 
-func (k rules[T, P]) run(gk schema.GroupKind, raw []byte, namespace string, p *policy.Policy, phases Phases) (*Review, error) {
-	obj := P(new(T))
-	if err := json.Unmarshal(raw, obj); err != nil {
-		return nil, fmt.Errorf("decoding the %s: %w", gk.Kind, err)
+func (k rules[T, P]) newObject() runtime.Object { return P(new(T)) }
+
+func (k rules[T, P]) decodesItself() bool {
+	_, ok := any(P(nil)).(json.Unmarshaler)
+	return ok
+}
+
+func (k rules[T, P]) run(gk schema.GroupKind, raw []byte, decoded runtime.Object, namespace string, p *policy.Policy, phases Phases, encode encoding) (*Review, error) {
+	obj, ok := decoded.(P)
+	if !ok || obj == nil {
+		obj = P(new(T))
+		if err := json.Unmarshal(raw, obj); err != nil {
+			return nil, fmt.Errorf("decoding the %s: %w", gk.Kind, err)
+		}
 	}
 	if obj.GetNamespace() == "" {
 		obj.SetNamespace(namespace)
 	}
 	r := &Review{Kind: gk, Name: obj.GetName(), Object: obj}
 	var err error
-	if r.Before, err = json.Marshal(obj); err != nil {
-		return nil, err
+	if encode == always {
+		if r.Before, err = marshal(obj); err != nil {
+			return nil, err
+		}
+		r.After = r.Before
 	}
-	r.After = r.Before
 	if phases.Mutate {
+		// Most objects come through unchanged: a copy of the decoded
+		// object costs a fraction of writing it as JSON, which only a
+		// change needs.
+		var before runtime.Object
+		if encode == onChange {
+			before = obj.DeepCopyObject()
+		}
 		r.Mutation = k.mutate(obj, p)
 		if len(r.Mutation.Changes) > 0 {
-			if r.After, err = json.Marshal(obj); err != nil {
+			if before != nil {
+				if r.Before, err = marshal(before); err != nil {
+					return nil, err
+				}
+			}
+			if r.After, err = marshal(obj); err != nil {
 				return nil, err
 			}
 		}
@@ -165,4 +215,15 @@ func (k rules[T, P]) run(gk schema.GroupKind, raw []byte, namespace string, p *p
 		}
 	}
 	return r, nil
+}
+
+// marshal writes obj as JSON, as json.Marshal does. An unstructured object
+// (a FlinkDeployment) is written as its map, which is what its MarshalJSON
+// writes, without the copy and second scan json.Marshal makes of a
+// MarshalJSON's output.
+func marshal(obj runtime.Object) ([]byte, error) {
+	if u, ok := obj.(*unstructured.Unstructured); ok && u.Object != nil {
+		return json.Marshal(u.Object)
+	}
+	return json.Marshal(obj)
 }
