@@ -11,8 +11,7 @@ import (
 )
 
 // decodeReview reads an AdmissionReview from body. The request's object is
-// left as bytes of body, not copied, and its oldObject is skipped: no rule
-// reads it. When the object is of a kind the rules handle with a typed
+// kept as its bytes, and its oldObject is skipped: no rule reads it. When the object is of a kind the rules handle with a typed
 // object (not a FlinkDeployment), it is also decoded into that kind's type (RawExtension.Object) in the same pass over
 // the bytes as the review, instead of a second validation and decoding of
 // its bytes by the rules. A body that is not an AdmissionReview fails with
@@ -72,13 +71,14 @@ type typedRequest struct {
 }
 
 // rawBytes takes any JSON value as its bytes, as runtime.RawExtension
-// does, without copying them: they stay part of the request's body.
+// does.
 type rawBytes []byte
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (r *rawBytes) UnmarshalJSON(b []byte) error {
 	if string(b) != "null" {
-		*r = b
+		// encoding/json lends b only for the call: keep a copy.
+		*r = append((*r)[:0], b...)
 	}
 	return nil
 }
