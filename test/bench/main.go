@@ -31,6 +31,10 @@ func main() {
 	flag.IntVar(&cfg.clients, "clients", 8, "clients of the concurrent workload")
 	flag.StringVar(&cfg.profile.dir, "profile", "", "directory for CPU and heap profiles of serve, one pair per round of serve")
 	flag.IntVar(&cfg.profile.seconds, "profile-seconds", 8, "length of each CPU profile, from the start of a round of serve")
+	flag.Func("serve-flag", "a flag added to serve's (repeatable), e.g. -serve-flag=--safety-net=false to see what a part costs", func(v string) error {
+		cfg.serveFlags = append(cfg.serveFlags, v)
+		return nil
+	})
 	timeout := flag.Duration("timeout", 20*time.Minute, "give up after this long")
 	flag.Parse()
 	// The webhook's explanations and envtest's logs are not what this

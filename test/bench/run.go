@@ -26,6 +26,8 @@ import (
 type config struct {
 	rounds, perKind, concurrent, clients int
 	profile                              profiler
+	// serveFlags are added to serve's own (serveArgs).
+	serveFlags []string
 }
 
 type mode string
@@ -459,7 +461,7 @@ func (b *bench) setMode(ctx context.Context, m mode) error {
 				k, v, _ := strings.Cut(kv, "=")
 				os.Setenv(k, v)
 			}
-			b.serve, err = b.plane.ServeWebhookOn(b.bin, policy, b.plane.Webhook.Port, serveArgs(pprofAddr)...)
+			b.serve, err = b.plane.ServeWebhookOn(b.bin, policy, b.plane.Webhook.Port, append(serveArgs(pprofAddr), b.cfg.serveFlags...)...)
 			for _, kv := range b.env {
 				k, _, _ := strings.Cut(kv, "=")
 				os.Unsetenv(k)
