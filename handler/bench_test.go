@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,6 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/handler"
+	floor "github.com/flink-ha-webhook/flink-ha-webhook/test/noop"
 )
 
 // reviewBody is an AdmissionReview, as the API server sends it, for the
@@ -48,25 +48,6 @@ func reviewBody(b *testing.B, file string, n int) []byte {
 
 // noop admits everything: the floor every handler is compared with.
 var noop = handlerFunc(func(context.Context, admission.Request) admission.Response { return admission.Allowed("") })
-
-// allow is a no-op webhook of its own, outside Serve, as make bench-e2e
-// serves one beside serve: it reads the review as the standard types do and
-// admits it.
-func allow(w http.ResponseWriter, r *http.Request) {
-	var review admissionv1.AdmissionReview
-	body, err := io.ReadAll(r.Body)
-	if err == nil {
-		err = json.Unmarshal(body, &review)
-	}
-	if err != nil || review.Request == nil {
-		http.Error(w, "expected an AdmissionReview", http.StatusBadRequest)
-		return
-	}
-	review.Response = &admissionv1.AdmissionResponse{UID: review.Request.UID, Allowed: true}
-	review.Request = nil
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(&review)
-}
 
 // BenchmarkHandlers measures each handler path from the request's bytes to
 // the response's, through the same HTTP handling (Serve) the server uses,
@@ -97,7 +78,7 @@ func BenchmarkHandlers(b *testing.B) {
 		name string
 		srv  http.Handler
 	}{
-		{"allow", http.HandlerFunc(allow)},
+		{"allow", http.HandlerFunc(floor.Allow)},
 		{"noop", handler.Serve("noop", noop, limit)},
 		{"mutate", handler.Serve("mutate", handler.Mutating(p), limit)},
 		{"validate", handler.Serve("validate", handler.Validating(p, nil), limit)},

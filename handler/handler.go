@@ -79,22 +79,36 @@ func gone(ctx context.Context) (admission.Response, bool) {
 	return admission.Response{}, false
 }
 
-// Handle implements admission.Handler.
-func (m *mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
+// review runs the rules of phases on the request's object. done says that
+// resp is the answer already: an operation the rules do not act on, a
+// review the API server no longer waits for, an object that does not
+// decode, or one of a kind the rules do not handle.
+func review(ctx context.Context, req admission.Request, p *policy.Policy, phases Phases) (r *Review, resp admission.Response, done bool) {
 	if !acted(req) {
-		return admission.Allowed("")
+		return nil, admission.Allowed(""), true
 	}
 	if resp, ok := gone(ctx); ok {
-		return resp
+		return nil, resp, true
 	}
 	gk := schema.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}
-	r, err := run(gk, req.Object.Raw, req.Object.Object, req.Namespace, m.policy, Phases{Mutate: true}, onChange)
+	r, err := run(gk, req.Object.Raw, req.Object.Object, req.Namespace, p, phases, onChange)
 	if err != nil {
-		return admission.Errored(http.StatusBadRequest, err)
+		return nil, admission.Errored(http.StatusBadRequest, err), true
 	}
 	if r == nil {
-		return admission.Allowed("")
+		return nil, admission.Allowed(""), true
 	}
+	return r, admission.Response{}, false
+}
+
+// Handle implements admission.Handler.
+func (m *mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	r, resp, done := review(ctx, req, m.policy, Phases{Mutate: true})
+	if done {
+		return resp
+	}
+	gk := r.Kind
+	var err error
 	for rule, n := range r.Mutation.Counts() {
 		changesTotal.WithLabelValues(gk.Kind, rule).Add(float64(n))
 	}
@@ -117,7 +131,7 @@ func (m *mutator) Handle(ctx context.Context, req admission.Request) admission.R
 		// identity needs no second decode.
 		patches = append(patches, recordOps(r.Object)...)
 	}
-	resp := admission.Allowed("")
+	resp = admission.Allowed("")
 	if len(patches) > 0 {
 		resp = admission.Patched("", patches...)
 		pt := admissionv1.PatchTypeJSONPatch
@@ -129,20 +143,11 @@ func (m *mutator) Handle(ctx context.Context, req admission.Request) admission.R
 
 // Handle implements admission.Handler.
 func (v *validator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	if !acted(req) {
-		return admission.Allowed("")
-	}
-	if resp, ok := gone(ctx); ok {
+	r, resp, done := review(ctx, req, v.policy, Phases{Validate: true})
+	if done {
 		return resp
 	}
-	gk := schema.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}
-	r, err := run(gk, req.Object.Raw, req.Object.Object, req.Namespace, v.policy, Phases{Validate: true}, onChange)
-	if err != nil {
-		return admission.Errored(http.StatusBadRequest, err)
-	}
-	if r == nil {
-		return admission.Allowed("")
-	}
+	gk := r.Kind
 	if r.Account != nil && v.checker != nil && v.policy.CheckAccounts != policy.CheckOff {
 		v.checkAccount(ctx, r)
 	}

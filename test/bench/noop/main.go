@@ -8,11 +8,9 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/signal"
@@ -20,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	admissionv1 "k8s.io/api/admission/v1"
+	"github.com/flink-ha-webhook/flink-ha-webhook/test/noop"
 )
 
 func main() {
@@ -44,7 +42,7 @@ func run(addr, certDir string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(allow), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: http.HandlerFunc(noop.Allow), ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(l) }()
 	sigs := make(chan os.Signal, 1)
@@ -61,21 +59,4 @@ func run(addr, certDir string) error {
 		err = errors.Join(err, serveErr)
 	}
 	return err
-}
-
-// allow answers every AdmissionReview with allowed and no patch.
-func allow(w http.ResponseWriter, r *http.Request) {
-	var review admissionv1.AdmissionReview
-	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
-	if err == nil {
-		err = json.Unmarshal(body, &review)
-	}
-	if err != nil || review.Request == nil {
-		http.Error(w, "expected an AdmissionReview", http.StatusBadRequest)
-		return
-	}
-	review.Response = &admissionv1.AdmissionResponse{UID: review.Request.UID, Allowed: true}
-	review.Request = nil
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(&review)
 }
