@@ -78,7 +78,8 @@ func Setup(mgr ctrl.Manager, p *policy.Policy, live *nspolicy.Live, clusterRoleP
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("flink-service-accounts").
 		WithOptions(controller.Options{RateLimiter: retries()}).
-		For(&corev1.ServiceAccount{}). // ours (see CacheOptions): a deleted one is made again
+		For(&corev1.ServiceAccount{}).                 // ours (see CacheOptions): a deleted one is made again
+		Watches(&rbacv1.RoleBinding{}, bindingEvents). // ours (see CacheOptions)
 		Watches(&appsv1.Deployment{}, byNamespace).
 		Watches(&appsv1.StatefulSet{}, byNamespace).
 		Watches(&batchv1.Job{}, byNamespace)
@@ -100,13 +101,28 @@ func Setup(mgr ctrl.Manager, p *policy.Policy, live *nspolicy.Live, clusterRoleP
 
 // workloadEvents queues the namespace of a workload that runs under the
 // account of its namespace's policy and, with live namespace policies
-// (live), of a deleted one that ran under any named account.
+// (live), of a deleted one that ran under any named account. An update
+// queues it only when it changes the pod account: the account reconciler
+// reads nothing else of a workload, and the controllers' status updates
+// and the operator's would otherwise each reconcile the namespace.
 func (r *Reconciler) workloadEvents(live bool) handler.EventHandler {
-	h := handler.EnqueueRequestsFromMapFunc(r.namespaceOf)
-	if live {
-		return workloads{h}
-	}
-	return h
+	return workloads{EventHandler: handler.EnqueueRequestsFromMapFunc(r.namespaceOf), live: live}
+}
+
+// bindingEvents queues the namespace of a RoleBinding of ours that was
+// deleted or changed, so that Flink's rights are restored at once rather
+// than at the namespace's next workload event. Its creation is ours.
+var bindingEvents = handler.Funcs{
+	UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		queueNamespace(e.ObjectNew, q)
+	},
+	DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		queueNamespace(e.Object, q)
+	},
+}
+
+func queueNamespace(o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Name: o.GetNamespace()}})
 }
 
 // namespaceOf queues the namespace of a workload that runs under the
@@ -138,14 +154,28 @@ func (r *Reconciler) reconcileRequest(ctx context.Context, req reconcile.Request
 	return reconcile.Result{}, r.Reconcile(ctx, ns)
 }
 
-// workloads also queues the namespace of a deleted workload that ran
-// under a named account: it may be one its namespace's policy no longer
-// names, whose objects can go once nothing runs under it.
-type workloads struct{ handler.EventHandler }
+// workloads queues namespaces for workload events (workloadEvents). With
+// live namespace policies it also queues the namespace of a deleted
+// workload that ran under a named account: it may be one its namespace's
+// policy no longer names, whose objects can go once nothing runs under it.
+type workloads struct {
+	handler.EventHandler
+	live bool
+}
 
-func (w workloads) Delete(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+func (w workloads) Update(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	if accountOf(e.ObjectOld) != accountOf(e.ObjectNew) {
+		w.EventHandler.Update(ctx, e, q)
+	}
+}
+
+func (w workloads) Delete(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	if !w.live {
+		w.EventHandler.Delete(ctx, e, q)
+		return
+	}
 	if accountOf(e.Object) != "" {
-		q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Name: e.Object.GetNamespace()}})
+		queueNamespace(e.Object, q)
 	}
 }
 

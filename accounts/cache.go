@@ -6,6 +6,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
@@ -15,7 +16,7 @@ import (
 )
 
 // CacheOptions keeps the manager's caches of what this package watches
-// small: of ServiceAccounts only those it manages, of workloads only their
+// small: of ServiceAccounts and RoleBindings only those it manages, of workloads only their
 // name, pod account and the annotations the webhook records.
 func CacheOptions() map[client.Object]cache.ByObject {
 	slim := func(o any) (any, error) {
@@ -31,6 +32,7 @@ func CacheOptions() map[client.Object]cache.ByObject {
 	}
 	return map[client.Object]cache.ByObject{
 		&corev1.ServiceAccount{}: {Label: labels.SelectorFromSet(managedLabels)},
+		&rbacv1.RoleBinding{}:    {Label: labels.SelectorFromSet(managedLabels)},
 		&appsv1.Deployment{}:     {Transform: slim},
 		&appsv1.StatefulSet{}:    {Transform: slim},
 		&batchv1.Job{}:           {Transform: slim},

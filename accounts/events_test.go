@@ -31,7 +31,8 @@ func TestEventsQueueNamespaces(t *testing.T) {
 		return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "team", Labels: labels}}
 	}
 	configMap := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "flink-config"}}
-	const workloads, namespaces = "workloads", "namespaces"
+	const workloads, namespaces, bindings = "workloads", "namespaces", "bindings"
+	const standaloneRole = "flink-ha-webhook:flink-standalone"
 	team := []reconcile.Request{{NamespacedName: types.NamespacedName{Name: "team"}}} // a namespace, named as such
 	cases := map[string]struct {
 		live       bool
@@ -70,6 +71,28 @@ func TestEventsQueueNamespaces(t *testing.T) {
 		"an object that runs no pods, where the namespace's policy cannot be read, queues nothing": {
 			live: true, unreadable: true, handler: workloads, event: created(configMap),
 		},
+		"a Deployment whose status changed, under the same account, queues nothing": {
+			handler: workloads, event: updated(deploymentUnder("jm", "flink-ha"), deploymentUnder("jm", "flink-ha")),
+		},
+		"a Deployment moved onto the policy's account queues its namespace": {
+			handler: workloads, event: updated(deploymentUnder("jm", "web"), deploymentUnder("jm", "flink-ha")), want: team,
+		},
+		"a FlinkDeployment the operator updated, under the same account, queues nothing": {
+			handler: workloads, event: updated(flinkDeployment("team", "flink-ha"), flinkDeployment("team", "flink-ha")),
+		},
+		"under namespace policies, a Deployment moved onto the namespace's account queues its namespace": {
+			live: true, handler: workloads, event: updated(deploymentUnder("jm", ""), deploymentUnder("jm", "flink-ha")), want: team,
+		},
+		"a RoleBinding of ours deleted queues its namespace": {
+			handler: bindings, event: deleted(bindingOf("flink-ha", "flink-ha", standaloneRole, ours)), want: team,
+		},
+		"a RoleBinding of ours changed queues its namespace": {
+			handler: bindings, want: team,
+			event: updated(bindingOf("flink-ha", "flink-ha", standaloneRole, ours), bindingOf("someone", "flink-ha", standaloneRole, ours)),
+		},
+		"a RoleBinding of ours made queues nothing: it is the reconciler's own": {
+			handler: bindings, event: created(bindingOf("flink-ha", "flink-ha", standaloneRole, ours)),
+		},
 		"a namespace whose labels changed is queued": {
 			live: true, handler: namespaces, want: team,
 			event: updated(namespace(map[string]string{"tier": "gold"}), namespace(map[string]string{"tier": "strict"})),
@@ -95,8 +118,11 @@ func TestEventsQueueNamespaces(t *testing.T) {
 				}
 			}
 			h := r.workloadEvents(tc.live)
-			if tc.handler == namespaces {
+			switch tc.handler {
+			case namespaces:
 				h = relabelled
+			case bindings:
+				h = bindingEvents
 			}
 			q := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
 			defer q.ShutDown()

@@ -42,8 +42,8 @@ func TestSetup(t *testing.T) {
 	send := func(kind string, event func(toolscache.ResourceEventHandler)) func(*fakemanager.Cache) bool {
 		return func(c *fakemanager.Cache) bool { return c.Informer(kind).Send(event) }
 	}
-	workloads := []string{"Deployment", "Job", "ServiceAccount", "StatefulSet"}
-	live := []string{"Deployment", "FlinkHAPolicy", "Job", "Namespace (metadata)", "ServiceAccount", "StatefulSet"}
+	workloads := []string{"Deployment", "Job", "RoleBinding", "ServiceAccount", "StatefulSet"}
+	live := []string{"Deployment", "FlinkHAPolicy", "Job", "Namespace (metadata)", "RoleBinding", "ServiceAccount", "StatefulSet"}
 	formerAccount, formerBinding := accountNamed("flink-ha", ours), bindingOf("flink-ha", "flink-ha", standaloneRole, ours)
 	cases := map[string]struct {
 		crds         []schema.GroupVersionKind
@@ -62,11 +62,18 @@ func TestSetup(t *testing.T) {
 			crds:    []schema.GroupVersionKind{FlinkDeploymentGVK},
 			stored:  []client.Object{flinkDeployment("team", "flink-ha")},
 			event:   send("FlinkDeployment", func(h toolscache.ResourceEventHandler) { h.OnAdd(flinkDeployment("team", "flink-ha"), false) }),
-			watched: []string{"Deployment", "FlinkDeployment", "Job", "ServiceAccount", "StatefulSet"}, wantAccounts: []string{"flink-ha"}, wantBindings: []string{"flink-ha", "flink-ha-native"},
+			watched: []string{"Deployment", "FlinkDeployment", "Job", "RoleBinding", "ServiceAccount", "StatefulSet"}, wantAccounts: []string{"flink-ha"}, wantBindings: []string{"flink-ha", "flink-ha-native"},
 		},
 		"a deleted account of ours is made again": {
 			stored:  []client.Object{deploymentUnder("jm", "flink-ha")},
 			event:   send("ServiceAccount", func(h toolscache.ResourceEventHandler) { h.OnDelete(accountNamed("flink-ha", ours)) }),
+			watched: workloads, wantAccounts: []string{"flink-ha"}, wantBindings: []string{"flink-ha"},
+		},
+		"a deleted binding of ours is made again at once": {
+			stored: []client.Object{deploymentUnder("jm", "flink-ha"), accountNamed("flink-ha", ours)},
+			event: send("RoleBinding", func(h toolscache.ResourceEventHandler) {
+				h.OnDelete(bindingOf("flink-ha", "flink-ha", standaloneRole, ours))
+			}),
 			watched: workloads, wantAccounts: []string{"flink-ha"}, wantBindings: []string{"flink-ha"},
 		},
 		"under namespace policies, a FlinkHAPolicy naming another account: that account is made where a workload runs under it, and the former one goes": {

@@ -110,6 +110,25 @@ func TestFlinkGetsAnAccountThatMayDoExactlyWhatHANeeds(t *testing.T) {
 		_, err := core.ServiceAccounts(ns).Get(ctx, "flink-ha", metav1.GetOptions{})
 		return err == nil
 	}, 30*time.Second, 100*time.Millisecond, "a deleted account should be made again")
+
+	// The binding deleted, or its subjects changed, by somebody with
+	// kubectl: made again as it was, without waiting for a workload to
+	// change.
+	bindings := plane.Clientset.RbacV1().RoleBindings(ns)
+	restored := func(why string) {
+		t.Helper()
+		require.Eventually(t, func() bool {
+			rb, err := bindings.Get(ctx, "flink-ha", metav1.GetOptions{})
+			return err == nil && assert.ObjectsAreEqual([]rbacv1.Subject{{Kind: "ServiceAccount", Name: "flink-ha", Namespace: ns}}, rb.Subjects)
+		}, 30*time.Second, 100*time.Millisecond, why)
+	}
+	_, _, err = kubectlIn(ctx, ns, "", "delete", "rolebinding", "flink-ha")
+	require.NoError(t, err)
+	restored("a deleted binding should be made again")
+	_, _, err = kubectlIn(ctx, ns, "", "patch", "rolebinding", "flink-ha", "--type=json",
+		"-p", `[{"op":"replace","path":"/subjects/0/name","value":"someone-else"}]`)
+	require.NoError(t, err)
+	restored("a binding whose subject was changed should bind Flink's account again")
 }
 
 func TestDryRunCreatesNoAccount(t *testing.T) {
