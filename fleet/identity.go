@@ -78,19 +78,7 @@ type ConfigMaps func(name string) *corev1.ConfigMap
 // configMaps resolves the ConfigMap a JobManager mounts as its conf
 // directory; nil when none is known.
 func Identify(obj metav1.Object, configMaps ConfigMaps) (Identity, bool) {
-	return IdentifyModel(obj, nil, configMaps)
-}
-
-// IdentifyModel is Identify reading from model, what package cluster said
-// of obj for the webhook's rules (a *cluster.ConfigMapObject,
-// *cluster.WorkloadObject or *cluster.FlinkDeploymentObject), instead of
-// reading obj again: most of Identify's cost. The identity depends on no
-// policy, so a model built under any policy will do; but it must be a
-// model of obj as it is now, not one taken before rules changed obj (its
-// readings are not updated by edits). A nil model, one of another kind or,
-// for a workload, one of another pod template is read again.
-func IdentifyModel(obj metav1.Object, model any, configMaps ConfigMaps) (Identity, bool) {
-	id, configs, ok := identify(obj, model, configMaps)
+	id, configs, ok := identify(obj, configMaps)
 	if ok {
 		id.read(configs)
 	}
@@ -99,27 +87,19 @@ func IdentifyModel(obj metav1.Object, model any, configMaps ConfigMaps) (Identit
 
 // identify says what obj is and returns the configurations Flink reads
 // for it, from which read fills in the rest.
-func identify(obj metav1.Object, model any, configMaps ConfigMaps) (Identity, []*cluster.Configuration, bool) {
+func identify(obj metav1.Object, configMaps ConfigMaps) (Identity, []*cluster.Configuration, bool) {
 	switch o := obj.(type) {
 	case *corev1.ConfigMap:
-		m, _ := model.(*cluster.ConfigMapObject)
-		if m == nil {
-			m = cluster.ConfigMap(o, reading)
-		}
-		return configMapIdentity(o, m)
+		return configMapIdentity(o, cluster.ConfigMap(o, reading))
 	case *appsv1.Deployment:
-		return workloadIdentity("Deployment", &o.ObjectMeta, &o.Spec.Template, model, configMaps)
+		return workloadIdentity("Deployment", &o.ObjectMeta, &o.Spec.Template, configMaps)
 	case *appsv1.StatefulSet:
-		return workloadIdentity("StatefulSet", &o.ObjectMeta, &o.Spec.Template, model, configMaps)
+		return workloadIdentity("StatefulSet", &o.ObjectMeta, &o.Spec.Template, configMaps)
 	case *batchv1.Job:
-		return workloadIdentity("Job", &o.ObjectMeta, &o.Spec.Template, model, configMaps)
+		return workloadIdentity("Job", &o.ObjectMeta, &o.Spec.Template, configMaps)
 	case *unstructured.Unstructured:
 		if o.GetKind() == "FlinkDeployment" {
-			m, _ := model.(*cluster.FlinkDeploymentObject)
-			if m == nil {
-				m = cluster.FlinkDeployment(o, reading)
-			}
-			return flinkDeploymentIdentity(o, m)
+			return flinkDeploymentIdentity(o, cluster.FlinkDeployment(o, reading))
 		}
 	}
 	return Identity{}, nil, false
@@ -159,11 +139,8 @@ func configMapIdentity(cm *corev1.ConfigMap, o *cluster.ConfigMapObject) (Identi
 	return id, o.Configs, true
 }
 
-func workloadIdentity(kind string, meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, model any, configMaps ConfigMaps) (Identity, []*cluster.Configuration, bool) {
-	w, ok := model.(*cluster.WorkloadObject)
-	if !ok || w == nil || !modelOf(w, tpl) {
-		w, ok = cluster.Workload(meta, tpl, reading)
-	}
+func workloadIdentity(kind string, meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, configMaps ConfigMaps) (Identity, []*cluster.Configuration, bool) {
+	w, ok := cluster.Workload(meta, tpl, reading)
 	if !ok || w.Pod.Role != recognise.JobManager {
 		return Identity{}, nil, false
 	}
@@ -195,13 +172,6 @@ func workloadIdentity(kind string, meta *metav1.ObjectMeta, tpl *corev1.PodTempl
 		id.Key = meta.Namespace + "/" + kind + "/" + meta.Name
 	}
 	return id, configs, true
-}
-
-// modelOf reports whether w is a model of tpl: its container is one of
-// tpl's, not of a copy.
-func modelOf(w *cluster.WorkloadObject, tpl *corev1.PodTemplateSpec) bool {
-	i := w.Pod.Container
-	return i >= 0 && i < len(tpl.Spec.Containers) && &tpl.Spec.Containers[i] == w.Container
 }
 
 func flinkDeploymentIdentity(u *unstructured.Unstructured, o *cluster.FlinkDeploymentObject) (Identity, []*cluster.Configuration, bool) {

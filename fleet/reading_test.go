@@ -25,7 +25,6 @@ import (
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/cluster"
 	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
-	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
 	"github.com/flink-ha-webhook/flink-ha-webhook/recognise"
 )
 
@@ -326,7 +325,7 @@ func TestReadingShortcutsChangeNothing(t *testing.T) {
 		}
 		for _, o := range objs {
 			got, ok := Identify(o, in.lookup)
-			want, configs, wantOK := identify(o, nil, in.lookup)
+			want, configs, wantOK := identify(o, in.lookup)
 			if wantOK {
 				want.referenceRead(configs)
 				n++
@@ -367,7 +366,7 @@ func TestGroupedReadingIsEachVersionsReading(t *testing.T) {
 			}
 			n++
 			unknown, _ := pin.pin(in.obj, pin.values[0])
-			_, configs, _ := identify(unknown, nil, in.lookup)
+			_, configs, _ := identify(unknown, in.lookup)
 			// The lines the grouped reading covers: a JobManager of
 			// unknown version that mounts only config.yaml is read as
 			// the 1.19+ lines read it, as the ConfigMap alone is.
@@ -410,7 +409,7 @@ func TestGroupedReadingIsEachVersionsReading(t *testing.T) {
 // configurations of each object of the benchmark of Identify.
 func BenchmarkReading(b *testing.B) {
 	for _, c := range benchObjects() {
-		id, configs, ok := identify(c.obj, nil, nil)
+		id, configs, ok := identify(c.obj, nil)
 		require.True(b, ok)
 		for _, r := range []struct {
 			name string
@@ -424,99 +423,5 @@ func BenchmarkReading(b *testing.B) {
 				}
 			})
 		}
-	}
-}
-
-// buildModel is what the webhook's rules build for obj under p, or nil.
-func buildModel(obj metav1.Object, p *policy.Policy) any {
-	workload := func(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec) any {
-		if w, ok := cluster.Workload(meta, tpl, p); ok {
-			return w
-		}
-		return nil
-	}
-	switch o := obj.(type) {
-	case *corev1.ConfigMap:
-		return cluster.ConfigMap(o, p)
-	case *appsv1.Deployment:
-		return workload(&o.ObjectMeta, &o.Spec.Template)
-	case *appsv1.StatefulSet:
-		return workload(&o.ObjectMeta, &o.Spec.Template)
-	case *batchv1.Job:
-		return workload(&o.ObjectMeta, &o.Spec.Template)
-	case *unstructured.Unstructured:
-		return cluster.FlinkDeployment(o, p)
-	}
-	return nil
-}
-
-// TestIdentifyModelIsIdentify: the identity read from the model the rules
-// built, under their policy or another, is the one Identify reads; a model
-// of another object or kind is not used.
-func TestIdentifyModelIsIdentify(t *testing.T) {
-	t.Parallel()
-	optIn := policy.Default()
-	optIn.Mode = policy.ModeOptIn
-	images, _ := pins()
-	n := 0
-	for _, in := range corpus(t) {
-		objs := []metav1.Object{in.obj}
-		if o, ok := pinImage(in.obj, images[len(images)-2]); ok {
-			objs = append(objs, o)
-		}
-		for _, o := range objs {
-			want, wantOK := Identify(o, in.lookup)
-			other := jobManager("a", "other", "", "flink:1.18", nil, "-Dkubernetes.cluster-id=other")
-			for name, model := range map[string]any{
-				"the default policy's":      buildModel(o, policy.Default()),
-				"an opt-in policy's":        buildModel(o, optIn),
-				"none":                      nil,
-				"another object's":          buildModel(other, policy.Default()),
-				"a copy's":                  buildModel(copyOf(o), policy.Default()),
-				"a ConfigMap's, by mistake": cluster.ConfigMap(conf("a", "c", haConf), policy.Default()),
-			} {
-				if _, isCM := o.(*corev1.ConfigMap); isCM && name == "a ConfigMap's, by mistake" {
-					continue // a ConfigMap's model of another ConfigMap cannot be told apart
-				}
-				got, ok := IdentifyModel(o, model, in.lookup)
-				assert.Equal(t, wantOK, ok, in.name+": "+name)
-				assert.Equal(t, want, got, in.name+": "+name)
-				n++
-			}
-		}
-	}
-	assert.Greater(t, n, 6000, "identities compared")
-}
-
-// copyOf is a deep copy of obj.
-func copyOf(obj metav1.Object) metav1.Object {
-	switch o := obj.(type) {
-	case *corev1.ConfigMap:
-		return o.DeepCopy()
-	case *appsv1.Deployment:
-		return o.DeepCopy()
-	case *appsv1.StatefulSet:
-		return o.DeepCopy()
-	case *batchv1.Job:
-		return o.DeepCopy()
-	case *unstructured.Unstructured:
-		return o.DeepCopy()
-	}
-	return obj
-}
-
-// BenchmarkIdentifyModel is BenchmarkIdentify with the model the rules
-// built: what is left of Identify's cost when the handler passes it.
-func BenchmarkIdentifyModel(b *testing.B) {
-	for _, c := range benchObjects() {
-		model := buildModel(c.obj, policy.Default())
-		b.Run(c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, ok := IdentifyModel(c.obj, model, nil); !ok {
-					b.Fatal("no identity")
-				}
-			}
-		})
 	}
 }
