@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -20,19 +19,6 @@ import (
 type noop struct {
 	cmd  *exec.Cmd
 	done chan error
-}
-
-// build builds the command pkg into dir/name as the Dockerfile builds the
-// image's (static, no symbol tables), so that the webhooks' memory is the
-// memory of what a cluster runs. The bench runs from the module's root.
-func build(dir, name, pkg string) (string, error) {
-	bin := filepath.Join(dir, name)
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, pkg)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build %s: %v: %s", pkg, err, out)
-	}
-	return bin, nil
 }
 
 // startNoop runs bin at ep with env (the deployment's runtime settings,

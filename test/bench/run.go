@@ -13,12 +13,12 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/test/controlplane"
 )
@@ -113,10 +113,10 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if b.env, err = deploymentEnv(); err != nil {
 		return err
 	}
-	if b.bin, err = build(dir, "flink-ha-webhook", "./cmd/webhook"); err != nil {
+	if b.bin, err = controlplane.Build(dir, "flink-ha-webhook", "./cmd/webhook", true); err != nil {
 		return err
 	}
-	if b.noopBin, err = build(dir, "noop", "./test/bench/noop"); err != nil {
+	if b.noopBin, err = controlplane.Build(dir, "noop", "./test/bench/noop", true); err != nil {
 		return err
 	}
 	b.plane, err = controlplane.Start(controlplane.Options{
@@ -437,15 +437,15 @@ func (b *bench) setMode(ctx context.Context, m mode) error {
 	switch m {
 	case modeNone:
 		err = errors.Join(
-			ignoreNotFound(adm.MutatingWebhookConfigurations().Delete(ctx, b.mutating.Name, metav1.DeleteOptions{})),
-			ignoreNotFound(adm.ValidatingWebhookConfigurations().Delete(ctx, b.validating.Name, metav1.DeleteOptions{})))
+			client.IgnoreNotFound(adm.MutatingWebhookConfigurations().Delete(ctx, b.mutating.Name, metav1.DeleteOptions{})),
+			client.IgnoreNotFound(adm.ValidatingWebhookConfigurations().Delete(ctx, b.validating.Name, metav1.DeleteOptions{})))
 	default:
 		mw, vw := b.mutating.DeepCopy(), b.validating.DeepCopy()
 		mw.ObjectMeta = metav1.ObjectMeta{Name: mw.Name, Annotations: mw.Annotations}
 		vw.ObjectMeta = metav1.ObjectMeta{Name: vw.Name, Annotations: vw.Annotations}
 		_, err1 := adm.MutatingWebhookConfigurations().Create(ctx, mw, metav1.CreateOptions{})
 		_, err2 := adm.ValidatingWebhookConfigurations().Create(ctx, vw, metav1.CreateOptions{})
-		err = errors.Join(ignoreExists(err1), ignoreExists(err2))
+		err = errors.Join(client.IgnoreAlreadyExists(err1), client.IgnoreAlreadyExists(err2))
 		if err == nil && m == modeNoop {
 			if b.noop, err = startNoop(b.noopBin, b.plane.Webhook, b.env); err == nil {
 				b.rss[m].attach(b.noop.pid())
@@ -517,20 +517,6 @@ func (b *bench) stopServers() {
 		b.noop = nil
 		b.rss[modeNoop].detach()
 	}
-}
-
-func ignoreNotFound(err error) error {
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
-}
-
-func ignoreExists(err error) error {
-	if apierrors.IsAlreadyExists(err) {
-		return nil
-	}
-	return err
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }

@@ -34,15 +34,29 @@ type WebhookServer struct {
 
 // BuildWebhook builds the flink-ha-webhook binary of this checkout into dir.
 func BuildWebhook(dir string) (string, error) {
+	return Build(dir, "flink-ha-webhook", "./cmd/webhook", false)
+}
+
+// Build builds the command pkg of this checkout into dir/name; with image,
+// as the Dockerfile builds the image's binary (static, no symbol tables),
+// so that its memory is that of what a cluster runs.
+func Build(dir, name, pkg string, image bool) (string, error) {
 	root, err := moduleRoot()
 	if err != nil {
 		return "", err
 	}
-	bin := filepath.Join(dir, "flink-ha-webhook")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/webhook")
+	bin := filepath.Join(dir, name)
+	args := []string{"build", "-o", bin}
+	if image {
+		args = append(args, "-trimpath", "-ldflags=-s -w")
+	}
+	build := exec.Command("go", append(args, pkg)...)
 	build.Dir = root
+	if image {
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	}
 	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %v: %s", err, out)
+		return "", fmt.Errorf("go build %s: %v: %s", pkg, err, out)
 	}
 	return bin, nil
 }
