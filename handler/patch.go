@@ -247,7 +247,7 @@ func members(d []byte) ([]member, error) {
 			i = skipSpace(d, i+1)
 		}
 	}
-	if !slices.IsSortedFunc(out, compareMembers) {
+	if !strictlySorted(out) {
 		slices.SortStableFunc(out, compareMembers)
 		// Of equal keys, keep the last.
 		w := 0
@@ -265,6 +265,17 @@ func members(d []byte) ([]member, error) {
 }
 
 func compareMembers(a, b member) int { return bytes.Compare(a.key, b.key) }
+
+// strictlySorted reports whether the keys are in order and none is
+// written twice, as json.Marshal writes objects.
+func strictlySorted(ms []member) bool {
+	for i := 1; i < len(ms); i++ {
+		if bytes.Compare(ms[i-1].key, ms[i].key) >= 0 {
+			return false
+		}
+	}
+	return true
+}
 
 // decodeKey decodes a JSON string: one of plain ASCII without escapes, as
 // almost every key is, is its bytes between the quotes, not copied.

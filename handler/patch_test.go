@@ -17,6 +17,9 @@ func TestPatch(t *testing.T) {
 	t.Parallel()
 	cases := map[string]struct{ before, after, patch string }{
 		"nothing changed gives no patch": {`{"a":[1,2]}`, `{"a":[1,2]}`, `null`},
+		"of a key written twice in order, the last value counts": {
+			`{"a":1,"a":2,"b":3}`, `{"a":2,"b":4}`, `[{"op":"replace","path":"/b","value":4}]`,
+		},
 		"an element inserted into a list is one add": {
 			`{"args":["jobmanager","a","b","c"]}`, `{"args":["jobmanager","$(POD_IP)","a","b","c"]}`,
 			`[{"op":"add","path":"/args/1","value":"$(POD_IP)"}]`},
