@@ -122,7 +122,12 @@ var bindingEvents = handler.Funcs{
 }
 
 func queueNamespace(o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Name: o.GetNamespace()}})
+	q.Add(namespaceRequest(o.GetNamespace()))
+}
+
+// namespaceRequest is the request to reconcile namespace ns.
+func namespaceRequest(ns string) reconcile.Request {
+	return reconcile.Request{NamespacedName: types.NamespacedName{Name: ns}}
 }
 
 // namespaceOf queues the namespace of a workload that runs under the
@@ -131,7 +136,7 @@ func (r *Reconciler) namespaceOf(ctx context.Context, o client.Object) []reconci
 	if !r.usesAccount(ctx, o) {
 		return nil
 	}
-	return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: o.GetNamespace()}}}
+	return []reconcile.Request{namespaceRequest(o.GetNamespace())}
 }
 
 // relabelled queues a namespace whose labels changed: another
@@ -139,7 +144,7 @@ func (r *Reconciler) namespaceOf(ctx context.Context, o client.Object) []reconci
 var relabelled = handler.Funcs{
 	UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 		if !labels.Equals(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels()) {
-			q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Name: e.ObjectNew.GetName()}})
+			q.Add(namespaceRequest(e.ObjectNew.GetName()))
 		}
 	},
 }
@@ -201,7 +206,7 @@ func (r *Reconciler) namespacesWithFlink(ctx context.Context, _ client.Object) [
 	}
 	reqs := make([]reconcile.Request, 0, len(seen))
 	for ns := range seen {
-		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: ns}})
+		reqs = append(reqs, namespaceRequest(ns))
 	}
 	return reqs
 }
