@@ -22,10 +22,11 @@ type noop struct {
 }
 
 // startNoop runs bin at ep with env (the deployment's runtime settings,
-// like serve's) and returns once it completes a TLS handshake.
-func startNoop(bin string, ep controlplane.WebhookEndpoint, env []string) (*noop, error) {
+// like serve's), with args added to its own, and returns once it
+// completes a TLS handshake.
+func startNoop(bin string, ep controlplane.WebhookEndpoint, env []string, args ...string) (*noop, error) {
 	addr := net.JoinHostPort(ep.Host, strconv.Itoa(ep.Port))
-	cmd := exec.Command(bin, "-addr", addr, "-cert-dir", ep.CertDir)
+	cmd := exec.Command(bin, append([]string{"-addr", addr, "-cert-dir", ep.CertDir}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/flink-ha-webhook/flink-ha-webhook/handler"
 	"github.com/flink-ha-webhook/flink-ha-webhook/test/controlplane"
 )
 
@@ -28,6 +29,8 @@ type config struct {
 	profile                              profiler
 	// serveFlags are added to serve's own (serveArgs).
 	serveFlags []string
+	// patching adds the mode modePatching.
+	patching bool
 }
 
 type mode string
@@ -36,9 +39,20 @@ const (
 	modeNone  mode = "no webhook"
 	modeNoop  mode = "no-op webhook"
 	modeServe mode = "flink-ha-webhook"
+	// modePatching is the no-op webhook answering every mutating review
+	// with a patch of one annotation: the floor of any webhook that
+	// changes what it admits, for the API server then encodes the object,
+	// applies the patch and decodes the result.
+	modePatching mode = "patching no-op"
 )
 
-var modes = []mode{modeNone, modeNoop, modeServe}
+// modes are the modes cfg runs, in the order of a round.
+func (cfg config) modes() []mode {
+	if cfg.patching {
+		return []mode{modeNone, modeNoop, modePatching, modeServe}
+	}
+	return []mode{modeNone, modeNoop, modeServe}
+}
 
 // ours matches every webhook of flink-ha-webhook in WebhookStats.
 const ours = ".webhook.flink-ha"
@@ -61,6 +75,7 @@ type bench struct {
 	validating *admissionregistrationv1.ValidatingWebhookConfiguration
 	serve      *controlplane.WebhookServer
 	noop       *noop
+	noopMode   mode
 	probeNS    string
 	namespaces int
 
@@ -105,7 +120,8 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	}
 	defer os.RemoveAll(dir)
 	b := &bench{cfg: cfg, sequential: map[mode][]time.Duration{}, concurrent: map[mode][]time.Duration{}, calls: map[mode]controlplane.WebhookStats{},
-		cpu: map[mode]*cpuUse{}, rss: map[mode]*rssSampler{modeNoop: {}, modeServe: {}}, serveRequests: map[string]*[3]float64{}}
+		cpu: map[mode]*cpuUse{}, rss: map[mode]*rssSampler{modeNoop: {}, modePatching: {}, modeServe: {}}, serveRequests: map[string]*[3]float64{}}
+	modes := cfg.modes()
 	for _, m := range modes {
 		b.cpu[m] = &cpuUse{}
 	}
@@ -446,8 +462,13 @@ func (b *bench) setMode(ctx context.Context, m mode) error {
 		_, err1 := adm.MutatingWebhookConfigurations().Create(ctx, mw, metav1.CreateOptions{})
 		_, err2 := adm.ValidatingWebhookConfigurations().Create(ctx, vw, metav1.CreateOptions{})
 		err = errors.Join(client.IgnoreAlreadyExists(err1), client.IgnoreAlreadyExists(err2))
-		if err == nil && m == modeNoop {
-			if b.noop, err = startNoop(b.noopBin, b.plane.Webhook, b.env); err == nil {
+		if err == nil && (m == modeNoop || m == modePatching) {
+			var args []string
+			if m == modePatching {
+				args = []string{"-patch-path", handler.MutatePath}
+			}
+			if b.noop, err = startNoop(b.noopBin, b.plane.Webhook, b.env, args...); err == nil {
+				b.noopMode = m
 				b.rss[m].attach(b.noop.pid())
 			}
 		}
@@ -515,7 +536,7 @@ func (b *bench) stopServers() {
 			fmt.Fprintln(os.Stderr, "bench: stopping the no-op webhook:", err)
 		}
 		b.noop = nil
-		b.rss[modeNoop].detach()
+		b.rss[b.noopMode].detach()
 	}
 }
 
@@ -532,18 +553,30 @@ func (b *bench) report(out io.Writer) {
 		{fmt.Sprintf("Concurrent creates: %d objects a round from %d clients, %d rounds", b.cfg.concurrent, b.cfg.clients, b.cfg.rounds), b.concurrent},
 	} {
 		fmt.Fprintf(out, "\n%s (ms per object)\n", w.title)
-		none, noop := summarise(w.lat[modeNone]), summarise(w.lat[modeNoop])
-		fmt.Fprintln(tw, "mode\tobjects\tmean\tp50\tp99\tmean / none\tmean / no-op\tp99 / no-op\t")
-		for _, m := range modes {
+		none, noop, patching := summarise(w.lat[modeNone]), summarise(w.lat[modeNoop]), summarise(w.lat[modePatching])
+		head := "mode\tobjects\tmean\tp50\tp99\tmean / none\tmean / no-op\tp99 / no-op\t"
+		if b.cfg.patching {
+			head += "mean / patching\tp99 / patching\t"
+		}
+		fmt.Fprintln(tw, head)
+		for _, m := range b.cfg.modes() {
 			s := summarise(w.lat[m])
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t\n", m, s.n, ms(s.mean), ms(s.p50), ms(s.p99),
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t", m, s.n, ms(s.mean), ms(s.p50), ms(s.p99),
 				float64(s.mean)/float64(none.mean), float64(s.mean)/float64(noop.mean), float64(s.p99)/float64(noop.p99))
+			if b.cfg.patching {
+				fmt.Fprintf(tw, "%.2f\t%.2f\t", float64(s.mean)/float64(patching.mean), float64(s.p99)/float64(patching.p99))
+			}
+			fmt.Fprintln(tw)
 		}
 		tw.Flush()
 	}
 
 	fmt.Fprintln(out, "\nThe API server's webhook calls during the creates (apiserver_admission_webhook_admission_duration_seconds)")
-	fmt.Fprintln(tw, "webhook\ttype\tcalls (no-op)\tms per call (no-op)\tcalls (ours)\tms per call (ours)\tratio\t")
+	head := "webhook\ttype\tcalls (no-op)\tms per call (no-op)\tcalls (ours)\tms per call (ours)\tratio\t"
+	if b.cfg.patching {
+		head += "ms per call (patching no-op)\tours / patching\t"
+	}
+	fmt.Fprintln(tw, head)
 	keys := map[controlplane.WebhookCall]bool{}
 	for _, m := range []mode{modeNoop, modeServe} {
 		for k := range b.calls[m] {
@@ -552,21 +585,23 @@ func (b *bench) report(out io.Writer) {
 			}
 		}
 	}
-	var all [2]controlplane.WebhookTotals
+	row := func(name, typ string, k controlplane.WebhookCall) {
+		n, o, p := b.calls[modeNoop].Sum(k), b.calls[modeServe].Sum(k), b.calls[modePatching].Sum(k)
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.3f\t%.0f\t%.3f\t%.2f\t", name, typ, n.Count, 1000*n.Seconds/n.Count, o.Count, 1000*o.Seconds/o.Count,
+			(o.Seconds/o.Count)/(n.Seconds/n.Count))
+		if b.cfg.patching {
+			fmt.Fprintf(tw, "%.3f\t%.2f\t", 1000*p.Seconds/p.Count, (o.Seconds/o.Count)/(p.Seconds/p.Count))
+		}
+		fmt.Fprintln(tw)
+	}
 	for _, name := range []string{"ha-configmaps", "flink-config", "flink-workloads", "flinkdeployments"} {
 		for _, typ := range []string{"admit", "validating"} {
-			k := controlplane.WebhookCall{Name: name + ours, Type: typ}
-			if !keys[k] {
-				continue
+			if k := (controlplane.WebhookCall{Name: name + ours, Type: typ}); keys[k] {
+				row(name, typ, k)
 			}
-			n, o := b.calls[modeNoop].Sum(k), b.calls[modeServe].Sum(k)
-			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.3f\t%.0f\t%.3f\t%.2f\t\n", name, typ, n.Count, 1000*n.Seconds/n.Count, o.Count, 1000*o.Seconds/o.Count,
-				(o.Seconds/o.Count)/(n.Seconds/n.Count))
 		}
 	}
-	all[0], all[1] = b.calls[modeNoop].Sum(controlplane.WebhookCall{Name: ours}), b.calls[modeServe].Sum(controlplane.WebhookCall{Name: ours})
-	fmt.Fprintf(tw, "all\t\t%.0f\t%.3f\t%.0f\t%.3f\t%.2f\t\n", all[0].Count, 1000*all[0].Seconds/all[0].Count, all[1].Count, 1000*all[1].Seconds/all[1].Count,
-		(all[1].Seconds/all[1].Count)/(all[0].Seconds/all[0].Count))
+	row("all", "", controlplane.WebhookCall{Name: ours})
 	tw.Flush()
 
 	r := b.reapply
@@ -590,7 +625,7 @@ func (b *bench) report(out io.Writer) {
 func (b *bench) reportCosts(out io.Writer, tw *tabwriter.Writer) {
 	fmt.Fprintln(out, "\nCPU during the creates, summed over the rounds (a share is CPU time over the rounds' time, of one core)")
 	fmt.Fprintln(tw, "mode\tseconds\tAPI server CPU s\tshare\tms per object\twebhook CPU s\tshare\tms per object\t")
-	for _, m := range modes {
+	for _, m := range b.cfg.modes() {
 		u := b.cpu[m]
 		if u.objects == 0 {
 			continue
@@ -615,7 +650,7 @@ func (b *bench) reportCosts(out io.Writer, tw *tabwriter.Writer) {
 
 	fmt.Fprintln(out, "\nMemory of the webhook processes under this load (RSS sampled every 100 ms; anonymous and file-backed at the end of the last round)")
 	fmt.Fprintln(tw, "webhook\tRSS at most\tkernel peak (VmHWM)\tRSS at the end\tanonymous\tfile\t")
-	for _, m := range []mode{modeNoop, modeServe} {
+	for _, m := range b.cfg.modes()[1:] {
 		r := b.rss[m]
 		r.mu.Lock()
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", m, mib(r.maxRSS), mib(r.maxHWM), mib(r.last.rss), mib(r.last.anon), mib(r.last.file))

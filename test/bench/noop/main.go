@@ -1,5 +1,6 @@
 // Command noop is an admission webhook that allows everything without a
-// patch, served as serve serves: TLS 1.2 or later, HTTP/2, the given
+// patch (with -patch-path, with a one-operation patch of each review sent
+// there), served as serve serves: TLS 1.2 or later, HTTP/2, the given
 // certificate. The bench runs it as a process of its own, as such a
 // webhook runs in a cluster, so that the floor it measures pays what serve
 // pays for being a separate process: its own scheduling, its own runtime.
@@ -24,15 +25,20 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9443", "address to serve on")
 	certDir := flag.String("cert-dir", "", "directory with tls.crt and tls.key")
+	patchPath := flag.String("patch-path", "", "answer reviews sent to this path with a patch that adds an annotation")
 	flag.Parse()
-	if err := run(*addr, *certDir); err != nil {
+	h := http.HandlerFunc(noop.Allow)
+	if *patchPath != "" {
+		h = noop.Patching(*patchPath)
+	}
+	if err := run(*addr, *certDir, h); err != nil {
 		fmt.Fprintln(os.Stderr, "noop:", err)
 		os.Exit(1)
 	}
 }
 
 // run serves until SIGTERM or SIGINT.
-func run(addr, certDir string) error {
+func run(addr, certDir string, h http.Handler) error {
 	cert, err := tls.LoadX509KeyPair(filepath.Join(certDir, "tls.crt"), filepath.Join(certDir, "tls.key"))
 	if err != nil {
 		return err
@@ -42,7 +48,7 @@ func run(addr, certDir string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(noop.Allow), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(l) }()
 	sigs := make(chan os.Signal, 1)
