@@ -9,13 +9,13 @@ import (
 	gomodulesjsonpatch "gomodules.xyz/jsonpatch/v2"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -91,28 +91,84 @@ func annotationOps(have, want map[string]string) []gomodulesjsonpatch.JsonPatchO
 	return ops
 }
 
-// Field indexes of the metadata-only cache.
-const (
-	indexClusterID   = "flink-ha-webhook.clusterID"
-	indexStoragePath = "flink-ha-webhook.storagePath"
-)
+// collisionIndex is the one index the collision check adds to the
+// informer of each kind it reads.
+const collisionIndex = "flink-ha-webhook.collisions"
+
+// Keys of collisionIndex. Their prefixes differ in the first byte, so a
+// cluster-id key never equals a storage path key, whatever the values;
+// a namespace has no "/", so the first one ends it.
+func clusterIDKey(namespace, clusterID string) string { return "id:" + namespace + "/" + clusterID }
+func storagePathKey(path string) string               { return "path:" + path }
+
+// collisionIndexers index an object by its recorded cluster-id, in its
+// namespace, and its recorded HA storage path, cluster-wide: one key each,
+// none for an object that records neither.
+var collisionIndexers = toolscache.Indexers{collisionIndex: collisionKeys}
+
+func collisionKeys(obj any) ([]string, error) {
+	if tombstone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		obj = tombstone.Obj
+	}
+	o, ok := obj.(metav1.Object)
+	if !ok {
+		// An error here would make the store panic; an object the
+		// check cannot read cannot collide either.
+		return nil, nil
+	}
+	id, path := annotation(o, AnnotationClusterID), annotation(o, AnnotationStoragePath)
+	if id == "" && path == "" {
+		return nil, nil
+	}
+	keys := make([]string, 0, 2)
+	if id != "" {
+		keys = append(keys, clusterIDKey(o.GetNamespace(), id))
+	}
+	if path != "" {
+		keys = append(keys, storagePathKey(path))
+	}
+	return keys, nil
+}
+
+// annotation reads one annotation of a cached object without copying
+// them all, which GetAnnotations of an Unstructured does.
+func annotation(o metav1.Object, key string) string {
+	if u, ok := o.(*unstructured.Unstructured); ok {
+		v, _, _ := unstructured.NestedString(u.Object, "metadata", "annotations", key)
+		return v
+	}
+	return o.GetAnnotations()[key]
+}
 
 // Collisions answers, from the manager's cache of the objects that can
-// define Flink clusters indexed by the recorded annotations, which other
-// cluster already uses a cluster-id or an HA storage path. It reads the
-// same informers as the account reconciler (workloads as typed objects,
-// FlinkDeployments as unstructured ones, both slimmed by the cache's
-// transforms to what the two read) and ConfigMaps' metadata, which the
-// safety net watches too: one watch per kind.
+// define Flink clusters, which other cluster already uses a cluster-id or
+// an HA storage path. It reads the same informers as the account
+// reconciler (workloads as typed objects, FlinkDeployments as unstructured
+// ones, both slimmed by the cache's transforms to what the two read) and
+// ConfigMaps' metadata, which the safety net watches too: one watch per
+// kind. Each informer carries one index of its own over the recorded
+// annotations (collisionIndexers: the cluster-id under its namespace, the
+// storage path cluster-wide), which the check reads directly, so a review
+// costs a map look-up per kind and key, and an annotated object two index
+// entries.
 type Collisions struct {
-	reader client.Reader
-	kinds  []collisionKind
+	kinds []collisionKind
 }
 
 type collisionKind struct {
-	kind string
-	obj  client.Object
-	list func() client.ObjectList
+	kind    string
+	indexer toolscache.Indexer
+	synced  toolscache.InformerSynced
+}
+
+// newCollisions reads indexers (each with collisionIndexers) as the given
+// kinds, in order, all synced.
+func newCollisions(kinds []string, indexers []toolscache.Indexer) *Collisions {
+	c := &Collisions{}
+	for i, k := range kinds {
+		c.kinds = append(c.kinds, collisionKind{kind: k, indexer: indexers[i], synced: func() bool { return true }})
+	}
+	return c
 }
 
 // ValidatingWithCollisions is Validating that also denies a cluster whose
@@ -121,49 +177,52 @@ func ValidatingWithCollisions(p *policy.Policy, checker AccessChecker, c *Collis
 	return &validator{policy: p, checker: checker, collisions: c}
 }
 
-// collisionTimeout bounds a look-up in the cache; one that takes longer
-// (a cache still syncing) is a warning, never a denial.
+// collisionTimeout bounds the wait for a kind's informer to finish its
+// first sync; a review that comes before (a replica still starting) is
+// warned, never denied. Once synced, a look-up never waits.
 const collisionTimeout = time.Second
 
 // SetupCollisions indexes ConfigMaps (their metadata), Deployments,
 // StatefulSets, Jobs and, where their CRD is installed, FlinkDeployments
 // in mgr's cache by the recorded annotations. The cache should keep those
-// annotations in whatever it strips (accounts.CacheOptions does).
+// annotations in whatever it strips (accounts.CacheOptions does). It must
+// run before mgr starts.
 func SetupCollisions(ctx context.Context, mgr ctrl.Manager) (*Collisions, error) {
 	configMaps := &metav1.PartialObjectMetadata{}
 	configMaps.SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"})
-	c := &Collisions{reader: mgr.GetCache(), kinds: []collisionKind{
-		{"ConfigMap", configMaps, func() client.ObjectList {
-			l := &metav1.PartialObjectMetadataList{}
-			l.SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: "ConfigMapList"})
-			return l
-		}},
-		{"Deployment", &appsv1.Deployment{}, func() client.ObjectList { return &appsv1.DeploymentList{} }},
-		{"StatefulSet", &appsv1.StatefulSet{}, func() client.ObjectList { return &appsv1.StatefulSetList{} }},
-		{"Job", &batchv1.Job{}, func() client.ObjectList { return &batchv1.JobList{} }},
-	}}
+	kinds := []struct {
+		kind string
+		obj  client.Object
+	}{
+		{"ConfigMap", configMaps},
+		{"Deployment", &appsv1.Deployment{}},
+		{"StatefulSet", &appsv1.StatefulSet{}},
+		{"Job", &batchv1.Job{}},
+	}
 	fd := FlinkDeploymentKind.WithVersion("v1beta1")
 	if _, err := mgr.GetRESTMapper().RESTMapping(FlinkDeploymentKind, fd.Version); err == nil {
 		obj := &unstructured.Unstructured{}
 		obj.SetGroupVersionKind(fd)
-		c.kinds = append(c.kinds, collisionKind{fd.Kind, obj, func() client.ObjectList {
-			l := &unstructured.UnstructuredList{}
-			l.SetGroupVersionKind(fd.GroupVersion().WithKind(fd.Kind + "List"))
-			return l
-		}})
+		kinds = append(kinds, struct {
+			kind string
+			obj  client.Object
+		}{fd.Kind, obj})
 	}
-	for _, k := range c.kinds {
-		for index, annotation := range map[string]string{indexClusterID: AnnotationClusterID, indexStoragePath: AnnotationStoragePath} {
-			err := mgr.GetFieldIndexer().IndexField(ctx, k.obj, index, func(o client.Object) []string {
-				if v := o.GetAnnotations()[annotation]; v != "" {
-					return []string{v}
-				}
-				return nil
-			})
-			if err != nil {
-				return nil, fmt.Errorf("indexing %s metadata: %w", k.kind, err)
-			}
+	c := &Collisions{}
+	for _, k := range kinds {
+		informer, err := mgr.GetCache().GetInformer(ctx, k.obj, cache.BlockUntilSynced(false))
+		if err != nil {
+			return nil, fmt.Errorf("watching %ss for the collision check: %w", k.kind, err)
 		}
+		withIndexer, ok := informer.(interface{ GetIndexer() toolscache.Indexer })
+		if !ok {
+			return nil, fmt.Errorf("the cache's informer of %ss (%T) has no indexer for the collision check to read; "+
+				"run it with the manager's own cache or --check-collisions=false", k.kind, informer)
+		}
+		if err := informer.AddIndexers(collisionIndexers); err != nil {
+			return nil, fmt.Errorf("indexing %ss for the collision check: %w", k.kind, err)
+		}
+		c.kinds = append(c.kinds, collisionKind{kind: k.kind, indexer: withIndexer.GetIndexer(), synced: informer.HasSynced})
 	}
 	return c, nil
 }
@@ -184,7 +243,7 @@ func (c *Collisions) check(ctx context.Context, obj metav1.Object, namespace str
 	annotations := field.NewPath("metadata", "annotations")
 	var errs field.ErrorList
 	if id.ClusterID != "" {
-		other, err := c.other(ctx, id, indexClusterID, id.ClusterID, client.InNamespace(id.Namespace))
+		other, err := c.other(ctx, id, clusterIDKey(id.Namespace, id.ClusterID), false)
 		if err != nil {
 			return nil, []string{fmt.Sprintf("could not check whether another cluster uses cluster-id %q: %v", id.ClusterID, err)}
 		}
@@ -196,7 +255,7 @@ func (c *Collisions) check(ctx context.Context, obj metav1.Object, namespace str
 		}
 	}
 	if id.StoragePath != "" {
-		other, err := c.other(ctx, id, indexStoragePath, id.StoragePath)
+		other, err := c.other(ctx, id, storagePathKey(id.StoragePath), true)
 		if err != nil {
 			return errs, []string{fmt.Sprintf("could not check whether another cluster uses HA storage path %s: %v", id.StoragePath, err)}
 		}
@@ -209,32 +268,36 @@ func (c *Collisions) check(ctx context.Context, obj metav1.Object, namespace str
 	return errs, nil
 }
 
-// other names the first object of another cluster whose index holds value:
-// not the object itself (a re-apply), not an object of its own cluster.
-func (c *Collisions) other(ctx context.Context, id fleet.Identity, index, value string, opts ...client.ListOption) (string, error) {
+// other names the first object of another cluster indexed under key: not
+// the object itself (a re-apply), not an object of its own cluster. With
+// inNamespace it says where that object is. A kind whose informer has not
+// synced yet is waited for until ctx ends, then it is an error.
+func (c *Collisions) other(ctx context.Context, id fleet.Identity, key string, inNamespace bool) (string, error) {
+	selfKind, selfName, _ := strings.Cut(id.Object, "/")
 	for _, k := range c.kinds {
-		list := k.list()
-		if err := c.reader.List(ctx, list, append(opts, client.MatchingFields{index: value}, client.UnsafeDisableDeepCopy)...); err != nil {
+		if !k.synced() && !toolscache.WaitForCacheSync(ctx.Done(), k.synced) {
+			return "", fmt.Errorf("the cache of %ss has not synced yet", k.kind)
+		}
+		objs, err := k.indexer.ByIndex(collisionIndex, key)
+		if err != nil {
 			return "", err
 		}
-		var where string
-		// Read only: the cache's own objects (no deep copy).
-		_ = meta.EachListItem(list, func(ro runtime.Object) error {
-			o, ok := ro.(client.Object)
-			if !ok || where != "" {
-				return nil
+		// Read only: these are the cache's own objects.
+		for _, ro := range objs {
+			o, ok := ro.(metav1.Object)
+			if !ok {
+				continue
 			}
-			self := k.kind+"/"+o.GetName() == id.Object && o.GetNamespace() == id.Namespace
-			if self || o.GetAnnotations()[AnnotationCluster] == id.Key {
-				return nil
+			if self := k.kind == selfKind && o.GetName() == selfName && o.GetNamespace() == id.Namespace; self {
+				continue
 			}
-			where = k.kind + "/" + o.GetName()
-			if index == indexStoragePath {
+			if annotation(o, AnnotationCluster) == id.Key {
+				continue
+			}
+			where := k.kind + "/" + o.GetName()
+			if inNamespace {
 				where += " in namespace " + o.GetNamespace()
 			}
-			return nil
-		})
-		if where != "" {
 			return where, nil
 		}
 	}
