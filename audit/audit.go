@@ -136,7 +136,8 @@ type auditor struct {
 	c    Clients
 	opts Options
 	// configMaps are the configuration ConfigMaps fetched for JobManagers
-	// that mount them, by namespace/name (nil: not found).
+	// that mount them, by namespace/name (nil: not found), without what
+	// nothing reads (see slim).
 	configMaps map[string]*corev1.ConfigMap
 	getErr     error
 	// policies are the namespaces' policies, when Options.PolicyFor is set.
@@ -240,9 +241,24 @@ func (a *auditor) lookup(ctx context.Context, namespace string) fleet.ConfigMaps
 		case err != nil:
 			a.getErr = fmt.Errorf("reading ConfigMap %s in namespace %s: %w", name, namespace, err)
 			cm = nil
+		default:
+			slim(cm)
 		}
 		a.configMaps[key] = cm
 		return cm
+	}
+}
+
+// slim drops from a fetched configuration ConfigMap, kept until the audit
+// ends, what none of its readers read (fleet.Identify, and the rules judge
+// runs, which read its name, labels, owner references, the webhook's own
+// annotation and its data): its managed fields, and kubectl's
+// last-applied-configuration annotation, a second copy of all its data.
+func slim(cm *corev1.ConfigMap) {
+	cm.ManagedFields = nil
+	delete(cm.Annotations, corev1.LastAppliedConfigAnnotation)
+	if len(cm.Annotations) == 0 {
+		cm.Annotations = nil
 	}
 }
 
