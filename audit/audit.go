@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -44,7 +45,8 @@ type Options struct {
 	// over the policy file) in place of Policy.
 	PolicyFor func(ctx context.Context, namespace string) (*policy.Policy, error)
 	// ChunkSize is how many objects one list request returns (the API
-	// server pages larger lists); 0 means 500, as kubectl.
+	// server pages larger lists); 0 means 500, as kubectl. The audit holds
+	// one page of objects at a time.
 	ChunkSize int64
 	// Progress receives a line per page while a list takes more than one;
 	// nil says nothing.
@@ -134,7 +136,8 @@ type auditor struct {
 	c    Clients
 	opts Options
 	// configMaps are the configuration ConfigMaps fetched for JobManagers
-	// that mount them, by namespace/name (nil: not found).
+	// that mount them, by namespace/name (nil: not found), without what
+	// nothing reads (see slim).
 	configMaps map[string]*corev1.ConfigMap
 	getErr     error
 	// policies are the namespaces' policies, when Options.PolicyFor is set.
@@ -154,20 +157,20 @@ func (a *auditor) run(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	objs, err := a.flinkObjects(ctx)
-	if err != nil {
-		return nil, err
-	}
+	// Each object is identified and judged while its page is in hand, and
+	// only what the report prints is kept: the audit holds one page and
+	// its Flink clusters, not every workload of the cluster.
 	clusters := map[string]*Cluster{}
 	var ids []fleet.Identity
-	for _, o := range objs {
+	err = a.flinkObjects(ctx, func(o object) error {
 		id, ok := fleet.Identify(o.obj, a.lookup(ctx, o.obj.GetNamespace()))
 		if a.getErr != nil {
-			return nil, a.getErr
+			return a.getErr
 		}
 		if !ok {
-			continue
+			return nil
 		}
+		id = detached(id)
 		ids = append(ids, id)
 		cl := clusters[id.Key]
 		if cl == nil {
@@ -177,13 +180,17 @@ func (a *auditor) run(ctx context.Context) (*Report, error) {
 		cl.Objects = append(cl.Objects, id.Object)
 		p, err := a.policy(ctx, id.Namespace)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		a.judge(cl, o, p)
 		if mounted := a.mountedConfigMap(o.obj); mounted != nil && !slices.Contains(cl.Objects, "ConfigMap/"+mounted.Name) {
 			cl.Objects = append(cl.Objects, "ConfigMap/"+mounted.Name)
 			a.judge(cl, object{kind: schema.GroupKind{Kind: "ConfigMap"}, obj: mounted}, p)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	merged := fleet.Clusters(ids)
 	// Empty lists print as [], as kubectl prints an empty list's items.
@@ -234,10 +241,35 @@ func (a *auditor) lookup(ctx context.Context, namespace string) fleet.ConfigMaps
 		case err != nil:
 			a.getErr = fmt.Errorf("reading ConfigMap %s in namespace %s: %w", name, namespace, err)
 			cm = nil
+		default:
+			slim(cm)
 		}
 		a.configMaps[key] = cm
 		return cm
 	}
+}
+
+// slim drops from a fetched configuration ConfigMap, kept until the audit
+// ends, what none of its readers read (fleet.Identify, and the rules judge
+// runs, which read its name, labels, owner references, the webhook's own
+// annotation and its data): its managed fields, and kubectl's
+// last-applied-configuration annotation, a second copy of all its data.
+func slim(cm *corev1.ConfigMap) {
+	cm.ManagedFields = nil
+	delete(cm.Annotations, corev1.LastAppliedConfigAnnotation)
+	if len(cm.Annotations) == 0 {
+		cm.Annotations = nil
+	}
+}
+
+// detached is id holding no memory of the object it was read from: a
+// cluster-id or storageDir read from a configuration is a piece of the
+// file's or FLINK_PROPERTIES' whole text, which it would keep alive until
+// the audit ends. The other strings are the object's own fields or built
+// anew.
+func detached(id fleet.Identity) fleet.Identity {
+	id.ClusterID, id.StorageDir = strings.Clone(id.ClusterID), strings.Clone(id.StorageDir)
+	return id
 }
 
 func (a *auditor) mountedConfigMap(obj metav1.Object) *corev1.ConfigMap {
@@ -368,65 +400,88 @@ func (a *auditor) haConfigMaps(ctx context.Context) (map[string][]HAConfigMap, e
 }
 
 // flinkObjects lists the workloads and FlinkDeployments that may define
-// Flink clusters.
-func (a *auditor) flinkObjects(ctx context.Context) ([]object, error) {
-	var objs []object
+// Flink clusters, and hands each to each while its page is in hand, in the
+// order they are listed: Deployments, StatefulSets, Jobs, FlinkDeployments.
+// Nothing of a page is kept after it: what each keeps is each's.
+func (a *auditor) flinkObjects(ctx context.Context, each func(object) error) error {
 	ns := a.opts.Namespace
 	apps, batch := a.c.Kube.AppsV1(), a.c.Kube.BatchV1()
-	err := a.pages(ctx, "Deployments", func(opts metav1.ListOptions) (string, int, error) {
-		list, err := apps.Deployments(ns).List(ctx, opts)
-		if err != nil {
-			return "", 0, err
-		}
-		for i := range list.Items {
-			objs = append(objs, object{kind: schema.GroupKind{Group: "apps", Kind: "Deployment"}, obj: &list.Items[i]})
-		}
-		return list.Continue, len(list.Items), nil
-	})
+	err := eachListed(ctx, a, "Deployments", schema.GroupKind{Group: "apps", Kind: "Deployment"}, each,
+		func(opts metav1.ListOptions) ([]appsv1.Deployment, string, error) {
+			list, err := apps.Deployments(ns).List(ctx, opts)
+			if err != nil {
+				return nil, "", err
+			}
+			return list.Items, list.Continue, nil
+		})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	err = a.pages(ctx, "StatefulSets", func(opts metav1.ListOptions) (string, int, error) {
-		list, err := apps.StatefulSets(ns).List(ctx, opts)
-		if err != nil {
-			return "", 0, err
-		}
-		for i := range list.Items {
-			objs = append(objs, object{kind: schema.GroupKind{Group: "apps", Kind: "StatefulSet"}, obj: &list.Items[i]})
-		}
-		return list.Continue, len(list.Items), nil
-	})
+	err = eachListed(ctx, a, "StatefulSets", schema.GroupKind{Group: "apps", Kind: "StatefulSet"}, each,
+		func(opts metav1.ListOptions) ([]appsv1.StatefulSet, string, error) {
+			list, err := apps.StatefulSets(ns).List(ctx, opts)
+			if err != nil {
+				return nil, "", err
+			}
+			return list.Items, list.Continue, nil
+		})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	err = a.pages(ctx, "Jobs", func(opts metav1.ListOptions) (string, int, error) {
-		list, err := batch.Jobs(ns).List(ctx, opts)
-		if err != nil {
-			return "", 0, err
-		}
-		for i := range list.Items {
-			objs = append(objs, object{kind: schema.GroupKind{Group: "batch", Kind: "Job"}, obj: &list.Items[i]})
-		}
-		return list.Continue, len(list.Items), nil
-	})
+	err = eachListed(ctx, a, "Jobs", schema.GroupKind{Group: "batch", Kind: "Job"}, each,
+		func(opts metav1.ListOptions) ([]batchv1.Job, string, error) {
+			list, err := batch.Jobs(ns).List(ctx, opts)
+			if err != nil {
+				return nil, "", err
+			}
+			return list.Items, list.Continue, nil
+		})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	err = a.pages(ctx, "FlinkDeployments", func(opts metav1.ListOptions) (string, int, error) {
-		list, err := a.c.Dynamic.Resource(FlinkDeployments).Namespace(ns).List(ctx, opts)
-		if err != nil {
-			return "", 0, err
-		}
-		for i := range list.Items {
-			objs = append(objs, object{kind: handler.FlinkDeploymentKind, obj: &list.Items[i]})
-		}
-		return list.GetContinue(), len(list.Items), nil
-	})
-	if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
-		err = nil // the operator is not installed: there are none
-	}
-	return objs, err
+	return eachListed(ctx, a, "FlinkDeployments", handler.FlinkDeploymentKind, each,
+		func(opts metav1.ListOptions) ([]unstructured.Unstructured, string, error) {
+			list, err := a.c.Dynamic.Resource(FlinkDeployments).Namespace(ns).List(ctx, opts)
+			if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+				return nil, "", nil // the operator is not installed: there are none
+			}
+			if err != nil {
+				return nil, "", err
+			}
+			return list.Items, list.GetContinue(), nil
+		})
 }
+
+// eachListed runs a paginated list of what (list returns a page's items
+// and its continue token) and hands each item, as an object of kind, to
+// each before the next page is read. An error of each ends the list and
+// is returned as it is: it is no error of listing.
+func eachListed[T any, P interface {
+	*T
+	metav1.Object
+}](ctx context.Context, a *auditor, what string, kind schema.GroupKind, each func(object) error, list func(metav1.ListOptions) ([]T, string, error)) error {
+	var failed error
+	err := a.pages(ctx, what, func(opts metav1.ListOptions) (string, int, error) {
+		items, cont, err := list(opts)
+		if err != nil {
+			return "", 0, err
+		}
+		for i := range items {
+			if failed = each(object{kind: kind, obj: P(&items[i])}); failed != nil {
+				return "", 0, errStop
+			}
+		}
+		return cont, len(items), nil
+	})
+	if failed != nil {
+		return failed
+	}
+	return err
+}
+
+// errStop ends a list whose items could not be judged: eachListed
+// returns why.
+var errStop = errors.New("stopped")
 
 // pages runs a paginated list to its end, with a progress line per page
 // once a list takes more than one.

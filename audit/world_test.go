@@ -34,7 +34,7 @@ type world struct {
 	metadata *metadatafake.FakeMetadataClient
 }
 
-func newWorld(t *testing.T, manifests string) *world {
+func newWorld(t testing.TB, manifests string) *world {
 	t.Helper()
 	var typed, flink, metas []runtime.Object
 	for _, doc := range strings.Split(manifests, "\n---\n") {
