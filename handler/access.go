@@ -220,8 +220,10 @@ func (s *SubjectAccessReviews) check(ctx context.Context, k accountKey) {
 		q := s.pending[k]
 		delete(s.pending, k)
 		s.mu.Unlock()
-		q.ans = ans
-		close(q.done)
+		if q != nil { // always, as only ask queues
+			q.ans = ans
+			close(q.done)
+		}
 	}()
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()

@@ -31,7 +31,7 @@ import (
 type authorizer struct {
 	allow   func(authorizationv1.ResourceAttributes) bool
 	fail    atomic.Bool
-	release chan struct{} // when set, every answer waits for it
+	release chan struct{} // when set, every answer waits for a value sent or its close
 	calls   atomic.Int64
 	mu      sync.Mutex
 	asked   []authorizationv1.ResourceAttributes
@@ -113,6 +113,31 @@ func TestAccessCheckWaitsNoLongerThanFirstWait(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []validate.Access{}, denied, "the question went on without the review, and a later one gets its answer")
 	assert.Equal(t, int64(len(team.Needs())), z.calls.Load(), "asked once")
+}
+
+func TestAccessCheckGivesAKnownAnswerAtOnce(t *testing.T) {
+	t.Parallel()
+	z := &authorizer{allow: configMapsOnly, release: make(chan struct{}, len(team.Needs()))}
+	s := z.checker(t)
+	s.FirstWait = patient
+	for range team.Needs() {
+		z.release <- struct{}{} // the first question is answered, no other
+	}
+	denied, err := s.Denied(context.Background(), team)
+	require.NoError(t, err)
+	require.Equal(t, []validate.Access{}, denied)
+
+	s.Refresh = 0 // every answer is due for a refresh, which the authorizer holds up
+	start := time.Now()
+	for range 3 {
+		denied, err = s.Denied(context.Background(), team)
+		require.NoError(t, err)
+		assert.Equal(t, []validate.Access{}, denied, "the known answer")
+	}
+	assert.Less(t, time.Since(start), patient, "a known answer waits for no refresh")
+	require.Eventually(t, func() bool { return z.calls.Load() > int64(len(team.Needs())) }, patient, time.Millisecond,
+		"the refresh is asked in the background")
+	close(z.release)
 }
 
 func TestAccessCheckHonoursTheReviewsDeadline(t *testing.T) {
