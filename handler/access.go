@@ -27,15 +27,16 @@ type AccessChecker interface {
 }
 
 // ErrNotChecked is the answer for an account whose rights are not known
-// yet: the check runs in the background and never holds up admission.
+// yet and did not arrive within the review's short wait: the question goes
+// on in the background and never holds up admission any longer.
 var ErrNotChecked = errors.New("the API server's authorizer has not answered yet; " +
 	"the webhook asks it in the background and reports what the account lacks on the next change of this object, " +
 	"which is admitted meanwhile")
 
 // SubjectAccessReviews is an AccessChecker that answers admission from
 // what it already knows and asks the API server in the background, so that
-// admission latency depends neither on the authorizer's answers nor on how
-// many Flink objects arrive at once:
+// admission waits for the authorizer only briefly, for the first review of
+// an account, however many Flink objects arrive at once:
 //   - answers live in a bounded LRU cache; an answer older than Refresh is
 //     still given and asked again in the background; one older than TTL is
 //     gone;
@@ -44,15 +45,24 @@ var ErrNotChecked = errors.New("the API server's authorizer has not answered yet
 //   - a fixed number of workers ask, one question per account at a time
 //     (requests for an account already queued or being asked are merged),
 //     every need of the account in parallel; when the queue is full the
-//     question is dropped and asked by a later request.
+//     question is dropped and asked by a later request;
+//   - a review of an account with no answer yet waits for the workers'
+//     answer up to FirstWait (never past its context's deadline), so the
+//     first object under an account gets the real answer whenever the
+//     authorizer is quick; every review waiting on one account shares one
+//     question. Past the wait, or when the queue is full, the answer is
+//     ErrNotChecked and the question goes on without the review.
 //
-// Start runs the workers; until then every answer is ErrNotChecked.
+// Start runs the workers; questions asked before it wait in the queue.
 type SubjectAccessReviews struct {
 	client authorizationclient.SubjectAccessReviewInterface
 
 	// Refresh, TTL and FailureTTL are read by Start's workers and Denied;
 	// set them before Start.
 	Refresh, TTL, FailureTTL time.Duration
+	// FirstWait bounds how long a review of an account without an answer
+	// waits for one; zero never waits. Set it before the first Denied.
+	FirstWait time.Duration
 	// Workers is how many accounts are asked about at once.
 	Workers int
 
@@ -60,7 +70,14 @@ type SubjectAccessReviews struct {
 	queue   chan accountKey
 
 	mu      sync.Mutex
-	pending map[accountKey]bool // queued or being asked; at most cap(queue)+Workers
+	pending map[accountKey]*question // queued or being asked; at most cap(queue)+Workers
+}
+
+// question is one queued or running check of an account: done is closed
+// once ans holds what the check found (an answer or its failure).
+type question struct {
+	done chan struct{}
+	ans  answer
 }
 
 // accountKey is what an answer depends on.
@@ -93,14 +110,15 @@ const (
 
 // NewSubjectAccessReviews returns a checker asking through c, with answers
 // refreshed after 30 s, forgotten after 10 min, failures remembered for
-// 10 s and 4 workers.
+// 10 s, a first review waiting up to 1 s and 4 workers.
 func NewSubjectAccessReviews(c authorizationclient.SubjectAccessReviewInterface) *SubjectAccessReviews {
 	return &SubjectAccessReviews{
 		client:  c,
-		Refresh: 30 * time.Second, TTL: 10 * time.Minute, FailureTTL: 10 * time.Second, Workers: 4,
+		Refresh: 30 * time.Second, TTL: 10 * time.Minute, FailureTTL: 10 * time.Second,
+		FirstWait: time.Second, Workers: 4,
 		answers: cache.NewLRUExpireCache(maxAnswers),
 		queue:   make(chan accountKey, maxQueued),
-		pending: map[accountKey]bool{},
+		pending: map[accountKey]*question{},
 	}
 }
 
@@ -117,13 +135,14 @@ func NewSubjectAccessReviewsForConfig(cfg *rest.Config) (*SubjectAccessReviews, 
 	return NewSubjectAccessReviews(c.AuthorizationV1().SubjectAccessReviews()), nil
 }
 
-// Denied implements AccessChecker. It never waits for the API server.
-func (s *SubjectAccessReviews) Denied(_ context.Context, a validate.Account) ([]validate.Access, error) {
+// Denied implements AccessChecker. A known answer is given at once; an
+// unknown one is waited for up to FirstWait or ctx's end, whichever comes
+// first.
+func (s *SubjectAccessReviews) Denied(ctx context.Context, a validate.Account) ([]validate.Access, error) {
 	k := keyOf(a)
 	v, ok := s.answers.Get(k)
 	if !ok {
-		s.ask(k)
-		return nil, ErrNotChecked
+		return s.await(ctx, s.ask(k))
 	}
 	ans := v.(answer)
 	if ans.err == nil && time.Since(ans.at) > s.Refresh {
@@ -132,17 +151,38 @@ func (s *SubjectAccessReviews) Denied(_ context.Context, a validate.Account) ([]
 	return ans.denied, ans.err
 }
 
-// ask queues a question about k unless one is queued or being asked.
-func (s *SubjectAccessReviews) ask(k accountKey) {
+// await waits for q's answer up to FirstWait and ctx's end. A nil q (the
+// queue was full) is not waited for.
+func (s *SubjectAccessReviews) await(ctx context.Context, q *question) ([]validate.Access, error) {
+	if q == nil || s.FirstWait <= 0 {
+		return nil, ErrNotChecked
+	}
+	wait := time.NewTimer(s.FirstWait)
+	defer wait.Stop()
+	select {
+	case <-q.done:
+		return q.ans.denied, q.ans.err
+	case <-wait.C:
+	case <-ctx.Done():
+	}
+	return nil, ErrNotChecked
+}
+
+// ask queues a question about k unless one is queued or being asked, and
+// returns the question; nil when the queue is full.
+func (s *SubjectAccessReviews) ask(k accountKey) *question {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.pending[k] {
-		return
+	if q := s.pending[k]; q != nil {
+		return q
 	}
+	q := &question{done: make(chan struct{})}
 	select {
 	case s.queue <- k:
-		s.pending[k] = true
+		s.pending[k] = q
+		return q
 	default: // full: a later request asks again
+		return nil
 	}
 }
 
@@ -170,13 +210,20 @@ func (s *SubjectAccessReviews) Start(ctx context.Context) error {
 // NeedLeaderElection is false: every replica serves admission.
 func (s *SubjectAccessReviews) NeedLeaderElection() bool { return false }
 
-// check asks about every need of k in parallel and stores the answer. A
-// failure does not replace an earlier answer that is still kept.
+// check asks about every need of k in parallel, stores the answer and
+// hands it to the reviews waiting for it. A failure does not replace an
+// earlier answer that is still kept, but is what the waiting reviews get.
 func (s *SubjectAccessReviews) check(ctx context.Context, k accountKey) {
+	var ans answer
 	defer func() {
 		s.mu.Lock()
+		q := s.pending[k]
 		delete(s.pending, k)
 		s.mu.Unlock()
+		if q != nil { // always, as only ask queues
+			q.ans = ans
+			close(q.done)
+		}
 	}()
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
@@ -195,9 +242,10 @@ func (s *SubjectAccessReviews) check(ctx context.Context, k accountKey) {
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		logf.FromContext(ctx).Info("could not check the rights of an account Flink runs under", "namespace", a.Namespace, "serviceAccount", a.Name, "error", err.Error())
+		ans = answer{err: fmt.Errorf("the API server's authorizer could not be asked (%w); "+
+			"the webhook asks again within %s and admits meanwhile", errs[firstError(errs)], s.FailureTTL), at: time.Now()}
 		if _, ok := s.answers.Get(k); !ok {
-			s.answers.Add(k, answer{err: fmt.Errorf("the API server's authorizer could not be asked (%w); "+
-				"the webhook asks again within %s and admits meanwhile", errs[firstError(errs)], s.FailureTTL), at: time.Now()}, s.FailureTTL)
+			s.answers.Add(k, ans, s.FailureTTL)
 		}
 		return
 	}
@@ -207,7 +255,8 @@ func (s *SubjectAccessReviews) check(ctx context.Context, k accountKey) {
 			denied = append(denied, needs[i])
 		}
 	}
-	s.answers.Add(k, answer{denied: denied, at: time.Now()}, s.TTL)
+	ans = answer{denied: denied, at: time.Now()}
+	s.answers.Add(k, ans, s.TTL)
 }
 
 func firstError(errs []error) int {

@@ -188,7 +188,7 @@ func (p *Plane) startControllerManager(controllers []string) error {
 		return err
 	}
 	// The controllers act as kube-controller-manager does in a cluster,
-	// under a system: name: the webhook configurations tell them apart.
+	// under a system: name.
 	kcmUser, err := p.env.ControlPlane.AddUser(envtest.User{Name: "system:kube-controller-manager", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		return fmt.Errorf("adding the controller manager's user: %w", err)

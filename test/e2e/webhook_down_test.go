@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 )
 
@@ -86,15 +87,27 @@ spec:
         configMap: {name: flink-config}
 `
 
+// chosenFlinkDeployment runs under an account of the user's choosing, the
+// operator example's.
+const chosenFlinkDeployment = `apiVersion: flink.apache.org/v1beta1
+kind: FlinkDeployment
+metadata: {name: chosen}
+spec:
+  image: flink:1.20
+  flinkVersion: v1_20
+  flinkConfiguration: {taskmanager.numberOfTaskSlots: "2"}
+  serviceAccount: flink
+`
+
 // leaderAnnotation holds the leader record Flink renews in its HA
 // ConfigMaps.
 const leaderAnnotation = "control-plane.alpha.kubernetes.io/leader"
 
 // TestOutageRefusesOnlyNonCompliantFlinkObjects stops the webhook and shows
 // what an outage blocks: leader renewals (PATCH and PUT), unchanged updates
-// of compliant Flink objects and other products' objects pass; new or
-// changed Flink objects are refused, naming the webhook that could not be
-// asked.
+// of compliant Flink objects (under an account of the user's choosing too)
+// and other products' objects pass; new or changed Flink objects are
+// refused, naming the webhook that could not be asked.
 func TestOutageRefusesOnlyNonCompliantFlinkObjects(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -115,6 +128,8 @@ func TestOutageRefusesOnlyNonCompliantFlinkObjects(t *testing.T) {
 		Annotations: map[string]string{leaderAnnotation: `{"holderIdentity":"a","renewTime":"0"}`}}}
 	_, err = cms.Create(ctx, ha, metav1.CreateOptions{})
 	require.NoError(t, err)
+	out, err = kubectl(chosenFlinkDeployment, "apply", "-f", "-")
+	require.NoError(t, err, out)
 
 	server.Stop()
 	t.Cleanup(func() {
@@ -148,6 +163,15 @@ func TestOutageRefusesOnlyNonCompliantFlinkObjects(t *testing.T) {
 		require.NoError(t, err)
 		_, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
 		require.NoError(t, err, "an unchanged PUT")
+
+		// The account's rights were checked when it was admitted.
+		fds := quietClient(t).Resource(webhooksFor[schema.GroupKind{Group: "flink.apache.org", Kind: "FlinkDeployment"}].resource).Namespace(ns)
+		fd, err := fds.Get(ctx, "chosen", metav1.GetOptions{})
+		require.NoError(t, err)
+		_, err = fds.Update(ctx, fd, metav1.UpdateOptions{})
+		require.NoError(t, err, "an unchanged PUT of a FlinkDeployment under an account of the user's choosing")
+		out, err = kubectl("", "annotate", "flinkdeployment/chosen", "team=analytics")
+		require.NoError(t, err, out)
 	})
 
 	t.Run("other products' objects are admitted", func(t *testing.T) {
@@ -185,15 +209,7 @@ spec:
 			"a new compliant ConfigMap":        {strings.Replace(compliantFlink, "name: flink-config\n", "name: flink-config-2\n", 1), "flink-config.webhook.flink-ha"},
 			"a ConfigMap without cluster-id":   {strings.Replace(compliantFlink, "    kubernetes.cluster-id: drill\n", "", 1), "flink-config.webhook.flink-ha"},
 			"the JobManager with two replicas": {strings.Replace(compliantFlink, "replicas: 1", "replicas: 2", 1), "flink-workloads.webhook.flink-ha"},
-			"a FlinkDeployment": {`apiVersion: flink.apache.org/v1beta1
-kind: FlinkDeployment
-metadata: {name: drill}
-spec:
-  image: flink:1.20
-  flinkVersion: v1_20
-  flinkConfiguration: {taskmanager.numberOfTaskSlots: "2"}
-  serviceAccount: flink
-`, "flinkdeployments.webhook.flink-ha"},
+			"a new FlinkDeployment":            {strings.Replace(chosenFlinkDeployment, "name: chosen", "name: drill", 1), "flinkdeployments.webhook.flink-ha"},
 		} {
 			out, err := kubectl(tc.manifest, "apply", "-f", "-")
 			require.Error(t, err, "%s: admitted during the outage:\n%s", name, out)
