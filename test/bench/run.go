@@ -613,9 +613,6 @@ func (b *bench) report(out io.Writer) {
 			fmt.Fprintf(out, "    %s %s: %.0f\n", k.Type, k.Name, v.Count)
 		}
 	}
-	if r.unchanged > 0 {
-		fmt.Fprintln(out, "    (a user's update of an object under an account of the user's choosing has the account checked again)")
-	}
 	fmt.Fprintf(out, "  every manifest applied again as written: %.0f mutating, %.0f validating\n", r.asWrittenMutating, r.asWrittenValidate)
 	b.reportCosts(out, tw)
 }
