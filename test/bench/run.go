@@ -13,6 +13,7 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
@@ -208,6 +209,9 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if err := b.measureReapply(ctx, ns, seq, start); err != nil {
 		return err
 	}
+	if err := b.deleteNamespaces(ctx, ns); err != nil {
+		return err
+	}
 	for r := range cfg.rounds {
 		for i := range modes {
 			m := modes[(r+i)%len(modes)]
@@ -221,6 +225,36 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	return nil
 }
 
+// deleteNamespaces deletes the namespaces names and waits until they are
+// gone, so that every round starts from the same cluster: what serve
+// caches, and what the API server stores and serves, is one round's
+// objects, not every earlier round's of every mode.
+func (b *bench) deleteNamespaces(ctx context.Context, names ...string) error {
+	nss := b.plane.Clientset.CoreV1().Namespaces()
+	for _, name := range names {
+		if err := nss.Delete(ctx, name, metav1.DeleteOptions{}); client.IgnoreNotFound(err) != nil {
+			return err
+		}
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for _, name := range names {
+		for {
+			_, err := nss.Get(ctx, name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("namespace %s was not deleted within 3 minutes", name)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
 func (b *bench) namespace(ctx context.Context, prefix string) (string, error) {
 	b.namespaces++
 	name := fmt.Sprintf("bench-%s-%d", prefix, b.namespaces)
@@ -229,7 +263,8 @@ func (b *bench) namespace(ctx context.Context, prefix string) (string, error) {
 }
 
 // round creates the sequential workload and then the concurrent one with
-// mode m in place.
+// mode m in place, each in a namespace of its own, and deletes both
+// namespaces once it has measured.
 func (b *bench) round(ctx context.Context, m mode, seq, conc []manifest) error {
 	if err := b.setMode(ctx, m); err != nil {
 		return err
@@ -242,6 +277,7 @@ func (b *bench) round(ctx context.Context, m mode, seq, conc []manifest) error {
 	}
 	webhook := b.webhookPID()
 	start, apiStart, hookStart := time.Now(), b.cpuOf(b.apiserver), b.cpuOf(webhook)
+	var namespaces []string
 	for _, w := range []struct {
 		objects []manifest
 		clients int
@@ -251,6 +287,7 @@ func (b *bench) round(ctx context.Context, m mode, seq, conc []manifest) error {
 		if err != nil {
 			return err
 		}
+		namespaces = append(namespaces, ns)
 		before, err := b.plane.WebhookStats(ctx)
 		if err != nil {
 			return err
@@ -287,9 +324,11 @@ func (b *bench) round(ctx context.Context, m mode, seq, conc []manifest) error {
 			return err
 		}
 		b.serveHeap = append(b.serveHeap, h)
-		return b.cfg.profile.finish(ctx)
+		if err := b.cfg.profile.finish(ctx); err != nil {
+			return err
+		}
 	}
-	return nil
+	return b.deleteNamespaces(ctx, namespaces...)
 }
 
 // countRequests adds serve's requests to the API server so far, by
