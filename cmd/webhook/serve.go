@@ -14,6 +14,7 @@ import (
 	"github.com/go-logr/logr"
 
 	"go.uber.org/zap/zapcore"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -73,9 +74,9 @@ func serve(args []string, stderr io.Writer) int {
 	ctrl.SetLogger(zap.New(zap.WriteTo(stderr), zap.Level(level), zap.JSONEncoder()))
 	log := ctrl.Log.WithName("serve")
 
-	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+	cfg, err := apiServerConfig(*kubeconfig)
 	if err != nil {
-		return fail(fmt.Errorf("no API server configuration (--kubeconfig, or a pod's service account): %w", err))
+		return fail(err)
 	}
 	// The account reconciler, the collision check and the safety net
 	// share one informer per kind, slimmed to what they read
@@ -180,6 +181,21 @@ func serve(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// apiServerConfig is serve's client configuration: kubeconfig's, or the
+// pod's service account's when kubeconfig is empty, without compression.
+// serve runs beside the API server, on the cluster's network, where gzip
+// only costs CPU at both ends: client-go asks for it by default, and the
+// API server then compresses every watch stream, an event at a time, and
+// every large list, and serve keeps a decompressor per watch.
+func apiServerConfig(kubeconfig string) (*rest.Config, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("no API server configuration (--kubeconfig, or a pod's service account): %w", err)
+	}
+	cfg.DisableCompression = true
+	return cfg, nil
 }
 
 // drainOnSignal returns the manager's context. The first SIGTERM or
