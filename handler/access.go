@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -50,8 +51,9 @@ var ErrNotChecked = errors.New("the API server's authorizer has not answered yet
 //     answer up to FirstWait (never past its context's deadline), so the
 //     first object under an account gets the real answer whenever the
 //     authorizer is quick; every review waiting on one account shares one
-//     question. Past the wait, or when the queue is full, the answer is
-//     ErrNotChecked and the question goes on without the review.
+//     question. Past the wait, when the queue is full, or when MaxWaiting
+//     reviews wait already, the answer is ErrNotChecked and the question
+//     goes on without the review.
 //
 // Start runs the workers; questions asked before it wait in the queue.
 type SubjectAccessReviews struct {
@@ -63,6 +65,12 @@ type SubjectAccessReviews struct {
 	// FirstWait bounds how long a review of an account without an answer
 	// waits for one; zero never waits. Set it before the first Denied.
 	FirstWait time.Duration
+	// MaxWaiting is how many reviews may wait for an answer at once; one
+	// more gets ErrNotChecked at once. A waiting review holds one of the
+	// server's review slots (handler.Limiter), so a burst of new accounts
+	// with a slow authorizer must not take them all. Set it before the
+	// first Denied.
+	MaxWaiting int
 	// Workers is how many accounts are asked about at once.
 	Workers int
 
@@ -71,6 +79,7 @@ type SubjectAccessReviews struct {
 
 	mu      sync.Mutex
 	pending map[accountKey]*question // queued or being asked; at most cap(queue)+Workers
+	waiting atomic.Int64             // reviews in await
 }
 
 // question is one queued or running check of an account: done is closed
@@ -110,12 +119,13 @@ const (
 
 // NewSubjectAccessReviews returns a checker asking through c, with answers
 // refreshed after 30 s, forgotten after 10 min, failures remembered for
-// 10 s, a first review waiting up to 1 s and 4 workers.
+// 10 s, a first review waiting up to 1 s, at most 2 reviews waiting at
+// once and 4 workers.
 func NewSubjectAccessReviews(c authorizationclient.SubjectAccessReviewInterface) *SubjectAccessReviews {
 	return &SubjectAccessReviews{
 		client:  c,
 		Refresh: 30 * time.Second, TTL: 10 * time.Minute, FailureTTL: 10 * time.Second,
-		FirstWait: time.Second, Workers: 4,
+		FirstWait: time.Second, MaxWaiting: 2, Workers: 4,
 		answers: cache.NewLRUExpireCache(maxAnswers),
 		queue:   make(chan accountKey, maxQueued),
 		pending: map[accountKey]*question{},
@@ -151,12 +161,18 @@ func (s *SubjectAccessReviews) Denied(ctx context.Context, a validate.Account) (
 	return ans.denied, ans.err
 }
 
-// await waits for q's answer up to FirstWait and ctx's end. A nil q (the
-// queue was full) is not waited for.
+// await waits for q's answer up to FirstWait and ctx's end, unless
+// MaxWaiting reviews wait already. A nil q (the queue was full) is not
+// waited for.
 func (s *SubjectAccessReviews) await(ctx context.Context, q *question) ([]validate.Access, error) {
 	if q == nil || s.FirstWait <= 0 {
 		return nil, ErrNotChecked
 	}
+	if s.waiting.Add(1) > int64(s.MaxWaiting) {
+		s.waiting.Add(-1)
+		return nil, ErrNotChecked
+	}
+	defer s.waiting.Add(-1)
 	wait := time.NewTimer(s.FirstWait)
 	defer wait.Stop()
 	select {

@@ -164,6 +164,7 @@ func TestAccessCheckAsksOnceForManyRequests(t *testing.T) {
 	z := &authorizer{allow: configMapsOnly, release: make(chan struct{})}
 	s := z.checker(t)
 	s.FirstWait = patient
+	s.MaxWaiting = 200 // every review waits: TestAccessCheckBoundsTheReviewsThatWait bounds them
 	var started, done sync.WaitGroup
 	for range 200 {
 		started.Add(1)
@@ -320,4 +321,45 @@ func TestEnforceNeverDeniesBeforeTheAnswer(t *testing.T) {
 	assert.Equal(t, `Invalid value: "mine": may not get configmaps, list configmaps, watch configmaps, create configmaps, update configmaps, `+
 		`delete configmaps, deletecollection configmaps in team, which Flink's HA needs: bind it to a Role that allows it, `+
 		`or leave the account to the webhook (flink-ha)`, resp.Result.Details.Causes[0].Message, "1.17 needs no patch")
+}
+
+// TestAccessCheckBoundsTheReviewsThatWait: with the authorizer holding
+// every answer, MaxWaiting first reviews of new accounts wait and the next
+// one is told at once that its account is not checked yet; each waiting
+// review gets its answer once the authorizer gives it.
+func TestAccessCheckBoundsTheReviewsThatWait(t *testing.T) {
+	t.Parallel()
+	z := &authorizer{allow: configMapsOnly, release: make(chan struct{})}
+	s := z.checker(t)
+	s.FirstWait = patient
+	s.MaxWaiting = 2
+	type result struct {
+		denied []validate.Access
+		err    error
+	}
+	results := make(chan result, s.MaxWaiting)
+	for i := range s.MaxWaiting {
+		go func() {
+			denied, err := s.Denied(context.Background(), validate.Account{Namespace: "team", Name: fmt.Sprint("waiting-", i), Flink: team.Flink})
+			results <- result{denied, err}
+		}()
+	}
+	require.Eventually(t, func() bool { return s.waiting.Load() == int64(s.MaxWaiting) }, patient, time.Millisecond, "the first reviews wait")
+
+	start := time.Now()
+	denied, err := s.Denied(context.Background(), validate.Account{Namespace: "team", Name: "one-more", Flink: team.Flink})
+	assert.Less(t, time.Since(start), patient, "no wait beyond MaxWaiting")
+	assert.Nil(t, denied)
+	assert.ErrorIs(t, err, ErrNotChecked)
+
+	close(z.release)
+	for range s.MaxWaiting {
+		r := <-results
+		require.NoError(t, r.err)
+		assert.Equal(t, []validate.Access{}, r.denied, "a waiting review gets its answer")
+	}
+	assert.Zero(t, s.waiting.Load(), "nothing waits once they are answered")
+	denied, err = answered(t, s, validate.Account{Namespace: "team", Name: "one-more", Flink: team.Flink})
+	require.NoError(t, err)
+	assert.Equal(t, []validate.Access{}, denied, "the review told to go on asked the question for a later one")
 }

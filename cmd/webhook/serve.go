@@ -117,6 +117,9 @@ func serve(args []string, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
+	// Reviews waiting for the authorizer's first answer about an account
+	// hold review slots: at most half of them.
+	checker.MaxWaiting = max(1, *maxReviews/2)
 	if err := mgr.Add(checker); err != nil {
 		return fail(err)
 	}
