@@ -83,6 +83,11 @@ func (r *Runner) Start(ctx context.Context) error {
 		if err := r.Once(ctx); err != nil && ctx.Err() == nil {
 			log.Error(err, "background audit failed; trying again", "in", r.Interval.String())
 		}
+		// Of a tick and the end both ready, select may take the tick:
+		// no audit starts once the context has ended.
+		if ctx.Err() != nil {
+			return nil
+		}
 		select {
 		case <-ctx.Done():
 			return nil
