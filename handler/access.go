@@ -12,7 +12,6 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/cache"
-	"k8s.io/client-go/kubernetes"
 	authorizationclient "k8s.io/client-go/kubernetes/typed/authorization/v1"
 	"k8s.io/client-go/rest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -138,11 +137,11 @@ func NewSubjectAccessReviews(c authorizationclient.SubjectAccessReviewInterface)
 func NewSubjectAccessReviewsForConfig(cfg *rest.Config) (*SubjectAccessReviews, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = 50, 100
-	c, err := kubernetes.NewForConfig(cfg)
+	c, err := authorizationclient.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return NewSubjectAccessReviews(c.AuthorizationV1().SubjectAccessReviews()), nil
+	return NewSubjectAccessReviews(c.SubjectAccessReviews()), nil
 }
 
 // Denied implements AccessChecker. A known answer is given at once; an

@@ -686,8 +686,11 @@ func (b *bench) reportCosts(out io.Writer, tw *tabwriter.Writer) {
 
 	fmt.Fprintln(out, "\nMemory of the webhook processes under this load (RSS sampled every 100 ms; anonymous and file-backed at the end of the last round)")
 	fmt.Fprintln(tw, "webhook\tRSS at most\tkernel peak (VmHWM)\tRSS at the end\tanonymous\tfile\t")
-	for _, m := range b.cfg.modes()[1:] {
+	for _, m := range b.cfg.modes() {
 		r := b.rss[m]
+		if r == nil {
+			continue // no webhook, no process
+		}
 		r.mu.Lock()
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", m, mib(r.maxRSS), mib(r.maxHWM), mib(r.last.rss), mib(r.last.anon), mib(r.last.file))
 		r.mu.Unlock()
