@@ -82,10 +82,14 @@ type bench struct {
 
 	// results, by mode
 	sequential, concurrent map[mode][]time.Duration
-	calls                  map[mode]controlplane.WebhookStats
-	cpu                    map[mode]*cpuUse
-	rss                    map[mode]*rssSampler
-	reapply                reapplyCounts
+	// the API server's webhook calls, by workload: sequential, concurrent
+	calls [2]map[mode]controlplane.WebhookStats
+	// serve's own account of its reviews, by workload and webhook: the
+	// time from a review's arrival to its answer, and how many
+	serveTime [2]map[string]*[2]float64
+	cpu       map[mode]*cpuUse
+	rss       map[mode]*rssSampler
+	reapply   reapplyCounts
 	// serve's own account of itself, over its rounds
 	serveRequests map[string]*[3]float64 // by HTTP method: at start, during the rounds; the count when this round began
 	servePID      int
@@ -120,7 +124,8 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	b := &bench{cfg: cfg, sequential: map[mode][]time.Duration{}, concurrent: map[mode][]time.Duration{}, calls: map[mode]controlplane.WebhookStats{},
+	b := &bench{cfg: cfg, sequential: map[mode][]time.Duration{}, concurrent: map[mode][]time.Duration{},
+		calls: [2]map[mode]controlplane.WebhookStats{{}, {}}, serveTime: [2]map[string]*[2]float64{{}, {}},
 		cpu: map[mode]*cpuUse{}, rss: map[mode]*rssSampler{modeNoop: {}, modePatching: {}, modeServe: {}}, serveRequests: map[string]*[3]float64{}}
 	modes := cfg.modes()
 	for _, m := range modes {
@@ -276,13 +281,15 @@ func (b *bench) round(ctx context.Context, m mode, seq, conc []manifest) error {
 		}
 	}
 	webhook := b.webhookPID()
-	start, apiStart, hookStart := time.Now(), b.cpuOf(b.apiserver), b.cpuOf(webhook)
+	use := b.cpu[m]
 	var namespaces []string
 	for _, w := range []struct {
 		objects []manifest
 		clients int
 		into    map[mode][]time.Duration
-	}{{seq, 1, b.sequential}, {conc, b.cfg.clients, b.concurrent}} {
+		calls   map[mode]controlplane.WebhookStats
+		own     map[string]*[2]float64
+	}{{seq, 1, b.sequential, b.calls[0], b.serveTime[0]}, {conc, b.cfg.clients, b.concurrent, b.calls[1], b.serveTime[1]}} {
 		ns, err := b.namespace(ctx, "load")
 		if err != nil {
 			return err
@@ -292,21 +299,44 @@ func (b *bench) round(ctx context.Context, m mode, seq, conc []manifest) error {
 		if err != nil {
 			return err
 		}
+		var own map[string][2]float64
+		if m == modeServe {
+			if own, err = b.reviewTimes(ctx); err != nil {
+				return err
+			}
+		}
+		// CPU and time around the creates only: the readings of metrics
+		// between them cost the API server and serve CPU too.
+		start, apiStart, hookStart := time.Now(), b.cpuOf(b.apiserver), b.cpuOf(webhook)
 		lat, err := create(ctx, b.client, ns, w.objects, w.clients)
 		if err != nil {
 			return err
+		}
+		use.wall += time.Since(start)
+		use.apiserver += b.cpuOf(b.apiserver) - apiStart
+		use.webhook += b.cpuOf(webhook) - hookStart
+		if m == modeServe {
+			now, err := b.reviewTimes(ctx)
+			if err != nil {
+				return err
+			}
+			for hook, v := range now {
+				t := w.own[hook]
+				if t == nil {
+					t = &[2]float64{}
+					w.own[hook] = t
+				}
+				t[0] += v[0] - own[hook][0]
+				t[1] += v[1] - own[hook][1]
+			}
 		}
 		after, err := b.plane.WebhookStats(ctx)
 		if err != nil {
 			return err
 		}
 		w.into[m] = append(w.into[m], lat...)
-		b.calls[m] = add(b.calls[m], after.Since(before))
+		w.calls[m] = add(w.calls[m], after.Since(before))
 	}
-	use := b.cpu[m]
-	use.wall += time.Since(start)
-	use.apiserver += b.cpuOf(b.apiserver) - apiStart
-	use.webhook += b.cpuOf(webhook) - hookStart
 	use.objects += len(seq) + len(conc)
 	if r := b.rss[m]; r != nil {
 		r.sample()
@@ -316,11 +346,14 @@ func (b *bench) round(ctx context.Context, m mode, seq, conc []manifest) error {
 			return err
 		}
 		var h heapSample
-		var err error
-		if h.live, err = b.serve.Metric(ctx, "go_gc_heap_live_bytes"); err != nil {
+		m, err := b.serve.Metrics(ctx)
+		if err != nil {
 			return err
 		}
-		if h.goal, err = b.serve.Metric(ctx, "go_gc_heap_goal_bytes"); err != nil {
+		if h.live, err = m.Sum("go_gc_heap_live_bytes"); err != nil {
+			return err
+		}
+		if h.goal, err = m.Sum("go_gc_heap_goal_bytes"); err != nil {
 			return err
 		}
 		b.serveHeap = append(b.serveHeap, h)
@@ -329,6 +362,29 @@ func (b *bench) round(ctx context.Context, m mode, seq, conc []manifest) error {
 		}
 	}
 	return b.deleteNamespaces(ctx, namespaces...)
+}
+
+// reviewTimes reads serve's own metric of its reviews: by webhook (mutate,
+// validate), the seconds from arrival to answer summed, and their count.
+func (b *bench) reviewTimes(ctx context.Context) (map[string][2]float64, error) {
+	const name = "flink_ha_webhook_admission_duration_seconds"
+	m, err := b.serve.Metrics(ctx)
+	if err != nil {
+		return nil, err
+	}
+	times := map[string][2]float64{}
+	for _, hook := range []string{"mutate", "validate"} {
+		sum, err := m.Sum(name+"_sum", "webhook="+hook)
+		if err != nil {
+			return nil, err
+		}
+		n, err := m.Sum(name+"_count", "webhook="+hook)
+		if err != nil {
+			return nil, err
+		}
+		times[hook] = [2]float64{sum, n}
+	}
+	return times, nil
 }
 
 // countRequests adds serve's requests to the API server so far, by
@@ -610,7 +666,37 @@ func (b *bench) report(out io.Writer) {
 		tw.Flush()
 	}
 
-	fmt.Fprintln(out, "\nThe API server's webhook calls during the creates (apiserver_admission_webhook_admission_duration_seconds)")
+	for i, title := range []string{"sequential", "concurrent"} {
+		b.reportCalls(out, tw, title, b.calls[i])
+		var own []string
+		for _, hook := range []string{"mutate", "validate"} {
+			if t := b.serveTime[i][hook]; t != nil && t[1] > 0 {
+				own = append(own, fmt.Sprintf("%s %.3f ms (%.0f reviews)", hook, 1000*t[0]/t[1], t[1]))
+			}
+		}
+		if len(own) > 0 {
+			fmt.Fprintf(out, "serve's own time per review, from its arrival to its answer (its metric): %s\n", strings.Join(own, ", "))
+		}
+	}
+
+	r := b.reapply
+	fmt.Fprintf(out, "\nWebhook calls for updates of %d stored objects, created as in a sequential round (API server's count):\n", r.objects)
+	fmt.Fprintf(out, "  the deployment controller's updates of %d Deployments: %.0f\n", r.deployments, r.controller)
+	fmt.Fprintf(out, "  every object updated unchanged (a re-apply of what is stored): %.0f\n", r.unchanged)
+	for k, v := range r.unchangedBy {
+		if strings.HasSuffix(k.Name, ours) {
+			fmt.Fprintf(out, "    %s %s: %.0f\n", k.Type, k.Name, v.Count)
+		}
+	}
+	fmt.Fprintf(out, "  every manifest applied again as written: %.0f mutating, %.0f validating\n", r.asWrittenMutating, r.asWrittenValidate)
+	b.reportCosts(out, tw)
+}
+
+// reportCalls prints the API server's account of the webhook calls during
+// the creates of one workload: each webhook's calls and their mean time,
+// for the no-op and for ours.
+func (b *bench) reportCalls(out io.Writer, tw *tabwriter.Writer, workload string, calls map[mode]controlplane.WebhookStats) {
+	fmt.Fprintf(out, "\nThe API server's webhook calls during the %s creates (apiserver_admission_webhook_admission_duration_seconds)\n", workload)
 	head := "webhook\ttype\tcalls (no-op)\tms per call (no-op)\tcalls (ours)\tms per call (ours)\tratio\t"
 	if b.cfg.patching {
 		head += "ms per call (patching no-op)\tours / patching\t"
@@ -618,14 +704,14 @@ func (b *bench) report(out io.Writer) {
 	fmt.Fprintln(tw, head)
 	keys := map[controlplane.WebhookCall]bool{}
 	for _, m := range []mode{modeNoop, modeServe} {
-		for k := range b.calls[m] {
+		for k := range calls[m] {
 			if strings.HasSuffix(k.Name, ours) {
 				keys[controlplane.WebhookCall{Name: k.Name, Type: k.Type}] = true
 			}
 		}
 	}
 	row := func(name, typ string, k controlplane.WebhookCall) {
-		n, o, p := b.calls[modeNoop].Sum(k), b.calls[modeServe].Sum(k), b.calls[modePatching].Sum(k)
+		n, o, p := calls[modeNoop].Sum(k), calls[modeServe].Sum(k), calls[modePatching].Sum(k)
 		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.3f\t%.0f\t%.3f\t%.2f\t", name, typ, n.Count, 1000*n.Seconds/n.Count, o.Count, 1000*o.Seconds/o.Count,
 			(o.Seconds/o.Count)/(n.Seconds/n.Count))
 		if b.cfg.patching {
@@ -642,18 +728,6 @@ func (b *bench) report(out io.Writer) {
 	}
 	row("all", "", controlplane.WebhookCall{Name: ours})
 	tw.Flush()
-
-	r := b.reapply
-	fmt.Fprintf(out, "\nWebhook calls for updates of %d stored objects, created as in a sequential round (API server's count):\n", r.objects)
-	fmt.Fprintf(out, "  the deployment controller's updates of %d Deployments: %.0f\n", r.deployments, r.controller)
-	fmt.Fprintf(out, "  every object updated unchanged (a re-apply of what is stored): %.0f\n", r.unchanged)
-	for k, v := range r.unchangedBy {
-		if strings.HasSuffix(k.Name, ours) {
-			fmt.Fprintf(out, "    %s %s: %.0f\n", k.Type, k.Name, v.Count)
-		}
-	}
-	fmt.Fprintf(out, "  every manifest applied again as written: %.0f mutating, %.0f validating\n", r.asWrittenMutating, r.asWrittenValidate)
-	b.reportCosts(out, tw)
 }
 
 // reportCosts prints the CPU and memory of the API server and the

@@ -153,21 +153,43 @@ func (s *WebhookServer) Stop() error {
 // Metric returns the value of the sample of name whose labels include every
 // label given ("kind=ConfigMap"), summed over the samples that match.
 func (s *WebhookServer) Metric(ctx context.Context, name string, labels ...string) (float64, error) {
+	m, err := s.Metrics(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return m.Sum(name, labels...)
+}
+
+// Metrics is one reading of a server's /metrics, in Prometheus' text
+// format: the values of one moment, read with Sum.
+type Metrics []byte
+
+// Metrics reads the server's /metrics once, uncompressed: a reader that
+// asked for gzip would have the server compress every reading, which a
+// measurement of the server's CPU would count.
+func (s *WebhookServer) Metrics(ctx context.Context) (Metrics, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.metricsAddr+"/metrics", nil)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
+	req.Header.Set("Accept-Encoding", "identity")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, err
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("reading the webhook's metrics: %s", resp.Status)
 	}
+	return io.ReadAll(resp.Body)
+}
+
+// Sum is the value of the sample of name whose labels include every label
+// given ("kind=ConfigMap"), summed over the samples that match.
+func (m Metrics) Sum(name string, labels ...string) (float64, error) {
 	var sum float64
-	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc := bufio.NewScanner(bytes.NewReader(m))
+	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
 	for sc.Scan() {
 		line := sc.Text()
 		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
@@ -190,7 +212,7 @@ func (s *WebhookServer) Metric(ctx context.Context, name string, labels ...strin
 		}
 		sum += v
 	}
-	return sum, nil
+	return sum, sc.Err()
 }
 
 // LogBuffer collects a process's output; it is safe for the process
