@@ -29,7 +29,7 @@ func TestTheEndToEndClusters(t *testing.T) {
 	require.NoError(t, err)
 	cm.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "orders-jobmanager", UID: "u1"}}
 	require.NoError(t, w.metadata.Tracker().Update(configMaps, &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}, ObjectMeta: cm.ObjectMeta}, "team"))
-	asked := w.authorize(map[string][]rights.Access{"team/flink": rights.Needs(rights.Standalone, flinkconf.Supported)})
+	asked := w.authorize(map[string][]rights.Access{"team/flink": rights.Grants(rights.Standalone, flinkconf.Supported)})
 	p, err := policy.Parse([]byte("storageDir: s3://flink-ha/{namespace}/{clusterId}\nserviceAccount: flink-ha\n"))
 	require.NoError(t, err)
 
@@ -46,7 +46,7 @@ func TestTheEndToEndClusters(t *testing.T) {
 			Policy: ok, AtRisk: []string{RiskOwnedHAConfigMaps}, key: "team/ConfigMap/orders-config"},
 		{Namespace: "team", ClusterID: "payments", Mode: fleet.Operator, FlinkVersion: "1.20", HA: fleet.HAOn, StorageDir: storage("payments"),
 			StoragePath: storage("payments/payments"), Account: "nobody", Rights: "no: may not get configmaps, list configmaps, watch configmaps, " +
-				"create configmaps, update configmaps, patch configmaps, delete configmaps, deletecollection configmaps, get pods, list pods, " +
+				"create configmaps, update configmaps, patch configmaps, delete configmaps, get pods, list pods, " +
 				"watch pods, create pods, delete pods, get deployments.apps, delete deployments.apps, update deployments/finalizers.apps",
 			Objects: []string{"FlinkDeployment/payments"}, Policy: ok, AtRisk: []string{RiskRights}, key: "team/native/payments"},
 		{Namespace: "team", ClusterID: "reports", Mode: fleet.Standalone, FlinkVersion: "1.19", HA: fleet.HAOn, StorageDir: storage("reports"),

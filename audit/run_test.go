@@ -105,7 +105,7 @@ func with(c Cluster, f func(*Cluster)) Cluster {
 
 // haRights are what an account may do in its namespace when bound to the
 // Role the webhook makes for standalone clusters.
-var haRights = rights.Needs(rights.Standalone, flinkconf.Supported)
+var haRights = rights.Grants(rights.Standalone, flinkconf.Supported)
 
 // sharedConf keeps the HA data of every cluster "orders" in one place.
 const sharedConf = `kubernetes.cluster-id: orders
@@ -351,7 +351,7 @@ spec:
 		},
 		"a FlinkDeployment whose account may do what native HA needs": {
 			manifests: flinkDeployment,
-			granted:   map[string][]rights.Access{"team/flink": rights.Needs(rights.Native, flinkconf.Supported)},
+			granted:   map[string][]rights.Access{"team/flink": rights.Grants(rights.Native, flinkconf.Supported)},
 			want: []Cluster{{Namespace: "team", ClusterID: "payments", Mode: fleet.Operator, FlinkVersion: "1.20", HA: fleet.HAOn,
 				StorageDir: "s3://flink-ha/team/payments", StoragePath: "s3://flink-ha/team/payments/payments", Account: "flink", Rights: "yes",
 				Objects: []string{"FlinkDeployment/payments"}, Policy: Verdict{Result: "ok"}, key: "team/native/payments"}},

@@ -145,7 +145,7 @@ func TestRunOverPagesReportsAsOnePage(t *testing.T) {
 	require.NoError(t, err)
 	audit := func(chunk int64) (*Report, map[string]string, int) {
 		w := newWorld(t, strings.ReplaceAll(string(manifests), "NAMESPACE", "team")+"---\n"+decoys)
-		w.authorize(map[string][]rights.Access{"team/flink": rights.Needs(rights.Standalone, flinkconf.Supported)})
+		w.authorize(map[string][]rights.Access{"team/flink": rights.Grants(rights.Standalone, flinkconf.Supported)})
 		for _, r := range []string{"deployments", "statefulsets", "jobs"} {
 			paged(&w.kube.Fake, w.kube.Tracker(), r)
 		}

@@ -45,8 +45,22 @@ func (a Access) String() string {
 // source that shows it.
 type need struct {
 	Access
-	since  flinkconf.Version
+	since flinkconf.Version
+	// until, when set, is the last release line that uses the access.
+	// Such an access is one only the cleanup of a stopped cluster uses
+	// (see Needs).
+	until  flinkconf.Version
 	native bool
+}
+
+// usedBy reports whether a release line of r uses n.
+func (n need) usedBy(r flinkconf.Range) bool {
+	return r.AnyAtLeast(n.since) && (n.until == flinkconf.Version{} || !n.until.Less(r.Min))
+}
+
+// usedByAll reports whether every release line of r uses n.
+func (n need) usedByAll(r flinkconf.Range) bool {
+	return r.AllAtLeast(n.since) && (n.until == flinkconf.Version{} || !n.until.Less(r.Max))
 }
 
 // needs is the list. What shows each entry (Flink's flink-kubernetes
@@ -64,11 +78,15 @@ type need struct {
 //     leadership with a PATCH carrying the resourceVersion it read
 //     (strategic merge in 6.5, JSON merge from 6.6 on, also in 7.x).
 //   - configmaps delete: job cleanup deletes the job's ConfigMap by name.
-//   - configmaps deletecollection: cluster cleanup deletes the cluster's
-//     HA ConfigMaps by label (KubernetesHaServices, and
-//     KubernetesLeaderElectionHaServices.internalCleanup). It grants
-//     nothing delete on every ConfigMap does not already, so it is asked
-//     of every release line.
+//   - configmaps deletecollection, 1.18 only: cluster cleanup deletes the
+//     cluster's HA ConfigMaps by label in 1.15-1.18
+//     (Fabric8FlinkKubeClient.deleteConfigMapsByLabels, from
+//     KubernetesHaServices and
+//     KubernetesLeaderElectionHaServices.internalCleanup), which fabric8
+//     5.x (Flink 1.15-1.17) runs as a list and a delete per ConfigMap
+//     and fabric8 6.x (Flink 1.18) as one DELETE of the collection with a
+//     label selector; 1.19 removed the method (FLINK-33598) and deletes
+//     by name.
 //   - pods create, delete, list, watch (native): createTaskManagerPod,
 //     stopPod, getPodsWithLabels, watchPodsAndDoCallback; get as the
 //     operator's job Role grants it.
@@ -92,7 +110,7 @@ var needs = []need{
 	{Access: Access{"", "configmaps", "update"}},
 	{Access: Access{"", "configmaps", "patch"}, since: flinkconf.V1_18},
 	{Access: Access{"", "configmaps", "delete"}},
-	{Access: Access{"", "configmaps", "deletecollection"}},
+	{Access: Access{"", "configmaps", "deletecollection"}, since: flinkconf.V1_18, until: flinkconf.V1_18},
 	{Access: Access{"", "pods", "get"}, native: true},
 	{Access: Access{"", "pods", "list"}, native: true},
 	{Access: Access{"", "pods", "watch"}, native: true},
@@ -103,16 +121,22 @@ var needs = []need{
 	{Access: Access{"apps", "deployments/finalizers", "update"}, native: true},
 }
 
-// Needs lists what a Flink cluster of mode m needs in its namespace when it
-// may run any release line of r. A zero Range means the release line is
-// unknown: every supported one.
+// Needs lists what an account must be allowed for a Flink cluster of mode
+// m in its namespace when the cluster may run any release line of r: what
+// any of those lines uses to run. An access only the cleanup of a stopped
+// cluster uses, and only some lines (deletecollection, 1.18), is needed
+// only when every line of r uses it: without it such a cluster runs and
+// recovers, and only leaves its HA ConfigMaps behind when it stops for
+// good, so a cluster of an unknown version (a custom image) is not refused
+// for it. A zero Range means the release line is unknown: every supported
+// one.
 func Needs(m Mode, r flinkconf.Range) []Access {
 	if r == (flinkconf.Range{}) {
 		r = flinkconf.Supported
 	}
 	var out []Access
 	for _, n := range needs {
-		if n.native && m != Native || !r.AnyAtLeast(n.since) {
+		if n.native && m != Native || !n.usedBy(r) || n.until != (flinkconf.Version{}) && !n.usedByAll(r) {
 			continue
 		}
 		out = append(out, n.Access)
@@ -120,11 +144,28 @@ func Needs(m Mode, r flinkconf.Range) []Access {
 	return out
 }
 
-// Rules returns Needs as the rules of a Role: one rule per API group and
+// Grants lists what a Role for a Flink cluster of mode m that may run any
+// release line of r grants: every access any of those lines uses, its
+// cleanup included.
+func Grants(m Mode, r flinkconf.Range) []Access {
+	if r == (flinkconf.Range{}) {
+		r = flinkconf.Supported
+	}
+	var out []Access
+	for _, n := range needs {
+		if n.native && m != Native || !n.usedBy(r) {
+			continue
+		}
+		out = append(out, n.Access)
+	}
+	return out
+}
+
+// Rules returns Grants as the rules of a Role: one rule per API group and
 // resource, in the order of the list.
 func Rules(m Mode, r flinkconf.Range) []rbacv1.PolicyRule {
 	var rules []rbacv1.PolicyRule
-	for _, a := range Needs(m, r) {
+	for _, a := range Grants(m, r) {
 		i := slices.IndexFunc(rules, func(p rbacv1.PolicyRule) bool {
 			return p.APIGroups[0] == a.Group && p.Resources[0] == a.Resource
 		})

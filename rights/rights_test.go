@@ -13,14 +13,24 @@ import (
 	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
 )
 
+// haBefore118: fabric8 5.x renews leadership with GET and PUT, and deletes
+// the cluster's ConfigMaps by label as a list and a delete each.
 var haBefore118 = []Access{
 	{"", "configmaps", "get"}, {"", "configmaps", "list"}, {"", "configmaps", "watch"}, {"", "configmaps", "create"},
-	{"", "configmaps", "update"}, {"", "configmaps", "delete"}, {"", "configmaps", "deletecollection"},
+	{"", "configmaps", "update"}, {"", "configmaps", "delete"},
 }
 
-var haFrom118 = []Access{
+// ha118: fabric8 6.x renews with PATCH and deletes by label in one DELETE
+// of the collection.
+var ha118 = []Access{
 	{"", "configmaps", "get"}, {"", "configmaps", "list"}, {"", "configmaps", "watch"}, {"", "configmaps", "create"},
 	{"", "configmaps", "update"}, {"", "configmaps", "patch"}, {"", "configmaps", "delete"}, {"", "configmaps", "deletecollection"},
+}
+
+// haFrom119: 1.19 deletes by name only.
+var haFrom119 = []Access{
+	{"", "configmaps", "get"}, {"", "configmaps", "list"}, {"", "configmaps", "watch"}, {"", "configmaps", "create"},
+	{"", "configmaps", "update"}, {"", "configmaps", "patch"}, {"", "configmaps", "delete"},
 }
 
 var nativeExtras = []Access{
@@ -35,23 +45,47 @@ func TestNeeds(t *testing.T) {
 		flink flinkconf.Range
 		want  []Access
 	}{
-		"flink 1.15 standalone renews with GET and PUT: no patch": {Standalone, flinkconf.Exactly(flinkconf.V1_15), haBefore118},
-		"flink 1.16 standalone: no patch":                         {Standalone, flinkconf.Exactly(flinkconf.V1_16), haBefore118},
-		"flink 1.17 standalone, the last on fabric8 5.x":          {Standalone, flinkconf.Exactly(flinkconf.V1_17), haBefore118},
-		"flink 1.18 standalone renews with PATCH":                 {Standalone, flinkconf.Exactly(flinkconf.V1_18), haFrom118},
-		"flink 1.19 standalone":                                   {Standalone, flinkconf.Exactly(flinkconf.V1_19), haFrom118},
-		"flink 1.20 standalone":                                   {Standalone, flinkconf.Exactly(flinkconf.V1_20), haFrom118},
-		"flink 2.0 standalone":                                    {Standalone, flinkconf.Exactly(flinkconf.V2_0), haFrom118},
-		"flink 2.1 standalone":                                    {Standalone, flinkconf.Exactly(flinkconf.V2_1), haFrom118},
-		"an unknown version needs what any supported one needs":   {Standalone, flinkconf.Range{}, haFrom118},
-		"a range reaching 1.18 needs patch":                       {Standalone, flinkconf.Range{Min: flinkconf.V1_16, Max: flinkconf.V1_18}, haFrom118},
-		"a range below 1.18 does not":                             {Standalone, flinkconf.Range{Min: flinkconf.V1_15, Max: flinkconf.V1_17}, haBefore118},
-		"flink 1.17 native also runs its TaskManager pods":        {Native, flinkconf.Exactly(flinkconf.V1_17), append(append([]Access{}, haBefore118...), nativeExtras...)},
-		"flink 2.1 native":                                        {Native, flinkconf.Exactly(flinkconf.V2_1), append(append([]Access{}, haFrom118...), nativeExtras...)},
-		"native of an unknown version":                            {Native, flinkconf.Range{}, append(append([]Access{}, haFrom118...), nativeExtras...)},
+		"flink 1.15 standalone renews with GET and PUT: no patch":                            {Standalone, flinkconf.Exactly(flinkconf.V1_15), haBefore118},
+		"flink 1.16 standalone: no patch":                                                    {Standalone, flinkconf.Exactly(flinkconf.V1_16), haBefore118},
+		"flink 1.17 standalone, the last on fabric8 5.x":                                     {Standalone, flinkconf.Exactly(flinkconf.V1_17), haBefore118},
+		"flink 1.18 standalone renews with PATCH and deletes its ConfigMaps as a collection": {Standalone, flinkconf.Exactly(flinkconf.V1_18), ha118},
+		"flink 1.19 standalone deletes by name":                                              {Standalone, flinkconf.Exactly(flinkconf.V1_19), haFrom119},
+		"flink 1.20 standalone":                                                              {Standalone, flinkconf.Exactly(flinkconf.V1_20), haFrom119},
+		"flink 2.0 standalone":                                                               {Standalone, flinkconf.Exactly(flinkconf.V2_0), haFrom119},
+		"flink 2.1 standalone":                                                               {Standalone, flinkconf.Exactly(flinkconf.V2_1), haFrom119},
+		"an unknown version needs what any supported one needs to run, not 1.18's cleanup":   {Standalone, flinkconf.Range{}, haFrom119},
+		"a range reaching 1.18 needs patch, and not the cleanup of 1.18 alone":               {Standalone, flinkconf.Range{Min: flinkconf.V1_16, Max: flinkconf.V1_18}, haFrom119},
+		"a range below 1.18 does not":                                                        {Standalone, flinkconf.Range{Min: flinkconf.V1_15, Max: flinkconf.V1_17}, haBefore118},
+		"flink 1.17 native also runs its TaskManager pods":                                   {Native, flinkconf.Exactly(flinkconf.V1_17), append(append([]Access{}, haBefore118...), nativeExtras...)},
+		"flink 1.18 native":                                                                  {Native, flinkconf.Exactly(flinkconf.V1_18), append(append([]Access{}, ha118...), nativeExtras...)},
+		"flink 2.1 native":                                                                   {Native, flinkconf.Exactly(flinkconf.V2_1), append(append([]Access{}, haFrom119...), nativeExtras...)},
+		"native of an unknown version":                                                       {Native, flinkconf.Range{}, append(append([]Access{}, haFrom119...), nativeExtras...)},
 	}
 	for name, tc := range cases {
 		assert.Equal(t, tc.want, Needs(tc.mode, tc.flink), name)
+	}
+}
+
+// TestGrants: a Role grants every access any line of its range uses, the
+// cleanup of 1.18 included, where Needs asks only what all of them need.
+func TestGrants(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		mode  Mode
+		flink flinkconf.Range
+		want  []Access
+	}{
+		"every supported line: 1.18's deletecollection too": {Standalone, flinkconf.Supported, ha118},
+		"an unknown version is every supported line":        {Standalone, flinkconf.Range{}, ha118},
+		"1.18 alone":                    {Standalone, flinkconf.Exactly(flinkconf.V1_18), ha118},
+		"a range from 1.17 to 1.18":     {Standalone, flinkconf.Range{Min: flinkconf.V1_17, Max: flinkconf.V1_18}, ha118},
+		"a range from 1.18 to 2.1":      {Standalone, flinkconf.Range{Min: flinkconf.V1_18, Max: flinkconf.V2_1}, ha118},
+		"1.19 and later: no collection": {Standalone, flinkconf.Range{Min: flinkconf.V1_19, Max: flinkconf.V2_1}, haFrom119},
+		"before 1.18: no patch either":  {Standalone, flinkconf.Range{Min: flinkconf.V1_15, Max: flinkconf.V1_17}, haBefore118},
+		"native, every supported line":  {Native, flinkconf.Supported, append(append([]Access{}, ha118...), nativeExtras...)},
+	}
+	for name, tc := range cases {
+		assert.Equal(t, tc.want, Grants(tc.mode, tc.flink), name)
 	}
 }
 

@@ -82,7 +82,7 @@ Collisions:
 			Policy: verdict, AtRisk: []string{audit.RiskOwnedHAConfigMaps}},
 		{Namespace: ns, ClusterID: "payments", Mode: fleet.Operator, FlinkVersion: "1.20", HA: fleet.HAOn, StorageDir: storage("payments"),
 			StoragePath: storage("payments/payments"), Account: "nobody", Rights: "no: may not get configmaps, list configmaps, watch configmaps, " +
-				"create configmaps, update configmaps, patch configmaps, delete configmaps, deletecollection configmaps, get pods, list pods, " +
+				"create configmaps, update configmaps, patch configmaps, delete configmaps, get pods, list pods, " +
 				"watch pods, create pods, delete pods, get deployments.apps, delete deployments.apps, update deployments/finalizers.apps",
 			Objects: []string{"FlinkDeployment/payments"}, Policy: verdict, AtRisk: []string{audit.RiskRights}},
 		{Namespace: ns, ClusterID: "reports", Mode: fleet.Standalone, FlinkVersion: "1.19", HA: fleet.HAOn, StorageDir: storage("reports"),

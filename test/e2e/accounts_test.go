@@ -93,7 +93,7 @@ func TestFlinkGetsAnAccountThatMayDoExactlyWhatHANeeds(t *testing.T) {
 	assert.True(t, apierrors.IsNotFound(err), "no FlinkDeployment runs here: no native rights")
 
 	account := fmt.Sprintf("system:serviceaccount:%s:flink-ha", ns)
-	for _, need := range rights.Needs(rights.Standalone, flinkconf.Supported) {
+	for _, need := range rights.Grants(rights.Standalone, flinkconf.Supported) {
 		assert.True(t, may(ctx, t, account, ns, need), "Flink needs to %s", need)
 	}
 	for _, denied := range []struct{ namespace, verb, resource string }{
