@@ -106,6 +106,92 @@ func TestWorkload(t *testing.T) {
 	}
 }
 
+// TestPropertiesOverAMount: the image's entrypoint writes FLINK_PROPERTIES
+// into the configuration file in the conf directory; where that file is a
+// read-only mount, the write fails and Flink never applies it, while -D
+// arguments still do. A writable mount changes nothing.
+func TestPropertiesOverAMount(t *testing.T) {
+	t.Parallel()
+	const (
+		env  = "spec.template.spec.containers[0].env[FLINK_PROPERTIES]"
+		args = "spec.template.spec.containers[0].args"
+	)
+	configMap := corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "flink-config"}}}
+	emptyDir := corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
+	dir := corev1.VolumeMount{Name: "conf", MountPath: "/opt/flink/conf"}
+	file := func(name string) corev1.VolumeMount {
+		return corev1.VolumeMount{Name: "conf", MountPath: "/opt/flink/conf/" + name, SubPath: name}
+	}
+	readOnly := dir
+	readOnly.ReadOnly = true
+	all := flinkconf.Range{Min: flinkconf.V1_15, Max: flinkconf.V2_1}
+	newLines := flinkconf.Range{Min: flinkconf.V1_19, Max: flinkconf.V2_1}
+	cases := map[string]struct {
+		image   string
+		env     string
+		args    []string
+		mount   *corev1.VolumeMount
+		source  corev1.VolumeSource
+		carried bool
+		ignored *Ignored
+		want    []reading
+	}{
+		"without a mount FLINK_PROPERTIES is the container's configuration": {
+			image: "flink:1.20", env: "kubernetes.cluster-id: jm\n", carried: true,
+			want: []reading{{env, flinkconf.Exactly(flinkconf.V1_20), true, false}}},
+		"over an emptyDir at the conf directory FLINK_PROPERTIES applies as without a mount": {
+			image: "flink:1.18", env: "kubernetes.cluster-id: jm\n", mount: &dir, source: emptyDir, carried: true,
+			want: []reading{{env, flinkconf.Exactly(flinkconf.V1_18), false, false}}},
+		"over a ConfigMap at the conf directory every line ignores FLINK_PROPERTIES": {
+			image: "example/job:1", env: "kubernetes.cluster-id: jm\n", mount: &dir, source: configMap,
+			ignored: &Ignored{Versions: all}},
+		"over a ConfigMap at the conf directory the -D arguments still apply": {
+			image: "flink:2.1", env: "kubernetes.cluster-id: jm\n", args: []string{"-Dhigh-availability.type=kubernetes"}, mount: &dir, source: configMap,
+			ignored: &Ignored{Versions: flinkconf.Exactly(flinkconf.V2_1)},
+			want:    []reading{{args, flinkconf.Exactly(flinkconf.V2_1), false, true}}},
+		"over an emptyDir mounted readOnly FLINK_PROPERTIES is ignored": {
+			image: "flink:1.17", env: "kubernetes.cluster-id: jm\n", mount: &readOnly, source: emptyDir,
+			ignored: &Ignored{Versions: flinkconf.Exactly(flinkconf.V1_17)}},
+		"over flink-conf.yaml mounted alone every line ignores FLINK_PROPERTIES": {
+			image: "example/job:1", env: "kubernetes.cluster-id: jm\n", mount: ptr(file("flink-conf.yaml")), source: configMap,
+			ignored: &Ignored{Versions: all}},
+		"over config.yaml mounted alone 1.19 on ignore FLINK_PROPERTIES, up to 1.18 write their own flink-conf.yaml": {
+			image: "example/job:1", env: "kubernetes.cluster-id: jm\n", args: []string{"-Dhigh-availability.type=kubernetes"},
+			mount: ptr(file("config.yaml")), source: configMap,
+			ignored: &Ignored{Versions: newLines},
+			want: []reading{
+				{env, flinkconf.Range{Min: flinkconf.V1_15, Max: flinkconf.V1_18}, false, true},
+				{args, newLines, false, true}}},
+		"a 1.18 image with config.yaml mounted alone carries its configuration": {
+			image: "flink:1.18", env: "kubernetes.cluster-id: jm\n", mount: ptr(file("config.yaml")), source: configMap, carried: true,
+			want: []reading{{env, flinkconf.Exactly(flinkconf.V1_18), false, false}}},
+		"a FLINK_PROPERTIES Flink never reads is not read: no error for it": {
+			image: "flink:1.20", env: "kubernetes.cluster-id: jm\x00\n", mount: &dir, source: configMap,
+			ignored: &Ignored{Versions: flinkconf.Exactly(flinkconf.V1_20)}},
+	}
+	for name, tc := range cases {
+		c := corev1.Container{Name: "jobmanager", Image: tc.image, Args: append([]string{"jobmanager"}, tc.args...),
+			Env: []corev1.EnvVar{{Name: EnvProperties, Value: tc.env}}}
+		tpl := &corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"component": "jobmanager"}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{c}}}
+		if tc.mount != nil {
+			tpl.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{*tc.mount}
+			tpl.Spec.Volumes = []corev1.Volume{{Name: "conf", VolumeSource: tc.source}}
+		}
+		w, ok := Workload(&metav1.ObjectMeta{Name: "jm", Namespace: "team"}, tpl, policy.Default())
+		require.True(t, ok, name)
+		if tc.ignored != nil {
+			tc.ignored.Path = field.NewPath("spec", "template", "spec", "containers").Index(0).Child("env").Key(EnvProperties)
+		}
+		assert.Equal(t, tc.carried, w.Carried, name)
+		assert.Equal(t, tc.ignored, w.Ignored, name)
+		assert.Nil(t, w.Unreadable, name)
+		assert.Equal(t, tc.want, readings(&w.Object), name)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
 func TestFlinkDeployment(t *testing.T) {
 	t.Parallel()
 	fd := func(spec map[string]any) *unstructured.Unstructured {
@@ -295,8 +381,11 @@ func deep(n int) map[string]any {
 }
 
 // TestMounting: a JobManager that mounts a configuration ConfigMap reads
-// each of its files under what the container sets, for the release lines
-// that read both; those readings are never edited.
+// each of its files under what the container sets (its -D arguments: the
+// entrypoint cannot write FLINK_PROPERTIES into the read-only mount), for
+// the release lines that read both; those readings are never edited. A file
+// mounted alone by subPath is the one file read, by the lines that read it
+// under the name it is mounted as.
 func TestMounting(t *testing.T) {
 	t.Parallel()
 	const (
@@ -309,11 +398,12 @@ func TestMounting(t *testing.T) {
 		Layers []string
 	}
 	cases := map[string]struct {
-		image string
-		env   string
-		args  []string
-		data  map[string]string
-		want  []mounted
+		image   string
+		env     string
+		args    []string
+		subPath string // the file mounted alone; the whole directory when empty
+		data    map[string]string
+		want    []mounted
 	}{
 		"the file alone, for the lines that read it": {
 			image: "example/job:1", args: []string{"jobmanager"}, data: map[string]string{"flink-conf.yaml": "high-availability.type: kubernetes\n"},
@@ -323,14 +413,43 @@ func TestMounting(t *testing.T) {
 			image: "flink:1.18", args: []string{"jobmanager", "-Dhigh-availability.type=none"}, data: map[string]string{"flink-conf.yaml": "high-availability.type: kubernetes\n"},
 			want: []mounted{{reading{legacy, flinkconf.Exactly(flinkconf.V1_18), false, false}, []string{legacy, args}}},
 		},
-		"each file under each reading of FLINK_PROPERTIES that shares release lines with it": {
-			image: "example/job:1", env: "kubernetes.cluster-id: jm\n", args: []string{"jobmanager"},
+		"each file as it is, FLINK_PROPERTIES ignored by every line": {
+			image: "example/job:1", env: "kubernetes.cluster-id: jm\nhigh-availability.type: none\n", args: []string{"jobmanager"},
 			data: map[string]string{"flink-conf.yaml": "high-availability.type: kubernetes\n", "config.yaml": "high-availability.type: kubernetes\n"},
 			want: []mounted{
-				{reading{legacy, flinkconf.Range{Min: flinkconf.V1_15, Max: flinkconf.V1_18}, false, true}, []string{legacy, env}},
-				{reading{legacy, flinkconf.Range{Min: flinkconf.V1_19, Max: flinkconf.V1_20}, true, true}, []string{legacy, env}},
-				{reading{standard, flinkconf.Range{Min: flinkconf.V2_0, Max: flinkconf.V2_1}, true, true}, []string{standard, env}},
+				{reading{legacy, flinkconf.Range{Min: flinkconf.V1_15, Max: flinkconf.V1_20}, false, true}, []string{legacy}},
+				{reading{standard, flinkconf.Range{Min: flinkconf.V2_0, Max: flinkconf.V2_1}, true, true}, []string{standard}},
 			},
+		},
+		"each file under the -D arguments, FLINK_PROPERTIES ignored": {
+			image: "example/job:1", env: "high-availability.type: none\n", args: []string{"jobmanager", "-Dkubernetes.cluster-id=jm"},
+			data: map[string]string{"flink-conf.yaml": "high-availability.type: kubernetes\n", "config.yaml": "high-availability.type: kubernetes\n"},
+			want: []mounted{
+				{reading{legacy, flinkconf.Range{Min: flinkconf.V1_15, Max: flinkconf.V1_20}, false, true}, []string{legacy, args}},
+				{reading{standard, flinkconf.Range{Min: flinkconf.V2_0, Max: flinkconf.V2_1}, true, true}, []string{standard, args}},
+			},
+		},
+		"flink-conf.yaml mounted alone is read by 1.15-1.20, whatever else the ConfigMap holds": {
+			image: "example/job:1", env: "high-availability.type: none\n", args: []string{"jobmanager", "-Dkubernetes.cluster-id=jm"},
+			subPath: "flink-conf.yaml",
+			data:    map[string]string{"flink-conf.yaml": "high-availability.type: kubernetes\n", "config.yaml": "high-availability.type: none\n"},
+			want: []mounted{
+				{reading{legacy, flinkconf.Range{Min: flinkconf.V1_15, Max: flinkconf.V1_20}, false, true}, []string{legacy, args}},
+			},
+		},
+		"config.yaml mounted alone is read from 1.19, even beside flink-conf.yaml in the ConfigMap": {
+			image: "flink:1.19", env: "high-availability.type: none\n", args: []string{"jobmanager"},
+			subPath: "config.yaml",
+			data:    map[string]string{"flink-conf.yaml": "high-availability.type: none\n", "config.yaml": "high-availability.type: kubernetes\n"},
+			want: []mounted{
+				{reading{standard, flinkconf.Exactly(flinkconf.V1_19), true, true}, []string{standard}},
+			},
+		},
+		"config.yaml mounted alone in a 1.18 image: it reads its own flink-conf.yaml and FLINK_PROPERTIES": {
+			image: "flink:1.18", env: "kubernetes.cluster-id: jm\n", args: []string{"jobmanager"},
+			subPath: "config.yaml",
+			data:    map[string]string{"config.yaml": "high-availability.type: kubernetes\n"},
+			want:    []mounted{{reading{env, flinkconf.Exactly(flinkconf.V1_18), false, false}, []string{env}}},
 		},
 		"an image older than the supported lines reads flink-conf.yaml as 1.15 does": {
 			image: "flink:1.14", args: []string{"jobmanager"}, data: map[string]string{"flink-conf.yaml": "high-availability: zookeeper\n"},
@@ -341,13 +460,17 @@ func TestMounting(t *testing.T) {
 			want: []mounted{{reading{args, flinkconf.Exactly(flinkconf.V2_1), false, false}, []string{args}}},
 		},
 		"a ConfigMap of no cluster: only what the container sets": {
-			image: "flink:1.20", env: "kubernetes.cluster-id: jm\n", args: []string{"jobmanager"}, data: map[string]string{"flink-conf.yaml": "rest.port: 8081\n"},
-			want: []mounted{{reading{env, flinkconf.Exactly(flinkconf.V1_20), true, false}, []string{env}}},
+			image: "flink:1.20", env: "kubernetes.cluster-id: jm\n", args: []string{"jobmanager", "-Dhigh-availability.type=kubernetes"},
+			data: map[string]string{"flink-conf.yaml": "rest.port: 8081\n"},
+			want: []mounted{{reading{args, flinkconf.Exactly(flinkconf.V1_20), false, true}, []string{args}}},
 		},
 	}
 	for name, tc := range cases {
-		c := corev1.Container{Name: "jobmanager", Image: tc.image, Args: tc.args,
-			VolumeMounts: []corev1.VolumeMount{{Name: "conf", MountPath: "/opt/flink/conf"}}}
+		mount := corev1.VolumeMount{Name: "conf", MountPath: "/opt/flink/conf"}
+		if tc.subPath != "" {
+			mount.MountPath, mount.SubPath = mount.MountPath+"/"+tc.subPath, tc.subPath
+		}
+		c := corev1.Container{Name: "jobmanager", Image: tc.image, Args: tc.args, VolumeMounts: []corev1.VolumeMount{mount}}
 		if tc.env != "" {
 			c.Env = []corev1.EnvVar{{Name: EnvProperties, Value: tc.env}}
 		}
@@ -364,7 +487,7 @@ func TestMounting(t *testing.T) {
 				layers = append(layers, l.Name)
 			}
 			got = append(got, mounted{reading{m.Path.String(), m.Versions, m.Nested, m.HAOn()}, layers})
-			if m.Overrides {
+			if m.Overrides || w.Carried {
 				continue // the container's own, edited where it is written
 			}
 			assert.Nil(t, m.Edit, name+": a mounted reading is never edited")

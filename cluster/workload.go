@@ -34,6 +34,16 @@ type WorkloadObject struct {
 	Carried bool
 	// Unreadable is a FLINK_PROPERTIES that cannot be read.
 	Unreadable *Unreadable
+	// Ignored is a FLINK_PROPERTIES that the release lines it names never
+	// apply: the image's entrypoint cannot write it into the read-only
+	// mounted configuration.
+	Ignored *Ignored
+}
+
+// Ignored is a FLINK_PROPERTIES that some release lines never apply.
+type Ignored struct {
+	Path     *field.Path
+	Versions flinkconf.Range
 }
 
 // Workload says what the pod template tpl of the object with metadata meta
@@ -90,19 +100,42 @@ func (w *WorkloadObject) read(paths containerPaths) {
 	// reading is also where edits go.
 	oldLines, readsOld := w.Versions.Intersect(flinkconf.Range{Max: flinkconf.V1_18})
 	newLines, readsNew := w.Versions.Intersect(flinkconf.Range{Min: flinkconf.PropertiesNested, Max: flinkconf.Version{Major: 99}})
+	// Over a read-only mounted configuration the entrypoint's write of
+	// FLINK_PROPERTIES fails without a word, and Flink reads the mount as
+	// it is: every line writes into a mounted conf directory or
+	// flink-conf.yaml (from 1.19 config-parser-utils.sh writes
+	// flink-conf.yaml where it exists); up to 1.18 the entrypoint writes
+	// the image's own flink-conf.yaml beside a mounted config.yaml, which
+	// those lines do not read either.
+	appliesOld, appliesNew := readsOld, readsNew
+	if w.Pod.ConfigMounted {
+		appliesNew = false
+		if w.Pod.Mount.File != recognise.KeyStandard {
+			appliesOld = false
+		} else if !readsNew {
+			w.Pod.ConfigMounted = false // no line that may run it reads or writes the mount
+		}
+	}
 	var legacy *flinkconf.Legacy
 	var props *flinkconf.Properties
-	if i >= 0 && c.Env[i].ValueFrom == nil {
-		var err error
-		text := []byte(c.Env[i].Value)
-		// Both parsers refuse the same texts (checkText), so the new
-		// rules are not needed to know that the old can read it.
-		if legacy, err = flinkconf.ParseLegacy(text); err == nil && readsNew {
-			props, err = flinkconf.ParseProperties(text)
+	if i >= 0 && !appliesOld && !appliesNew {
+		w.Ignored = &Ignored{Path: envPath.path, Versions: w.Versions}
+	} else if i >= 0 {
+		if !appliesNew && readsNew {
+			w.Ignored = &Ignored{Path: envPath.path, Versions: newLines}
 		}
-		if err != nil {
-			w.Unreadable = &Unreadable{Path: envPath.path, Err: err}
-			legacy, props = nil, nil
+		if c.Env[i].ValueFrom == nil {
+			var err error
+			text := []byte(c.Env[i].Value)
+			// Both parsers refuse the same texts (checkText), so the new
+			// rules are not needed to know that the old can read it.
+			if legacy, err = flinkconf.ParseLegacy(text); err == nil && appliesNew {
+				props, err = flinkconf.ParseProperties(text)
+			}
+			if err != nil {
+				w.Unreadable = &Unreadable{Path: envPath.path, Err: err}
+				legacy, props = nil, nil
+			}
 		}
 	}
 	w.Carried = !w.Pod.ConfigMounted && (legacy != nil || hasArgs)
@@ -141,13 +174,16 @@ func (w *WorkloadObject) read(paths containerPaths) {
 		add(w.Versions, false, nil)
 	default:
 		// Images older or newer than the supported lines read it as the
-		// oldest or newest do.
+		// oldest or newest do; lines that ignore it read the -D only.
 		w.Configs = make([]*Configuration, 0, 2)
 		if readsOld {
 			add(oldLines, false, legacy)
 		}
-		if readsNew {
+		switch {
+		case readsNew && props != nil:
 			add(newLines, true, props)
+		case readsNew && hasArgs:
+			add(newLines, false, nil)
 		}
 	}
 }
@@ -189,15 +225,27 @@ func HostArg(args []string) int {
 }
 
 // Mounting returns the configurations Flink reads in the container with cm
-// mounted as its conf directory: each file of cm under what the container
-// sets over it, for the release lines that read both. They are read, never
+// mounted as its configuration: each file of cm under what the container
+// sets over it (its -D arguments; FLINK_PROPERTIES only where a line
+// applies it), for the release lines that read both. They are read, never
 // edited: the rules edit the file and the container each where it is
 // written. Where none of the container's release lines reads a file of cm
 // (a Flink 2 image and only flink-conf.yaml), they are the container's own.
+// A file mounted alone by subPath is the one file of cm Flink reads, under
+// the name it is mounted as.
 func (w *WorkloadObject) Mounting(cm *ConfigMapObject) []*Configuration {
 	var out []*Configuration
+	mount := w.Pod.Mount
 	for _, f := range cm.Configs {
-		versions, ok := beyondSupported(f.Versions).Intersect(w.Versions)
+		readBy := f.Versions
+		if mount.File != "" {
+			if mount.Key != mount.File || f.Path.String() != dataPathOf(mount.Key).name {
+				continue // another file of cm, or one Flink reads under another name
+			}
+			// Alone in the image's directory, whatever else cm holds.
+			readBy = fileVersions(mount.File, nil)
+		}
+		versions, ok := beyondSupported(readBy).Intersect(w.Versions)
 		if !ok {
 			continue
 		}

@@ -206,7 +206,25 @@ func readingCases() (map[string]identifyCase, ConfigMaps) {
 		return Identity{Key: "a/native/fd", Object: "FlinkDeployment/fd", Namespace: "a", ClusterID: "fd", Mode: Operator,
 			Versions: flinkconf.Exactly(v), Account: "flink", JobManager: true}
 	}
+	alone := func(d *appsv1.Deployment, file string) *appsv1.Deployment {
+		m := &d.Spec.Template.Spec.Containers[0].VolumeMounts[0]
+		m.MountPath, m.SubPath = m.MountPath+"/"+file, file
+		return d
+	}
+	mountedHA := func(image string) Identity {
+		return with(mounting("orders-conf", image), func(id *Identity) {
+			id.ClusterID, id.HA, id.StorageDir, id.StoragePath = "orders", HAOn, "s3://b/ha", "s3://b/ha/default"
+		})
+	}
 	return map[string]identifyCase{
+		"FLINK_PROPERTIES over the mounted ConfigMap is ignored: the file's HA keys stand": {
+			obj:  withEnv(jobManager("a", "jm", "orders-conf", "flink:1.18", nil), "high-availability.storageDir: s3://other\n"),
+			want: mountedHA("flink:1.18"),
+		},
+		"flink-conf.yaml mounted alone is the cluster's configuration, and FLINK_PROPERTIES is ignored over it": {
+			obj:  withEnv(alone(jobManager("a", "jm", "orders-conf", "flink:1.20", nil), "flink-conf.yaml"), "high-availability.storageDir: s3://other\n"),
+			want: mountedHA("flink:1.20"),
+		},
 		"Flink 1.16 reads no high-availability.type: HA is off and keeps no storage path": {
 			obj: jobManager("a", "jm", "orders-conf", "flink:1.16", nil),
 			want: with(mounting("orders-conf", "flink:1.16"), func(id *Identity) {

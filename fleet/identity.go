@@ -150,7 +150,10 @@ func workloadIdentity(kind string, meta *metav1.ObjectMeta, tpl *corev1.PodTempl
 		id.Account = "default"
 	}
 	configs := w.Configs
-	mounted := recognise.MountedConfigMap(tpl, w.Container)
+	mounted := "" // the ConfigMap Flink reads as it is, if any
+	if w.Pod.ConfigMounted {
+		mounted = w.Pod.Mount.ConfigMap
+	}
 	if mounted != "" && configMaps != nil {
 		if cm := configMaps(mounted); cm != nil {
 			configs = w.Mounting(cluster.ConfigMap(cm, reading))

@@ -41,10 +41,14 @@ func props(text string) []corev1.EnvVar {
 func TestWorkload(t *testing.T) {
 	t.Parallel()
 	type workloadCase struct {
-		image    string
-		args     []string
-		env      []corev1.EnvVar
-		mounted  bool
+		image   string
+		args    []string
+		env     []corev1.EnvVar
+		mounted bool
+		// conf is a volume at the conf directory, or a file in it by
+		// subPath, instead of the ConfigMap of mounted.
+		conf     *corev1.VolumeMount
+		volume   corev1.VolumeSource
 		wantArgs []string
 		wantEnv  string // FLINK_PROPERTIES afterwards, when there is one
 		want     []string
@@ -128,21 +132,43 @@ func TestWorkload(t *testing.T) {
 				container + ".args: set high-availability.cluster-id: p"},
 		},
 	}
-	for _, v := range []string{"1.17", "2.0"} {
-		cases["FLINK_PROPERTIES of a flink "+v+" image gets high-availability.type"] = workloadCase{
-			image: "flink:" + v, args: []string{"jobmanager", "$(POD_IP)"}, env: props("kubernetes.cluster-id: p\n"),
+	configMap := corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "flink-config"}}}
+	for name, conf := range map[string]*corev1.VolumeMount{
+		"FLINK_PROPERTIES over a ConfigMap at the conf directory gets no HA keys: Flink ignores it there": {Name: "conf", MountPath: "/opt/flink/conf"},
+		"FLINK_PROPERTIES over flink-conf.yaml mounted alone gets no HA keys: Flink ignores it there": {
+			Name: "conf", MountPath: "/opt/flink/conf/flink-conf.yaml", SubPath: "flink-conf.yaml"},
+	} {
+		cases[name] = workloadCase{
+			image: "flink:1.18", args: []string{"jobmanager", "$(POD_IP)"}, env: props("kubernetes.cluster-id: p\n"), conf: conf, volume: configMap,
 			wantArgs: []string{"jobmanager", "$(POD_IP)"},
-			wantEnv:  "kubernetes.cluster-id: p\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://flink-ha/team/p\nhigh-availability.cluster-id: p\n",
-			want: []string{podIPEnv,
-				envProps + ": set high-availability.type: kubernetes",
-				envProps + ": set high-availability.storageDir: s3://flink-ha/team/p",
-				envProps + ": set high-availability.cluster-id: p"},
+			wantEnv:  "kubernetes.cluster-id: p\n",
+			want:     []string{podIPEnv},
 		}
+	}
+	emptyDir := workloadCase{image: "flink:1.18", conf: &corev1.VolumeMount{Name: "conf", MountPath: "/opt/flink/conf"},
+		volume: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
+	for name, tc := range map[string]workloadCase{
+		"FLINK_PROPERTIES of a flink 1.17 image gets high-availability.type":                                  {image: "flink:1.17"},
+		"FLINK_PROPERTIES of a flink 2.0 image gets high-availability.type":                                   {image: "flink:2.0"},
+		"FLINK_PROPERTIES over a writable emptyDir at the conf directory gets the HA keys as without a mount": emptyDir,
+	} {
+		tc.args, tc.env = []string{"jobmanager", "$(POD_IP)"}, props("kubernetes.cluster-id: p\n")
+		tc.wantArgs = []string{"jobmanager", "$(POD_IP)"}
+		tc.wantEnv = "kubernetes.cluster-id: p\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://flink-ha/team/p\nhigh-availability.cluster-id: p\n"
+		tc.want = []string{podIPEnv,
+			envProps + ": set high-availability.type: kubernetes",
+			envProps + ": set high-availability.storageDir: s3://flink-ha/team/p",
+			envProps + ": set high-availability.cluster-id: p"}
+		cases[name] = tc
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			meta, tpl := jobManager(tc.image, tc.args, tc.env, tc.mounted)
+			if tc.conf != nil {
+				tpl.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{*tc.conf}
+				tpl.Spec.Volumes = []corev1.Volume{{Name: tc.conf.Name, VolumeSource: tc.volume}}
+			}
 			r := mutate.Workload(meta, tpl, testPolicy(t))
 			assert.Equal(t, tc.want, r.Warnings())
 			c := tpl.Spec.Containers[0]

@@ -27,9 +27,27 @@ type FlinkPod struct {
 	// Application marks a standalone application-mode JobManager
 	// ("standalone-job").
 	Application bool
-	// ConfigMounted is true when a ConfigMap is mounted as Flink's conf
-	// directory: the configuration lives there, not in env or args.
+	// ConfigMounted is true when Flink's conf directory, or its
+	// configuration file by subPath, is a read-only mount: Flink reads the
+	// mounted configuration as it is, and the image's entrypoint cannot
+	// write FLINK_PROPERTIES into it. -D arguments still apply.
 	ConfigMounted bool
+	// Mount is that mount, when ConfigMounted.
+	Mount ConfigMount
+}
+
+// ConfigMount is a read-only mount of Flink's configuration.
+type ConfigMount struct {
+	// Path is where it is mounted.
+	Path string
+	// File is the configuration file mounted alone by subPath
+	// (flink-conf.yaml or config.yaml); "" for the whole conf directory.
+	File string
+	// ConfigMap names the ConfigMap shown there; "" for another kind of
+	// volume (a Secret, a read-only PVC), which the rules cannot read.
+	ConfigMap string
+	// Key is the ConfigMap key shown as File.
+	Key string
 }
 
 // entrypoints are the first arguments the official image's entrypoint
@@ -49,8 +67,9 @@ func PodTemplate(objectLabels map[string]string, tpl *corev1.PodTemplateSpec) (F
 	for i, c := range tpl.Spec.Containers {
 		if len(c.Args) > 0 {
 			if role, ok := entrypoints[c.Args[0]]; ok {
-				return FlinkPod{Role: role, Container: i, Native: native, Application: c.Args[0] == "standalone-job",
-					ConfigMounted: configMounted(tpl, c)}, true
+				fp := FlinkPod{Role: role, Container: i, Native: native, Application: c.Args[0] == "standalone-job"}
+				fp.Mount, fp.ConfigMounted = MountedConfig(tpl, &c)
+				return fp, true
 			}
 		}
 	}
@@ -59,7 +78,9 @@ func PodTemplate(objectLabels map[string]string, tpl *corev1.PodTemplateSpec) (F
 	}
 	for i, c := range tpl.Spec.Containers {
 		if strings.Contains(imageName(c.Image), "flink") || c.Name == string(component) || c.Name == "flink-main-container" {
-			return FlinkPod{Role: component, Container: i, Native: native, ConfigMounted: configMounted(tpl, c)}, true
+			fp := FlinkPod{Role: component, Container: i, Native: native}
+			fp.Mount, fp.ConfigMounted = MountedConfig(tpl, &c)
+			return fp, true
 		}
 	}
 	return FlinkPod{}, false
@@ -80,31 +101,95 @@ func imageName(image string) string {
 	return image
 }
 
-func configMounted(tpl *corev1.PodTemplateSpec, c corev1.Container) bool {
-	return MountedConfigMap(tpl, &c) != ""
+// MountedConfigMap names the ConfigMap a container mounts read-only as
+// Flink's configuration; "" when it mounts none.
+func MountedConfigMap(tpl *corev1.PodTemplateSpec, c *corev1.Container) string {
+	m, _ := MountedConfig(tpl, c)
+	return m.ConfigMap
 }
 
-// MountedConfigMap names the ConfigMap a container mounts as Flink's conf
-// directory (/opt/flink/conf, or another directory named conf), directly or
-// as the first ConfigMap of a projected volume; "" when it mounts none.
-func MountedConfigMap(tpl *corev1.PodTemplateSpec, c *corev1.Container) string {
+// MountedConfig finds a read-only mount of Flink's conf directory
+// (/opt/flink/conf, or another directory named conf), or of flink-conf.yaml
+// or config.yaml in it by subPath. The image's entrypoint writes
+// FLINK_PROPERTIES into that file, and fails there without a word:
+// ConfigMap, Secret, downward API and projected volumes are always mounted
+// read-only (since Kubernetes 1.10), like any mount with readOnly: true.
+// A writable mount (an emptyDir an initContainer filled, a PVC) is not
+// one: the entrypoint writes into it as into the image's own directory.
+func MountedConfig(tpl *corev1.PodTemplateSpec, c *corev1.Container) (ConfigMount, bool) {
+	var file *ConfigMount
 	for _, m := range c.VolumeMounts {
-		if m.MountPath != "/opt/flink/conf" && !strings.HasSuffix(strings.TrimSuffix(m.MountPath, "/"), "/conf") {
+		path := strings.TrimSuffix(m.MountPath, "/")
+		dir, base := path, ""
+		if m.SubPath != "" && !confDir(path) {
+			// A file mounted alone is a bind mount: the entrypoint can
+			// neither append to it nor move a new file over it. The
+			// entrypoint writes flink-conf.yaml up to 1.18; from 1.19
+			// config-parser-utils.sh writes flink-conf.yaml where it
+			// exists, else config.yaml.
+			if i := strings.LastIndexByte(path, '/'); i >= 0 {
+				dir, base = path[:i], path[i+1:]
+			}
+			if base != KeyLegacy && base != KeyStandard {
+				continue
+			}
+		}
+		if !confDir(dir) {
 			continue
 		}
 		i := slices.IndexFunc(tpl.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == m.Name })
 		if i < 0 {
 			continue
 		}
-		v := tpl.Spec.Volumes[i]
-		if v.ConfigMap != nil {
-			return v.ConfigMap.Name
+		v := &tpl.Spec.Volumes[i]
+		if !m.ReadOnly && !readOnly(v) {
+			continue
 		}
-		if v.Projected != nil {
+		mount := ConfigMount{Path: m.MountPath, File: base}
+		switch {
+		case v.ConfigMap != nil:
+			mount.ConfigMap = v.ConfigMap.Name
+			mount.Key = configMapKey(m.SubPath, v.ConfigMap.Items)
+		case v.Projected != nil:
 			if j := slices.IndexFunc(v.Projected.Sources, func(s corev1.VolumeProjection) bool { return s.ConfigMap != nil }); j >= 0 {
-				return v.Projected.Sources[j].ConfigMap.Name
+				mount.ConfigMap = v.Projected.Sources[j].ConfigMap.Name
+				mount.Key = configMapKey(m.SubPath, v.Projected.Sources[j].ConfigMap.Items)
 			}
 		}
+		if base == "" {
+			return mount, true // the whole directory wins over a file in it
+		}
+		if file == nil {
+			file = &mount
+		}
 	}
-	return ""
+	if file != nil {
+		return *file, true
+	}
+	return ConfigMount{}, false
+}
+
+// confDir reports whether path is Flink's conf directory as the rules
+// know it.
+func confDir(path string) bool {
+	return path == "/opt/flink/conf" || strings.HasSuffix(path, "/conf")
+}
+
+// readOnly reports whether the kubelet mounts v read-only whatever the
+// mount says: the API data volumes always, a PVC marked readOnly.
+func readOnly(v *corev1.Volume) bool {
+	return v.ConfigMap != nil || v.Secret != nil || v.DownwardAPI != nil || v.Projected != nil ||
+		v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ReadOnly
+}
+
+// configMapKey is the key of a ConfigMap volume shown at subPath: the item
+// mapped to that path, else the key of that name; "" for no subPath.
+func configMapKey(subPath string, items []corev1.KeyToPath) string {
+	if subPath == "" {
+		return ""
+	}
+	if i := slices.IndexFunc(items, func(k corev1.KeyToPath) bool { return k.Path == subPath }); i >= 0 {
+		return items[i].Key
+	}
+	return subPath
 }

@@ -28,7 +28,7 @@ func TestPodTemplate(t *testing.T) {
 		ok           bool
 	}{
 		"the docs' session JobManager": {
-			tpl: mounted, ok: true, want: FlinkPod{Role: JobManager, ConfigMounted: true},
+			tpl: mounted, ok: true, want: FlinkPod{Role: JobManager, ConfigMounted: true, Mount: ConfigMount{Path: "/opt/flink/conf", ConfigMap: "flink-config"}},
 		},
 		"an application JobManager found by its entrypoint alone": {
 			tpl: template(nil, corev1.Container{Name: "sidecar", Image: "envoy"}, corev1.Container{Name: "main", Image: "registry.example/jobs/wordcount:2", Args: []string{"standalone-job", "--job-classname", "X"}}),
@@ -64,9 +64,12 @@ func TestPodTemplate(t *testing.T) {
 	}
 }
 
-// TestConfigMounted: a container whose configuration directory is a
-// mounted ConfigMap reads the rest of its configuration from there, so
-// what the container carries only overrides it; MountedConfigMap names it.
+// TestConfigMounted: a container whose conf directory, or configuration
+// file by subPath, is a read-only mount reads its configuration from there
+// as it is: the image's entrypoint cannot write FLINK_PROPERTIES into it.
+// ConfigMap, Secret, downward API and projected volumes are always mounted
+// read-only; any other volume when the mount says so. MountedConfigMap
+// names the ConfigMap.
 func TestConfigMounted(t *testing.T) {
 	t.Parallel()
 	cmSource := corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "flink-config"}}}
@@ -75,17 +78,38 @@ func TestConfigMounted(t *testing.T) {
 	}
 	cmProjection := corev1.VolumeProjection{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "flink-config"}}}
 	secretProjection := corev1.VolumeProjection{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "s3"}}}
+	mapped := corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "flink-config"},
+		Items: []corev1.KeyToPath{{Key: "flink-conf.yaml", Path: "conf.yaml"}}}}
+	emptyDir := corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
+	dir := func(path string) ConfigMount { return ConfigMount{Path: path, ConfigMap: "flink-config"} }
 	cases := map[string]struct {
-		mountPath string
-		source    corev1.VolumeSource
-		volume    string // the volume's name; the mount's when empty
-		want      bool
+		mountPath, subPath string
+		readOnly           bool
+		source             corev1.VolumeSource
+		volume             string // the volume's name; the mount's when empty
+		want               *ConfigMount
 	}{
-		"a ConfigMap at /opt/flink/conf":                         {mountPath: "/opt/flink/conf", source: cmSource, want: true},
-		"a ConfigMap at another conf directory":                  {mountPath: "/flink/conf/", source: cmSource, want: true},
-		"a projected volume with a ConfigMap":                    {mountPath: "/opt/flink/conf", source: projected(secretProjection, cmProjection), want: true},
-		"a projected volume of secrets only is no configuration": {mountPath: "/opt/flink/conf", source: projected(secretProjection)},
-		"an emptyDir at /opt/flink/conf is no configuration":     {mountPath: "/opt/flink/conf", source: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		"a ConfigMap at /opt/flink/conf":        {mountPath: "/opt/flink/conf", source: cmSource, want: ptr(dir("/opt/flink/conf"))},
+		"a ConfigMap at another conf directory": {mountPath: "/flink/conf/", source: cmSource, want: ptr(dir("/flink/conf/"))},
+		"a projected volume with a ConfigMap":   {mountPath: "/opt/flink/conf", source: projected(secretProjection, cmProjection), want: ptr(dir("/opt/flink/conf"))},
+		"a projected volume of secrets only is a mount of no ConfigMap": {mountPath: "/opt/flink/conf", source: projected(secretProjection),
+			want: &ConfigMount{Path: "/opt/flink/conf"}},
+		"a Secret at /opt/flink/conf is a mount of no ConfigMap": {mountPath: "/opt/flink/conf",
+			source: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "conf"}}, want: &ConfigMount{Path: "/opt/flink/conf"}},
+		"an emptyDir at /opt/flink/conf is writable: no mounted configuration": {mountPath: "/opt/flink/conf", source: emptyDir},
+		"an emptyDir mounted readOnly is":                                      {mountPath: "/opt/flink/conf", readOnly: true, source: emptyDir, want: &ConfigMount{Path: "/opt/flink/conf"}},
+		"a PVC the volume marks readOnly is": {mountPath: "/opt/flink/conf", want: &ConfigMount{Path: "/opt/flink/conf"},
+			source: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "conf", ReadOnly: true}}},
+		"a writable PVC is not": {mountPath: "/opt/flink/conf",
+			source: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "conf"}}},
+		"flink-conf.yaml mounted alone by subPath": {mountPath: "/opt/flink/conf/flink-conf.yaml", subPath: "flink-conf.yaml", source: cmSource,
+			want: &ConfigMount{Path: "/opt/flink/conf/flink-conf.yaml", File: "flink-conf.yaml", ConfigMap: "flink-config", Key: "flink-conf.yaml"}},
+		"config.yaml mounted alone by subPath": {mountPath: "/opt/flink/conf/config.yaml", subPath: "config.yaml", source: cmSource,
+			want: &ConfigMount{Path: "/opt/flink/conf/config.yaml", File: "config.yaml", ConfigMap: "flink-config", Key: "config.yaml"}},
+		"a file mounted alone from a key mapped to another path": {mountPath: "/opt/flink/conf/flink-conf.yaml", subPath: "conf.yaml", source: mapped,
+			want: &ConfigMount{Path: "/opt/flink/conf/flink-conf.yaml", File: "flink-conf.yaml", ConfigMap: "flink-config", Key: "flink-conf.yaml"}},
+		"another file mounted alone in conf is no configuration": {mountPath: "/opt/flink/conf/log4j-console.properties", subPath: "log4j-console.properties", source: cmSource},
+		"flink-conf.yaml from a writable emptyDir is not":        {mountPath: "/opt/flink/conf/flink-conf.yaml", subPath: "flink-conf.yaml", source: emptyDir},
 		"a ConfigMap elsewhere is not the configuration":         {mountPath: "/opt/flink/usrlib", source: cmSource},
 		"a directory that only ends like conf is not":            {mountPath: "/opt/flink/myconf", source: cmSource},
 		"a mount of a volume the pod does not have":              {mountPath: "/opt/flink/conf", source: cmSource, volume: "other"},
@@ -96,11 +120,18 @@ func TestConfigMounted(t *testing.T) {
 			volume = "conf"
 		}
 		tpl := template(map[string]string{"component": "jobmanager"}, corev1.Container{Name: "jobmanager", Image: "flink:1.20",
-			VolumeMounts: []corev1.VolumeMount{{Name: "conf", MountPath: tc.mountPath}}})
+			VolumeMounts: []corev1.VolumeMount{{Name: "conf", MountPath: tc.mountPath, SubPath: tc.subPath, ReadOnly: tc.readOnly}}})
 		tpl.Spec.Volumes = []corev1.Volume{{Name: volume, VolumeSource: tc.source}}
 		pod, ok := PodTemplate(nil, tpl)
 		assert.True(t, ok, name)
-		assert.Equal(t, tc.want, pod.ConfigMounted, name)
-		assert.Equal(t, map[bool]string{true: "flink-config"}[tc.want], MountedConfigMap(tpl, &tpl.Spec.Containers[0]), name+": the name")
+		assert.Equal(t, tc.want != nil, pod.ConfigMounted, name)
+		want := ConfigMount{}
+		if tc.want != nil {
+			want = *tc.want
+		}
+		assert.Equal(t, want, pod.Mount, name)
+		assert.Equal(t, want.ConfigMap, MountedConfigMap(tpl, &tpl.Spec.Containers[0]), name+": the name")
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

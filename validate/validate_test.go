@@ -49,7 +49,9 @@ type workloadCase struct {
 	image       string            // flink:1.20 when empty
 	env         []corev1.EnvVar
 	args        []string
-	mounted     bool
+	mounted     bool   // a ConfigMap at the conf directory
+	subPath     string // mounted alone from the ConfigMap, when mounted
+	emptyDir    bool   // a writable emptyDir at the conf directory
 	replicas    int32
 	policy      string
 	want        []string
@@ -66,11 +68,26 @@ func (tc workloadCase) objects() (*metav1.ObjectMeta, *corev1.PodTemplateSpec) {
 	c := corev1.Container{Name: "jobmanager", Image: image, Args: tc.args, Env: tc.env}
 	tpl := &corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{Containers: []corev1.Container{c}}}
 	if tc.mounted {
-		tpl.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "conf", MountPath: "/opt/flink/conf"}}
+		mount := corev1.VolumeMount{Name: "conf", MountPath: "/opt/flink/conf"}
+		if tc.subPath != "" {
+			mount.MountPath, mount.SubPath = mount.MountPath+"/"+tc.subPath, tc.subPath
+		}
+		tpl.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{mount}
 		tpl.Spec.Volumes = []corev1.Volume{{Name: "conf", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 			LocalObjectReference: corev1.LocalObjectReference{Name: "flink-config"}}}}}
 	}
+	if tc.emptyDir {
+		tpl.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "conf", MountPath: "/opt/flink/conf"}}
+		tpl.Spec.Volumes = []corev1.Volume{{Name: "conf", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	}
 	return &metav1.ObjectMeta{Name: "jm", Namespace: "team", Annotations: tc.annotations, Labels: labels}, tpl
+}
+
+// ignoredProps is the warning for a FLINK_PROPERTIES over a read-only
+// mount of flink-config at path.
+func ignoredProps(versions, path string) string {
+	return envProps + ": Flink " + versions + " ignores it: the image's entrypoint cannot write it into the read-only configuration mounted at " +
+		path + "; put these keys in ConfigMap flink-config, or pass them as -D arguments"
 }
 
 func props(text string) []corev1.EnvVar {
@@ -208,6 +225,28 @@ func TestWorkload(t *testing.T) {
 			args: []string{"jobmanager", "-Dhigh-availability.type=NONE"}, mounted: true, replicas: 1,
 			want: []string{container + `.args[high-availability.type]: Invalid value: "NONE": overrides the mounted configuration; ` +
 				`this cluster's policy requires HA: remove it or set high-availability.type: kubernetes`},
+		},
+		"FLINK_PROPERTIES over a mounted configuration is a warning, never a denial: Flink ignores it": {
+			env: props("high-availability.type: none\n"), args: []string{"jobmanager"}, mounted: true, replicas: 1,
+			want: []string{"warn: " + ignoredProps("1.20", "/opt/flink/conf")},
+		},
+		"FLINK_PROPERTIES over flink-conf.yaml mounted alone is a warning too": {
+			image: "flink:1.18", env: props("high-availability: zookeeper\n"), args: []string{"jobmanager"}, mounted: true, subPath: "flink-conf.yaml", replicas: 1,
+			want: []string{"warn: " + ignoredProps("1.18", "/opt/flink/conf/flink-conf.yaml")},
+		},
+		"a -D argument over flink-conf.yaml mounted alone that turns HA off is denied: Flink reads it": {
+			image: "flink:1.18", args: []string{"jobmanager", "-Dhigh-availability=NONE"}, mounted: true, subPath: "flink-conf.yaml", replicas: 1,
+			want: []string{container + `.args[high-availability]: Invalid value: "NONE": overrides the mounted configuration; ` +
+				`this cluster's policy requires HA: remove it or set high-availability: kubernetes`},
+		},
+		"FLINK_PROPERTIES over an emptyDir at the conf directory is the container's configuration": {
+			env:  props("kubernetes.cluster-id: jm\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://b/ha\n"),
+			args: []string{"jobmanager"}, emptyDir: true, replicas: 2,
+		},
+		"FLINK_PROPERTIES over an emptyDir that turns HA off is read as without a mount": {
+			env: props("high-availability.type: none\n"), args: []string{"jobmanager"}, emptyDir: true, replicas: 2,
+			want: []string{envProps + "[high-availability.type]: Required value: this cluster's policy requires HA: set high-availability.type: kubernetes",
+				envProps + clusterIDOneThing, standbysNeedHA},
 		},
 		"opting out where the policy forbids it is denied": {
 			annotations: off, args: []string{"jobmanager"}, mounted: true, replicas: 1, policy: "allowOptOut: false\n",

@@ -29,6 +29,9 @@ func Workload(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, replicas int
 		v.err(&field.Error{Type: field.ErrorTypeInvalid, Field: u.Path.String(), BadValue: field.OmitValueType{}, Detail: u.Err.Error()})
 	}
 	v.optOut(&w.Object)
+	if ig := w.Ignored; ig != nil {
+		v.warnIgnored(w, ig)
+	}
 
 	explicitOff := false // the container itself turns HA off
 	for _, c := range w.Configs {
@@ -74,6 +77,19 @@ func Workload(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, replicas int
 			"manage its HA ConfigMaps or pods; set kubernetes.service-account")
 	}
 	return v.errs, v.warnings
+}
+
+// warnIgnored says that FLINK_PROPERTIES has no effect over a read-only
+// mounted configuration: the image's entrypoint fails to write it there and
+// Flink reads the mount as it is. Never a denial: Flink does not read it.
+func (v *verdict) warnIgnored(w *cluster.WorkloadObject, ig *cluster.Ignored) {
+	m := w.Pod.Mount
+	into := "ConfigMap " + m.ConfigMap
+	if m.ConfigMap == "" {
+		into = "the mounted configuration"
+	}
+	v.warn("%s: Flink %s ignores it: the image's entrypoint cannot write it into the read-only configuration mounted at %s; "+
+		"put these keys in %s, or pass them as -D arguments", ig.Path, ig.Versions, m.Path, into)
 }
 
 // checkHost judges a --host given to standalone-job: Flink 2 removed the
