@@ -165,6 +165,8 @@ func TestPropertiesOverAMount(t *testing.T) {
 		"a 1.18 image with config.yaml mounted alone carries its configuration": {
 			image: "flink:1.18", env: "kubernetes.cluster-id: jm\n", mount: ptr(file("config.yaml")), source: configMap, carried: true,
 			want: []reading{{env, flinkconf.Exactly(flinkconf.V1_18), false, false}}},
+		"an empty FLINK_PROPERTIES over a mount is nothing to warn about": {
+			image: "flink:1.20", mount: &dir, source: configMap},
 		"a FLINK_PROPERTIES Flink never reads is not read: no error for it": {
 			image: "flink:1.20", env: "kubernetes.cluster-id: jm\x00\n", mount: &dir, source: configMap,
 			ignored: &Ignored{Versions: flinkconf.Exactly(flinkconf.V1_20)}},

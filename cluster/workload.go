@@ -118,10 +118,14 @@ func (w *WorkloadObject) read(paths containerPaths) {
 	}
 	var legacy *flinkconf.Legacy
 	var props *flinkconf.Properties
+	// An empty FLINK_PROPERTIES is one the entrypoint skips anyway.
+	given := i >= 0 && (c.Env[i].Value != "" || c.Env[i].ValueFrom != nil)
 	if i >= 0 && !appliesOld && !appliesNew {
-		w.Ignored = &Ignored{Path: envPath.path, Versions: w.Versions}
+		if given {
+			w.Ignored = &Ignored{Path: envPath.path, Versions: w.Versions}
+		}
 	} else if i >= 0 {
-		if !appliesNew && readsNew {
+		if given && !appliesNew && readsNew {
 			w.Ignored = &Ignored{Path: envPath.path, Versions: newLines}
 		}
 		if c.Env[i].ValueFrom == nil {

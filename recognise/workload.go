@@ -46,7 +46,8 @@ type ConfigMount struct {
 	// ConfigMap names the ConfigMap shown there; "" for another kind of
 	// volume (a Secret, a read-only PVC), which the rules cannot read.
 	ConfigMap string
-	// Key is the ConfigMap key shown as File.
+	// Key is the ConfigMap key shown as File; "" where a subPathExpr
+	// names it.
 	Key string
 }
 
@@ -121,7 +122,8 @@ func MountedConfig(tpl *corev1.PodTemplateSpec, c *corev1.Container) (ConfigMoun
 	for _, m := range c.VolumeMounts {
 		path := strings.TrimSuffix(m.MountPath, "/")
 		dir, base := path, ""
-		if m.SubPath != "" && !confDir(path) {
+		subPath := m.SubPath // a subPathExpr names its key only once the pod runs
+		if (subPath != "" || m.SubPathExpr != "") && !confDir(path) {
 			// A file mounted alone is a bind mount: the entrypoint can
 			// neither append to it nor move a new file over it. The
 			// entrypoint writes flink-conf.yaml up to 1.18; from 1.19
@@ -149,11 +151,11 @@ func MountedConfig(tpl *corev1.PodTemplateSpec, c *corev1.Container) (ConfigMoun
 		switch {
 		case v.ConfigMap != nil:
 			mount.ConfigMap = v.ConfigMap.Name
-			mount.Key = configMapKey(m.SubPath, v.ConfigMap.Items)
+			mount.Key = configMapKey(subPath, v.ConfigMap.Items)
 		case v.Projected != nil:
 			if j := slices.IndexFunc(v.Projected.Sources, func(s corev1.VolumeProjection) bool { return s.ConfigMap != nil }); j >= 0 {
 				mount.ConfigMap = v.Projected.Sources[j].ConfigMap.Name
-				mount.Key = configMapKey(m.SubPath, v.Projected.Sources[j].ConfigMap.Items)
+				mount.Key = configMapKey(subPath, v.Projected.Sources[j].ConfigMap.Items)
 			}
 		}
 		if base == "" {

@@ -84,6 +84,7 @@ func TestConfigMounted(t *testing.T) {
 	dir := func(path string) ConfigMount { return ConfigMount{Path: path, ConfigMap: "flink-config"} }
 	cases := map[string]struct {
 		mountPath, subPath string
+		subPathExpr        string
 		readOnly           bool
 		source             corev1.VolumeSource
 		volume             string // the volume's name; the mount's when empty
@@ -108,6 +109,9 @@ func TestConfigMounted(t *testing.T) {
 			want: &ConfigMount{Path: "/opt/flink/conf/config.yaml", File: "config.yaml", ConfigMap: "flink-config", Key: "config.yaml"}},
 		"a file mounted alone from a key mapped to another path": {mountPath: "/opt/flink/conf/flink-conf.yaml", subPath: "conf.yaml", source: mapped,
 			want: &ConfigMount{Path: "/opt/flink/conf/flink-conf.yaml", File: "flink-conf.yaml", ConfigMap: "flink-config", Key: "flink-conf.yaml"}},
+		"a file mounted alone by subPathExpr, whose key is known only when the pod runs": {mountPath: "/opt/flink/conf/config.yaml",
+			subPathExpr: "$(POD_NAME).yaml", source: cmSource,
+			want: &ConfigMount{Path: "/opt/flink/conf/config.yaml", File: "config.yaml", ConfigMap: "flink-config"}},
 		"another file mounted alone in conf is no configuration": {mountPath: "/opt/flink/conf/log4j-console.properties", subPath: "log4j-console.properties", source: cmSource},
 		"flink-conf.yaml from a writable emptyDir is not":        {mountPath: "/opt/flink/conf/flink-conf.yaml", subPath: "flink-conf.yaml", source: emptyDir},
 		"a ConfigMap elsewhere is not the configuration":         {mountPath: "/opt/flink/usrlib", source: cmSource},
@@ -120,7 +124,7 @@ func TestConfigMounted(t *testing.T) {
 			volume = "conf"
 		}
 		tpl := template(map[string]string{"component": "jobmanager"}, corev1.Container{Name: "jobmanager", Image: "flink:1.20",
-			VolumeMounts: []corev1.VolumeMount{{Name: "conf", MountPath: tc.mountPath, SubPath: tc.subPath, ReadOnly: tc.readOnly}}})
+			VolumeMounts: []corev1.VolumeMount{{Name: "conf", MountPath: tc.mountPath, SubPath: tc.subPath, SubPathExpr: tc.subPathExpr, ReadOnly: tc.readOnly}}})
 		tpl.Spec.Volumes = []corev1.Volume{{Name: volume, VolumeSource: tc.source}}
 		pod, ok := PodTemplate(nil, tpl)
 		assert.True(t, ok, name)
