@@ -8,11 +8,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // appliedFlinkDeployment is a FlinkDeployment as the API server sends it to the
@@ -79,6 +81,43 @@ func jobManagerDeployment(native bool) *appsv1.Deployment {
 		},
 		Status: appsv1.DeploymentStatus{Replicas: 1, ReadyReplicas: 1, AvailableReplicas: 1},
 	}
+}
+
+// workloadsTransform is the transform CacheOptions gives the caches of
+// Deployments, StatefulSets and Jobs.
+func workloadsTransform(t testing.TB) func(any) (any, error) {
+	t.Helper()
+	var transform func(any) (any, error)
+	for obj, opts := range CacheOptions() {
+		switch obj.(type) {
+		case *appsv1.Deployment, *appsv1.StatefulSet, *batchv1.Job:
+			require.NotNil(t, opts.Transform)
+			transform = opts.Transform
+		}
+	}
+	require.NotNil(t, transform)
+	return transform
+}
+
+// cachedJobManager is jobManagerDeployment under account, as the cache
+// keeps it (cached).
+func cachedJobManager(t testing.TB, account string, native bool) *appsv1.Deployment {
+	t.Helper()
+	d := jobManagerDeployment(native)
+	d.Spec.Template.Spec.ServiceAccountName = account
+	return cached(t, d)
+}
+
+// cached is a workload as the cache keeps it, without the version and uid
+// a fake client sets itself.
+func cached[W client.Object](t testing.TB, w W) W {
+	t.Helper()
+	slim, err := workloadsTransform(t)(w)
+	require.NoError(t, err)
+	w = slim.(W)
+	w.SetResourceVersion("")
+	w.SetUID("")
+	return w
 }
 
 // TestCachedMetadataKeepsOnlyWhatIsRead: objects watched as metadata keep
@@ -182,12 +221,7 @@ func BenchmarkCachedObject(b *testing.B) {
 				},
 				ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}}}
 	}
-	var workloads func(any) (any, error)
-	for obj, opts := range CacheOptions() {
-		if _, ok := obj.(*appsv1.Deployment); ok {
-			workloads = opts.Transform
-		}
-	}
+	workloads := workloadsTransform(b)
 	standaloneFlinkDeployment := func() any {
 		u := appliedFlinkDeployment("flink")
 		u.Object["spec"].(map[string]any)["mode"] = "standalone"
