@@ -91,7 +91,7 @@ func TestFlinkGetsAnAccountThatMayDoExactlyWhatHANeeds(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []rbacv1.Subject{{Kind: "ServiceAccount", Name: "flink-ha", Namespace: ns}}, rb.Subjects)
 	_, err = plane.Clientset.RbacV1().RoleBindings(ns).Get(ctx, "flink-ha-native", metav1.GetOptions{})
-	assert.True(t, apierrors.IsNotFound(err), "no FlinkDeployment runs here: no native rights")
+	assert.True(t, apierrors.IsNotFound(err), "no native cluster runs here: no native rights")
 
 	account := fmt.Sprintf("system:serviceaccount:%s:flink-ha", ns)
 	for _, need := range rights.Grants(rights.Standalone, flinkconf.Supported) {
