@@ -2,8 +2,9 @@
 // real: in every namespace that runs a Flink cluster under it, the account
 // exists, bound to the install's ClusterRoles holding exactly the rights
 // Flink needs (package rights): standalone Flink's always, native Flink's
-// while a FlinkDeployment runs under the account. It acts on stored objects
-// only, so dry runs create nothing.
+// while a native cluster runs under the account (a FlinkDeployment in
+// native mode, or a JobManager Flink's own client made). It acts on stored
+// objects only, so dry runs create nothing.
 package accounts
 
 import (
@@ -102,9 +103,10 @@ func Setup(mgr ctrl.Manager, p *policy.Policy, live *nspolicy.Live, clusterRoleP
 // workloadEvents queues the namespace of a workload that runs under the
 // account of its namespace's policy and, with live namespace policies
 // (live), of a deleted one that ran under any named account. An update
-// queues it only when it changes the pod account: the account reconciler
-// reads nothing else of a workload, and the controllers' status updates
-// and the operator's would otherwise each reconcile the namespace.
+// queues it only when it changes the pod account or whether the object
+// runs native Flink (runsNative): the account reconciler reads nothing
+// else of a workload, and the controllers' status updates and the
+// operator's would otherwise each reconcile the namespace.
 func (r *Reconciler) workloadEvents(live bool) handler.EventHandler {
 	return workloads{EventHandler: handler.EnqueueRequestsFromMapFunc(r.namespaceOf), live: live}
 }
@@ -169,7 +171,7 @@ type workloads struct {
 }
 
 func (w workloads) Update(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	if accountOf(e.ObjectOld) != accountOf(e.ObjectNew) {
+	if accountOf(e.ObjectOld) != accountOf(e.ObjectNew) || runsNative(e.ObjectOld) != runsNative(e.ObjectNew) {
 		w.EventHandler.Update(ctx, e, q)
 	}
 }
@@ -230,6 +232,47 @@ func accountOf(o client.Object) string {
 	return ""
 }
 
+// Flink's labels of the objects of a native cluster
+// (KubernetesUtils.getJobManagerSelectors): the JobManager Deployment that
+// Flink's native client (kubernetes-session.sh, run-application with
+// --target kubernetes-application) or the operator in native mode makes
+// carries type: flink-native-kubernetes and component: jobmanager, on
+// itself and its pods. The operator's standalone clusters are typed
+// flink-standalone-kubernetes.
+const (
+	labelType      = "type"
+	labelComponent = "component"
+	nativeType     = "flink-native-kubernetes"
+)
+
+// standaloneMode is the spec.mode of a FlinkDeployment the operator runs
+// as a standalone cluster; any other, and none, is native
+// (KubernetesDeploymentMode.getDeploymentMode).
+const standaloneMode = "standalone"
+
+// runsNative reports whether a watched object runs Flink's native resource
+// manager, which creates and deletes the TaskManager pods and deletes the
+// JobManager Deployment, under its account: a FlinkDeployment in native
+// mode, or a workload that runs the JobManager of a native cluster. In
+// standalone mode the operator makes the TaskManagers itself, and the
+// account needs no rights on pods.
+func runsNative(o client.Object) bool {
+	if u, ok := o.(*unstructured.Unstructured); ok {
+		mode, _, _ := unstructured.NestedString(u.Object, "spec", "mode")
+		return mode != standaloneMode
+	}
+	return nativeJobManager(o)
+}
+
+// nativeJobManager reports whether a workload as the cache keeps it runs
+// the JobManager of a native cluster: CacheOptions keeps Flink's labels
+// that mark one on a workload recognise.PodTemplate takes for one, and no
+// labels on any other.
+func nativeJobManager(o client.Object) bool {
+	l := o.GetLabels()
+	return l[labelType] == nativeType && l[labelComponent] == string(recognise.JobManager)
+}
+
 // usesAccount reports whether a watched object runs Flink pods under the
 // account of its namespace's policy.
 func (r *Reconciler) usesAccount(ctx context.Context, o client.Object) bool {
@@ -286,12 +329,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, ns string) error {
 	if err != nil {
 		return err
 	}
-	if used[p.ServiceAccount] {
-		if err := r.ensure(ctx, ns, p.ServiceAccount); err != nil {
+	if used.any[p.ServiceAccount] {
+		native := func() (bool, error) { return used.native[p.ServiceAccount], nil }
+		if err := r.ensure(ctx, ns, p.ServiceAccount, native); err != nil {
 			return err
 		}
 	} else if readErr == nil {
-		// Nothing runs under the account any more: no FlinkDeployment
+		// Nothing runs under the account any more: no native cluster
 		// either, so the rights to make pods go (the account and its
 		// standalone binding stay for the cluster's next start).
 		c := uncached{Client: r.Client, reader: r.Reader}
@@ -302,27 +346,40 @@ func (r *Reconciler) Reconcile(ctx context.Context, ns string) error {
 	if readErr != nil {
 		return fmt.Errorf("reading the policy of namespace %s, removing nothing there: %w", ns, readErr)
 	}
-	return r.cleanUp(ctx, ns, p.ServiceAccount, used)
+	return r.cleanUp(ctx, ns, p.ServiceAccount, used.any)
 }
 
-// accountsInUse returns the accounts the workloads of ns run under.
-func (r *Reconciler) accountsInUse(ctx context.Context, ns string) (map[string]bool, error) {
-	used := map[string]bool{}
+// inUse is what the workloads and FlinkDeployments of a namespace run
+// under: any lists every account, native those a native cluster runs
+// under (runsNative).
+type inUse struct{ any, native map[string]bool }
+
+// accountsInUse returns the accounts the workloads and FlinkDeployments
+// of ns run under; without their CRD there are no FlinkDeployments.
+func (r *Reconciler) accountsInUse(ctx context.Context, ns string) (inUse, error) {
+	used := inUse{any: map[string]bool{}, native: map[string]bool{}}
+	add := func(o client.Object) {
+		account := accountOf(o)
+		used.any[account] = true
+		if runsNative(o) {
+			used.native[account] = true
+		}
+	}
 	for _, list := range []client.ObjectList{&appsv1.DeploymentList{}, &appsv1.StatefulSetList{}, &batchv1.JobList{}} {
 		if err := r.Client.List(ctx, list, client.InNamespace(ns)); err != nil {
-			return nil, fmt.Errorf("listing the workloads of %s: %w", ns, err)
+			return inUse{}, fmt.Errorf("listing the workloads of %s: %w", ns, err)
 		}
 		_ = meta.EachListItem(list, func(o runtime.Object) error {
-			used[accountOf(o.(client.Object))] = true
+			add(o.(client.Object))
 			return nil
 		})
 	}
 	fds, err := r.flinkDeployments(ctx, ns)
 	if err != nil {
-		return nil, err
+		return inUse{}, err
 	}
 	for i := range fds {
-		used[accountOf(&fds[i])] = true
+		add(&fds[i])
 	}
 	return used, nil
 }
@@ -371,19 +428,27 @@ func (r *Reconciler) cleanUp(ctx context.Context, ns, keep string, used map[stri
 
 // Ensure makes the account and its RoleBindings in namespace ns what they
 // must be: the account bound to the install's ClusterRole of standalone
-// Flink's rights, and while a FlinkDeployment runs under it (native mode)
-// also to the one of native Flink's rights. Objects of the same names that
-// this package did not create are left alone and reported.
+// Flink's rights, and while a native cluster runs under it (runsNative: a
+// FlinkDeployment in native mode, or a JobManager of native Flink's) also
+// to the one of native Flink's rights. Objects of the same names that this
+// package did not create are left alone and reported.
 func (r *Reconciler) Ensure(ctx context.Context, ns string) error {
 	p, err := r.policyOf(ctx, ns)
 	if err != nil {
 		return fmt.Errorf("reading the policy of namespace %s: %w", ns, err)
 	}
-	return r.ensure(ctx, ns, p.ServiceAccount)
+	native := func() (bool, error) {
+		used, err := r.accountsInUse(ctx, ns)
+		return used.native[p.ServiceAccount], err
+	}
+	return r.ensure(ctx, ns, p.ServiceAccount, native)
 }
 
-// ensure is Ensure for the account called name.
-func (r *Reconciler) ensure(ctx context.Context, ns, name string) error {
+// ensure is Ensure for the account called name. native tells whether a
+// native cluster runs under it; it is asked once the account is made, so
+// that a failure to tell leaves the account there for pods to start
+// under.
+func (r *Reconciler) ensure(ctx context.Context, ns, name string, native func() (bool, error)) error {
 	log := logf.FromContext(ctx).WithValues("namespace", ns, "serviceAccount", name)
 	c := uncached{Client: r.Client, reader: r.Reader}
 
@@ -394,13 +459,13 @@ func (r *Reconciler) ensure(ctx context.Context, ns, name string) error {
 		return r.report(ctx, err, "ServiceAccount", ns, name)
 	}
 
-	native, err := r.runsNative(ctx, ns, name)
+	runs, err := native()
 	if err != nil {
 		return err
 	}
 	for _, m := range []rights.Mode{rights.Standalone, rights.Native} {
 		rb := r.binding(ns, name, m)
-		if m == rights.Native && !native {
+		if m == rights.Native && !runs {
 			if err := r.unbind(ctx, c, rb); err != nil {
 				return err
 			}
@@ -410,7 +475,7 @@ func (r *Reconciler) ensure(ctx context.Context, ns, name string) error {
 			return r.report(ctx, err, "RoleBinding", ns, rb.Name)
 		}
 	}
-	log.V(1).Info("ensured the account Flink runs under", "native", native)
+	log.V(1).Info("ensured the account Flink runs under", "native", runs)
 	return nil
 }
 
@@ -490,23 +555,8 @@ func (r *Reconciler) unbind(ctx context.Context, c client.Client, rb *rbacv1.Rol
 	if err := c.Delete(ctx, got, client.Preconditions{UID: &got.UID}); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("removing RoleBinding %s/%s: %w", got.Namespace, got.Name, err)
 	}
-	logf.FromContext(ctx).Info("removed the binding of native Flink's rights: no FlinkDeployment runs under the account", "namespace", got.Namespace, "name", got.Name)
+	logf.FromContext(ctx).Info("removed the binding of native Flink's rights: no native cluster runs under the account", "namespace", got.Namespace, "name", got.Name)
 	return nil
-}
-
-// runsNative reports whether a FlinkDeployment in ns runs under the
-// account. Without their CRD there are none.
-func (r *Reconciler) runsNative(ctx context.Context, ns, account string) (bool, error) {
-	fds, err := r.flinkDeployments(ctx, ns)
-	if err != nil {
-		return false, err
-	}
-	for i := range fds {
-		if accountOf(&fds[i]) == account {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 // flinkDeployments lists the FlinkDeployments of ns; without their CRD

@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"context"
+	"maps"
 	"testing"
 	"time"
 
@@ -84,17 +85,12 @@ func TestCachedObjectsKeepOnlyWhatIsRead(t *testing.T) {
 	stripped.ManagedFields = nil
 	sa := &corev1.ServiceAccount{ObjectMeta: big}
 
-	var workloads func(any) (any, error)
 	for obj, opts := range CacheOptions() {
-		switch obj.(type) {
-		case *appsv1.Deployment, *appsv1.StatefulSet, *batchv1.Job:
-			require.NotNil(t, opts.Transform)
-			workloads = opts.Transform
-		case *corev1.ServiceAccount:
+		if _, ok := obj.(*corev1.ServiceAccount); ok {
 			assert.Equal(t, "app.kubernetes.io/managed-by=flink-ha-webhook", opts.Label.String(), "only our ServiceAccounts are cached")
 		}
 	}
-	require.NotNil(t, workloads)
+	workloads := workloadsTransform(t)
 	cases := map[string]struct {
 		transform func(any) (any, error)
 		in, want  any
@@ -114,12 +110,37 @@ func TestCachedObjectsKeepOnlyWhatIsRead(t *testing.T) {
 			in:        &batchv1.Job{ObjectMeta: big, Spec: batchv1.JobSpec{Parallelism: ptr.To[int32](1), Template: pods}},
 			want:      &batchv1.Job{ObjectMeta: slim, Spec: batchv1.JobSpec{Template: account}},
 		},
+		"a native JobManager Deployment keeps Flink's labels that mark it": {
+			transform: workloads, in: jobManagerDeployment(true), want: slimJobManager(nativeJobManagerLabels),
+		},
+		"a standalone JobManager Deployment keeps no labels": {
+			transform: workloads, in: jobManagerDeployment(false), want: slimJobManager(nil),
+		},
+		"a JobManager Deployment whose type label has another value keeps no labels": {
+			transform: workloads, in: labelledAs(jobManagerDeployment(true), "type", "flink-standalone-kubernetes"), want: slimJobManager(nil),
+		},
+		"a native TaskManager's labels are kept of no Deployment": {
+			transform: workloads, in: labelledAs(jobManagerDeployment(true), "component", "taskmanager"), want: slimJobManager(nil),
+		},
+		"a Deployment labelled as a native JobManager that runs no Flink keeps no labels": {
+			transform: workloads, in: runningNoFlink(jobManagerDeployment(true)), want: slimJobManager(nil),
+		},
 		"an object of another kind passes the workloads' transform as it is": {
 			transform: workloads, in: sa, want: sa,
 		},
 		"a FlinkDeployment keeps its name, account and recorded annotations": {
 			transform: Transform(),
 			in:        fd(big, map[string]any{"serviceAccount": "flink-ha", "image": "flink:1.20", "flinkConfiguration": map[string]any{"a": "b"}}),
+			want:      fd(slim, map[string]any{"serviceAccount": "flink-ha"}),
+		},
+		"a standalone FlinkDeployment keeps its mode": {
+			transform: Transform(),
+			in:        fd(big, map[string]any{"serviceAccount": "flink-ha", "mode": "standalone", "image": "flink:1.20"}),
+			want:      fd(slim, map[string]any{"serviceAccount": "flink-ha", "mode": "standalone"}),
+		},
+		"a FlinkDeployment in native mode keeps no mode: none means native": {
+			transform: Transform(),
+			in:        fd(big, map[string]any{"serviceAccount": "flink-ha", "mode": "native", "image": "flink:1.20"}),
 			want:      fd(slim, map[string]any{"serviceAccount": "flink-ha"}),
 		},
 		"a FlinkDeployment without an account keeps no spec": {
@@ -137,6 +158,30 @@ func TestCachedObjectsKeepOnlyWhatIsRead(t *testing.T) {
 			assert.Equal(t, tc.want, got)
 		})
 	}
+}
+
+// slimJobManager is what the cache keeps of jobManagerDeployment, labels
+// aside.
+func slimJobManager(labels map[string]string) *appsv1.Deployment {
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "orders", Namespace: "team", UID: "d1", ResourceVersion: "17", Labels: labels,
+			Annotations: map[string]string{"flink-ha-webhook/cluster-id": "orders"}},
+		Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{ServiceAccountName: "flink-ha"}}},
+	}
+}
+
+// labelledAs sets label key to value on a Deployment and its pods.
+func labelledAs(d *appsv1.Deployment, key, value string) *appsv1.Deployment {
+	d.Labels = maps.Clone(d.Labels)
+	d.Labels[key] = value
+	d.Spec.Template.Labels = maps.Clone(d.Labels)
+	return d
+}
+
+// runningNoFlink makes a Deployment's pods run a web server.
+func runningNoFlink(d *appsv1.Deployment) *appsv1.Deployment {
+	d.Spec.Template.Spec.Containers = []corev1.Container{{Name: "web", Image: "nginx:1.27", Args: []string{"nginx"}}}
+	return d
 }
 
 // TestRetries: a namespace's retries double from 50ms and stop growing at

@@ -13,20 +13,24 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/flink-ha-webhook/flink-ha-webhook/recognise"
 )
 
 // CacheOptions keeps the manager's caches of what this package watches
-// small: of ServiceAccounts and RoleBindings only those it manages, of workloads only their
-// name, pod account and the annotations the webhook records.
+// small: of ServiceAccounts and RoleBindings only those it manages, of
+// workloads only their name, pod account, the annotations the webhook
+// records and, on the JobManager of a native cluster, the labels that
+// mark it (nativeJobManager).
 func CacheOptions() map[client.Object]cache.ByObject {
 	slim := func(o any) (any, error) {
 		switch o := o.(type) {
 		case *appsv1.Deployment:
-			return &appsv1.Deployment{ObjectMeta: slimMeta(o.ObjectMeta), Spec: appsv1.DeploymentSpec{Template: slimTemplate(o.Spec.Template)}}, nil
+			return &appsv1.Deployment{ObjectMeta: slimMeta(o.ObjectMeta, &o.Spec.Template), Spec: appsv1.DeploymentSpec{Template: slimTemplate(o.Spec.Template)}}, nil
 		case *appsv1.StatefulSet:
-			return &appsv1.StatefulSet{ObjectMeta: slimMeta(o.ObjectMeta), Spec: appsv1.StatefulSetSpec{Template: slimTemplate(o.Spec.Template)}}, nil
+			return &appsv1.StatefulSet{ObjectMeta: slimMeta(o.ObjectMeta, &o.Spec.Template), Spec: appsv1.StatefulSetSpec{Template: slimTemplate(o.Spec.Template)}}, nil
 		case *batchv1.Job:
-			return &batchv1.Job{ObjectMeta: slimMeta(o.ObjectMeta), Spec: batchv1.JobSpec{Template: slimTemplate(o.Spec.Template)}}, nil
+			return &batchv1.Job{ObjectMeta: slimMeta(o.ObjectMeta, &o.Spec.Template), Spec: batchv1.JobSpec{Template: slimTemplate(o.Spec.Template)}}, nil
 		}
 		return o, nil
 	}
@@ -42,7 +46,7 @@ func CacheOptions() map[client.Object]cache.ByObject {
 // Transform is the default transform of the manager's cache, for what
 // CacheOptions cannot name. A FlinkDeployment (whose CRD may be missing)
 // keeps only its name, account and recorded annotations, as workloads do
-// (CacheOptions). Objects watched as metadata (ConfigMaps, which the
+// (CacheOptions), and its mode when standalone (runsNative). Objects watched as metadata (ConfigMaps, which the
 // safety net and the collision check read; namespaces, whose labels
 // select namespace policies) keep their names, labels and owner
 // references, and of their annotations only the webhook's own: a
@@ -78,6 +82,9 @@ func slimFlinkDeployment(u *unstructured.Unstructured) *unstructured.Unstructure
 	if sa := accountOf(u); sa != "" {
 		_ = unstructured.SetNestedField(slim.Object, sa, "spec", "serviceAccount")
 	}
+	if !runsNative(u) {
+		_ = unstructured.SetNestedField(slim.Object, standaloneMode, "spec", "mode")
+	}
 	return slim
 }
 
@@ -88,10 +95,28 @@ func slimFlinkDeployment(u *unstructured.Unstructured) *unstructured.Unstructure
 // honours. Slimming keeps them.
 const recordedPrefix = "flink-ha-webhook/"
 
-func slimMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
+// slimMeta is what the cache keeps of the metadata of a workload whose
+// pods tpl describes.
+func slimMeta(m metav1.ObjectMeta, tpl *corev1.PodTemplateSpec) metav1.ObjectMeta {
+	slim := metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
 		Annotations: recordedAnnotations(m.Annotations)}
+	// Only Flink's native type label can make one a native JobManager:
+	// the other workloads are not looked into further.
+	if m.Labels[labelType] != nativeType && tpl.Labels[labelType] != nativeType {
+		return slim
+	}
+	if pod, ok := recognise.PodTemplate(m.Labels, tpl); ok && pod.Native && pod.Role == recognise.JobManager {
+		slim.Labels = nativeJobManagerLabels
+	}
+	return slim
 }
+
+// nativeJobManagerLabels is all the cache keeps of the labels of a
+// workload recognised as the JobManager of a native cluster: those of
+// Flink's own that nativeJobManager reads. Every such object shares the
+// one map, so marking them costs no memory; nothing changes what the
+// cache holds (readers get deep copies).
+var nativeJobManagerLabels = map[string]string{labelType: nativeType, labelComponent: string(recognise.JobManager)}
 
 func recordedAnnotations(all map[string]string) map[string]string {
 	var kept map[string]string

@@ -7,9 +7,14 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // appliedFlinkDeployment is a FlinkDeployment as the API server sends it to the
@@ -39,6 +44,80 @@ func appliedFlinkDeployment(account string) *unstructured.Unstructured {
 		"spec":   spec,
 		"status": map[string]any{"lifecycleState": "STABLE"},
 	}}
+}
+
+// jobManagerDeployment is a JobManager Deployment as the API server sends
+// it to the cache. Native, it is what Flink's native client
+// (kubernetes-session.sh, run-application) makes: Flink's labels on the
+// Deployment and its pods, the main container named as Flink names it.
+// Standalone, it is the one Flink's docs show.
+func jobManagerDeployment(native bool) *appsv1.Deployment {
+	labels := map[string]string{"app": "orders", "component": "jobmanager"}
+	container := corev1.Container{Name: "jobmanager", Image: "flink:1.20", Args: []string{"jobmanager"},
+		Ports:        []corev1.ContainerPort{{Name: "rpc", ContainerPort: 6123}, {Name: "blob-server", ContainerPort: 6124}, {Name: "webui", ContainerPort: 8081}},
+		Env:          []corev1.EnvVar{{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}}},
+		VolumeMounts: []corev1.VolumeMount{{Name: "flink-config-volume", MountPath: "/opt/flink/conf"}}}
+	if native {
+		labels["type"] = "flink-native-kubernetes"
+		container.Name = "flink-main-container"
+		container.Command = []string{"/docker-entrypoint.sh"}
+		container.Args = []string{"bash", "-c", "kubernetes-jobmanager.sh kubernetes-session"}
+	}
+	container.Resources = corev1.ResourceRequirements{Limits: corev1.ResourceList{
+		corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("1600Mi")}}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "orders", Namespace: "team", UID: "d1", ResourceVersion: "17", Generation: 1,
+			Labels:        labels,
+			Annotations:   map[string]string{"deployment.kubernetes.io/revision": "1", "flink-ha-webhook/cluster-id": "orders"},
+			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "fabric8-kubernetes-client"}}},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{ServiceAccountName: "flink-ha", Containers: []corev1.Container{container},
+					Volumes: []corev1.Volume{{Name: "flink-config-volume", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+						LocalObjectReference: corev1.LocalObjectReference{Name: "flink-config-orders"}}}}}},
+			},
+		},
+		Status: appsv1.DeploymentStatus{Replicas: 1, ReadyReplicas: 1, AvailableReplicas: 1},
+	}
+}
+
+// workloadsTransform is the transform CacheOptions gives the caches of
+// Deployments, StatefulSets and Jobs.
+func workloadsTransform(t testing.TB) func(any) (any, error) {
+	t.Helper()
+	var transform func(any) (any, error)
+	for obj, opts := range CacheOptions() {
+		switch obj.(type) {
+		case *appsv1.Deployment, *appsv1.StatefulSet, *batchv1.Job:
+			require.NotNil(t, opts.Transform)
+			transform = opts.Transform
+		}
+	}
+	require.NotNil(t, transform)
+	return transform
+}
+
+// cachedJobManager is jobManagerDeployment under account, as the cache
+// keeps it (cached).
+func cachedJobManager(t testing.TB, account string, native bool) *appsv1.Deployment {
+	t.Helper()
+	d := jobManagerDeployment(native)
+	d.Spec.Template.Spec.ServiceAccountName = account
+	return cached(t, d)
+}
+
+// cached is a workload as the cache keeps it, without the version and uid
+// a fake client sets itself.
+func cached[W client.Object](t testing.TB, w W) W {
+	t.Helper()
+	slim, err := workloadsTransform(t)(w)
+	require.NoError(t, err)
+	w = slim.(W)
+	w.SetResourceVersion("")
+	w.SetUID("")
+	return w
 }
 
 // TestCachedMetadataKeepsOnlyWhatIsRead: objects watched as metadata keep
@@ -142,11 +221,20 @@ func BenchmarkCachedObject(b *testing.B) {
 				},
 				ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}}}
 	}
+	workloads := workloadsTransform(b)
+	standaloneFlinkDeployment := func() any {
+		u := appliedFlinkDeployment("flink")
+		u.Object["spec"].(map[string]any)["mode"] = "standalone"
+		return u
+	}
 	for name, c := range map[string]struct {
 		transform func(any) (any, error)
 		in        func() any
 	}{
 		"FlinkDeployment":                         {Transform(), func() any { return appliedFlinkDeployment("flink") }},
+		"FlinkDeployment, standalone":             {Transform(), standaloneFlinkDeployment},
+		"Deployment, standalone JobManager":       {workloads, func() any { return jobManagerDeployment(false) }},
+		"Deployment, native JobManager":           {workloads, func() any { return jobManagerDeployment(true) }},
 		"ConfigMap metadata":                      {Transform(), configMap},
 		"ConfigMap metadata, managed fields only": {cache.TransformStripManagedFields(), configMap},
 	} {

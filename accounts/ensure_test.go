@@ -37,6 +37,13 @@ func flinkDeployment(ns, account string) *unstructured.Unstructured {
 	return u
 }
 
+// inMode sets a FlinkDeployment's spec.mode.
+func inMode(u *unstructured.Unstructured, mode string) *unstructured.Unstructured {
+	u = u.DeepCopy()
+	_ = unstructured.SetNestedField(u.Object, mode, "spec", "mode")
+	return u
+}
+
 var ours = map[string]string{managedByLabel: ManagedBy}
 
 func binding(name, roleKind, role string, labels map[string]string) *rbacv1.RoleBinding {
@@ -79,11 +86,43 @@ func TestEnsure(t *testing.T) {
 			existing:    []client.Object{flinkDeployment("team", "flink-ha")},
 			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone, native},
 		},
+		"a FlinkDeployment in native mode under the account also binds native Flink's rights": {
+			existing:    []client.Object{inMode(flinkDeployment("team", "flink-ha"), "native")},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone, native},
+		},
+		"a FlinkDeployment in standalone mode under the account binds nothing native: the operator makes its TaskManagers": {
+			existing:    []client.Object{inMode(flinkDeployment("team", "flink-ha"), "standalone")},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
+		},
+		"a FlinkDeployment switched to standalone mode takes our native binding away": {
+			existing:    []client.Object{ourAccount, standalone, native, inMode(flinkDeployment("team", "flink-ha"), "standalone")},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
+		},
+		"a native JobManager Flink's own client made under the account also binds native Flink's rights": {
+			existing:    []client.Object{cachedJobManager(t, "flink-ha", true)},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone, native},
+		},
+		"a native JobManager under another account binds nothing native": {
+			existing:    []client.Object{cachedJobManager(t, "mine", true)},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
+		},
+		"a standalone JobManager under the account binds nothing native, and takes our native binding away": {
+			existing:    []client.Object{ourAccount, standalone, native, cachedJobManager(t, "flink-ha", false)},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
+		},
+		"a Deployment whose type label has another value binds nothing native": {
+			existing:    []client.Object{cached(t, labelledAs(jobManagerDeployment(true), "type", "web"))},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
+		},
+		"a Deployment labelled as a native JobManager that runs no Flink binds nothing native": {
+			existing:    []client.Object{cached(t, runningNoFlink(jobManagerDeployment(true)))},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
+		},
 		"a FlinkDeployment under another account binds nothing native": {
 			existing:    []client.Object{flinkDeployment("team", "mine")},
 			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
 		},
-		"our native binding goes when no FlinkDeployment runs under the account": {
+		"our native binding goes when no native cluster runs under the account": {
 			existing:    []client.Object{ourAccount, standalone, native},
 			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
 		},

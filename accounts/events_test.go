@@ -77,6 +77,18 @@ func TestEventsQueueNamespaces(t *testing.T) {
 		"a Deployment moved onto the policy's account queues its namespace": {
 			handler: workloads, event: updated(deploymentUnder("jm", "web"), deploymentUnder("jm", "flink-ha")), want: team,
 		},
+		"a Deployment relabelled as a native JobManager, under the same account, queues its namespace": {
+			handler: workloads, event: updated(cachedJobManager(t, "flink-ha", false), cachedJobManager(t, "flink-ha", true)), want: team,
+		},
+		"a native JobManager whose status changed queues nothing": {
+			handler: workloads, event: updated(cachedJobManager(t, "flink-ha", true), cachedJobManager(t, "flink-ha", true)),
+		},
+		"a native JobManager deleted under the policy's account queues its namespace": {
+			handler: workloads, event: deleted(cachedJobManager(t, "flink-ha", true)), want: team,
+		},
+		"a FlinkDeployment switched to standalone mode, under the same account, queues its namespace": {
+			handler: workloads, event: updated(flinkDeployment("team", "flink-ha"), inMode(flinkDeployment("team", "flink-ha"), "standalone")), want: team,
+		},
 		"a FlinkDeployment the operator updated, under the same account, queues nothing": {
 			handler: workloads, event: updated(flinkDeployment("team", "flink-ha"), flinkDeployment("team", "flink-ha")),
 		},

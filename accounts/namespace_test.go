@@ -73,6 +73,19 @@ func TestReconcileFollowsTheNamespacePolicy(t *testing.T) {
 			policy: team, existing: []client.Object{flinkDeployment("team", "team-flink")},
 			wantAccounts: []string{"team-flink"}, wantBindings: []*rbacv1.RoleBinding{teamStandalone, teamNative},
 		},
+		"a native JobManager Flink's own client made under the namespace's account also binds native Flink's rights": {
+			policy: team, existing: []client.Object{cachedJobManager(t, "team-flink", true)},
+			wantAccounts: []string{"team-flink"}, wantBindings: []*rbacv1.RoleBinding{teamStandalone, teamNative},
+		},
+		"a standalone FlinkDeployment under the namespace's account binds nothing native": {
+			policy: team, existing: []client.Object{inMode(flinkDeployment("team", "team-flink"), "standalone")},
+			wantAccounts: []string{"team-flink"}, wantBindings: []*rbacv1.RoleBinding{teamStandalone},
+		},
+		"the native binding goes with the last native JobManager, while a standalone one still runs under the account": {
+			policy:       team,
+			existing:     []client.Object{cachedJobManager(t, "team-flink", false), accountNamed("team-flink", ours), teamStandalone, teamNative},
+			wantAccounts: []string{"team-flink"}, wantBindings: []*rbacv1.RoleBinding{teamStandalone},
+		},
 		"the native binding goes with the last FlinkDeployment, even when nothing else runs under the account": {
 			policy:       team,
 			existing:     []client.Object{accountNamed("team-flink", ours), teamStandalone, teamNative},

@@ -64,6 +64,18 @@ func TestSetup(t *testing.T) {
 			event:   send("FlinkDeployment", func(h toolscache.ResourceEventHandler) { h.OnAdd(flinkDeployment("team", "flink-ha"), false) }),
 			watched: []string{"Deployment", "FlinkDeployment", "Job", "RoleBinding", "ServiceAccount", "StatefulSet"}, wantAccounts: []string{"flink-ha"}, wantBindings: []string{"flink-ha", "flink-ha-native"},
 		},
+		"a native JobManager made under the account also binds native Flink's rights": {
+			stored:  []client.Object{cachedJobManager(t, "flink-ha", true)},
+			event:   send("Deployment", func(h toolscache.ResourceEventHandler) { h.OnAdd(cachedJobManager(t, "flink-ha", true), false) }),
+			watched: workloads, wantAccounts: []string{"flink-ha"}, wantBindings: []string{"flink-ha", "flink-ha-native"},
+		},
+		"a native JobManager deleted takes the native binding with it": {
+			stored: []client.Object{accountNamed("flink-ha", ours), bindingOf("flink-ha", "flink-ha", standaloneRole, ours), bindingOf("flink-ha", "flink-ha-native", "flink-ha-webhook:flink-native", ours)},
+			event: send("Deployment", func(h toolscache.ResourceEventHandler) {
+				h.OnDelete(cachedJobManager(t, "flink-ha", true))
+			}),
+			watched: workloads, wantAccounts: []string{"flink-ha"}, wantBindings: []string{"flink-ha"},
+		},
 		"a deleted account of ours is made again": {
 			stored:  []client.Object{deploymentUnder("jm", "flink-ha")},
 			event:   send("ServiceAccount", func(h toolscache.ResourceEventHandler) { h.OnDelete(accountNamed("flink-ha", ours)) }),

@@ -140,7 +140,8 @@ func TestWorkload(t *testing.T) {
 		"a native JobManager under the default account is warned about": {
 			labels: native, args: []string{"bash", "-c", "kubernetes-jobmanager.sh kubernetes-session"}, replicas: 1,
 			want: []string{"warn: spec.template.spec.serviceAccountName: a native Flink JobManager under the default account cannot manage " +
-				"its HA ConfigMaps or pods; set kubernetes.service-account"},
+				"its HA ConfigMaps or pods; set kubernetes.service-account: flink-ha, the policy's account, which is bound " +
+				"to native Flink's rights while a native JobManager runs under it"},
 		},
 		"a complete FLINK_PROPERTIES configuration passes": {
 			env:  props("kubernetes.cluster-id: jm\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://b/ha\n"),

@@ -73,8 +73,9 @@ func Workload(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, replicas int
 		}
 	}
 	if w.Pod.Native && w.Decision != policy.Skip && (tpl.Spec.ServiceAccountName == "" || tpl.Spec.ServiceAccountName == "default") {
-		v.warn("spec.template.spec.serviceAccountName: a native Flink JobManager under the default account cannot " +
-			"manage its HA ConfigMaps or pods; set kubernetes.service-account")
+		v.warn("spec.template.spec.serviceAccountName: a native Flink JobManager under the default account cannot "+
+			"manage its HA ConfigMaps or pods; set kubernetes.service-account: %s, the policy's account, which is bound "+
+			"to native Flink's rights while a native JobManager runs under it", p.ServiceAccount)
 	}
 	return v.errs, v.warnings
 }

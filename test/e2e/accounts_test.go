@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -90,7 +91,7 @@ func TestFlinkGetsAnAccountThatMayDoExactlyWhatHANeeds(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []rbacv1.Subject{{Kind: "ServiceAccount", Name: "flink-ha", Namespace: ns}}, rb.Subjects)
 	_, err = plane.Clientset.RbacV1().RoleBindings(ns).Get(ctx, "flink-ha-native", metav1.GetOptions{})
-	assert.True(t, apierrors.IsNotFound(err), "no FlinkDeployment runs here: no native rights")
+	assert.True(t, apierrors.IsNotFound(err), "no native cluster runs here: no native rights")
 
 	account := fmt.Sprintf("system:serviceaccount:%s:flink-ha", ns)
 	for _, need := range rights.Grants(rights.Standalone, flinkconf.Supported) {
@@ -142,4 +143,113 @@ func TestDryRunCreatesNoAccount(t *testing.T) {
 		_, err := plane.Clientset.CoreV1().ServiceAccounts(ns).Get(ctx, "flink-ha", metav1.GetOptions{})
 		return !apierrors.IsNotFound(err)
 	}, 3*time.Second, 200*time.Millisecond, "a dry run must create nothing")
+}
+
+// TestNativeRightsFollowNativeClusters: the webhook's account is bound to
+// native Flink's rights exactly while a native cluster runs under it: not
+// for a FlinkDeployment in standalone mode (the operator makes its
+// TaskManagers), nor for a Deployment whose type label is another; for
+// the JobManager Deployment Flink's own client makes
+// (kubernetes-session.sh with -Dkubernetes.service-account=flink-ha),
+// which may then read its Deployment and create its TaskManager pods; and
+// no longer once that Deployment is gone.
+func TestNativeRightsFollowNativeClusters(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	flinkRoles(t)
+	ns := plane.Namespace(t)
+	noNativeBinding := func(why string) {
+		t.Helper()
+		assert.Never(t, func() bool {
+			_, err := plane.Clientset.RbacV1().RoleBindings(ns).Get(ctx, "flink-ha-native", metav1.GetOptions{})
+			return !apierrors.IsNotFound(err)
+		}, 3*time.Second, 100*time.Millisecond, why)
+	}
+
+	out, _, err := kubectlIn(ctx, ns, `apiVersion: flink.apache.org/v1beta1
+kind: FlinkDeployment
+metadata:
+  name: billing
+spec:
+  image: flink:1.20
+  flinkVersion: v1_20
+  mode: standalone
+  flinkConfiguration:
+    taskmanager.numberOfTaskSlots: "2"
+  jobManager:
+    resource: {memory: "2048m", cpu: 1}
+  taskManager:
+    resource: {memory: "2048m", cpu: 1}
+`, "apply", "-f", "-")
+	require.NoError(t, err, out)
+	boundTo(ctx, t, ns, rights.Standalone)
+	noNativeBinding("a FlinkDeployment in standalone mode binds no native rights")
+
+	out, _, err = kubectlIn(ctx, ns, `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {app: web, type: frontend, component: jobmanager}
+spec:
+  replicas: 0
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata:
+      labels: {app: web, type: frontend, component: jobmanager}
+    spec:
+      serviceAccountName: flink-ha
+      containers:
+      - {name: web, image: "nginx:1.27"}
+`, "apply", "-f", "-")
+	require.NoError(t, err, out)
+	noNativeBinding("a Deployment whose type label is not Flink's native one binds no native rights")
+
+	// What kubernetes-session.sh makes under -Dkubernetes.service-account=flink-ha,
+	// where no FlinkDeployment runs.
+	ns = plane.Namespace(t)
+	bindings := plane.Clientset.RbacV1().RoleBindings(ns)
+	out, _, err = kubectlIn(ctx, ns, `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: sessions
+  labels: {app: sessions, type: flink-native-kubernetes, component: jobmanager}
+spec:
+  replicas: 0
+  selector: {matchLabels: {app: sessions, component: jobmanager, type: flink-native-kubernetes}}
+  template:
+    metadata:
+      labels: {app: sessions, component: jobmanager, type: flink-native-kubernetes}
+    spec:
+      serviceAccountName: flink-ha
+      containers:
+      - name: flink-main-container
+        image: "flink:1.20"
+        command: [/docker-entrypoint.sh]
+        args: [bash, -c, kubernetes-jobmanager.sh kubernetes-session]
+`, "apply", "-f", "-")
+	require.NoError(t, err, out)
+	boundTo(ctx, t, ns, rights.Native)
+	jm := as(t, ns, "flink-ha")
+	owner, err := jm.AppsV1().Deployments(ns).Get(ctx, "sessions", metav1.GetOptions{})
+	require.NoError(t, err, "the JobManager reads its Deployment to own its pods")
+	yes := true
+	_, err = jm.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "sessions-taskmanager-1-1", Labels: map[string]string{"app": "sessions", "component": "taskmanager"},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: owner.Name, UID: owner.UID, Controller: &yes, BlockOwnerDeletion: &yes}}},
+		Spec: corev1.PodSpec{ServiceAccountName: "flink-ha", Containers: []corev1.Container{{Name: "flink-main-container", Image: "flink:1.20", Args: []string{"taskmanager"}}}},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err, "the JobManager creates its TaskManager pods")
+	require.NoError(t, jm.CoreV1().Pods(ns).Delete(ctx, "sessions-taskmanager-1-1", metav1.DeleteOptions{}), "the JobManager stops them")
+
+	_, _, err = kubectlIn(ctx, ns, "", "delete", "deployment", "sessions")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		_, err := bindings.Get(ctx, "flink-ha-native", metav1.GetOptions{})
+		return apierrors.IsNotFound(err)
+	}, 30*time.Second, 100*time.Millisecond, "the native binding goes with the last native JobManager: %s", server.Logs)
+	_, err = jm.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "late"},
+		Spec: corev1.PodSpec{ServiceAccountName: "flink-ha", Containers: []corev1.Container{{Name: "c", Image: "flink:1.20"}}}}, metav1.CreateOptions{})
+	assert.True(t, apierrors.IsForbidden(err), "without a native cluster the account creates no pods: %v", err)
+	_, err = bindings.Get(ctx, "flink-ha", metav1.GetOptions{})
+	assert.NoError(t, err, "the standalone binding stays for the clusters still running")
 }
