@@ -146,7 +146,7 @@ func TestPropertiesOverAMount(t *testing.T) {
 			image: "example/job:1", env: "kubernetes.cluster-id: jm\n", mount: &dir, source: configMap,
 			ignored: &Ignored{Versions: all}},
 		"over a ConfigMap at the conf directory the -D arguments still apply": {
-			image: "flink:2.1", env: "kubernetes.cluster-id: jm\n", args: []string{"-Dhigh-availability.type=kubernetes"}, mount: &dir, source: configMap,
+			image: "flink:2.1", env: "kubernetes.cluster-id: jm\n", args: []string{"-D", "high-availability.type=kubernetes"}, mount: &dir, source: configMap,
 			ignored: &Ignored{Versions: flinkconf.Exactly(flinkconf.V2_1)},
 			want:    []reading{{args, flinkconf.Exactly(flinkconf.V2_1), false, true}}},
 		"over an emptyDir mounted readOnly FLINK_PROPERTIES is ignored": {
@@ -156,7 +156,7 @@ func TestPropertiesOverAMount(t *testing.T) {
 			image: "example/job:1", env: "kubernetes.cluster-id: jm\n", mount: ptr(file("flink-conf.yaml")), source: configMap,
 			ignored: &Ignored{Versions: all}},
 		"over config.yaml mounted alone 1.19 on ignore FLINK_PROPERTIES, up to 1.18 write their own flink-conf.yaml": {
-			image: "example/job:1", env: "kubernetes.cluster-id: jm\n", args: []string{"-Dhigh-availability.type=kubernetes"},
+			image: "example/job:1", env: "kubernetes.cluster-id: jm\n", args: []string{"-D", "high-availability.type=kubernetes"},
 			mount: ptr(file("config.yaml")), source: configMap,
 			ignored: &Ignored{Versions: newLines},
 			want: []reading{
@@ -235,15 +235,15 @@ func TestWhereWorkloadEditsGo(t *testing.T) {
 		at     map[string]string
 	}{
 		"FLINK_PROPERTIES, where the arguments set no HA key": {
-			env: "kubernetes.cluster-id: jm\n", args: []string{"jobmanager", "-Dparallelism.default=2"}, edit: env,
+			env: "kubernetes.cluster-id: jm\n", args: []string{"jobmanager", "-D", "parallelism.default=2"}, edit: env,
 			at: map[string]string{"kubernetes.cluster-id": env + "[kubernetes.cluster-id]", "parallelism.default": args + "[parallelism.default]"},
 		},
 		"-D arguments that set an HA key win over FLINK_PROPERTIES": {
-			env: "kubernetes.cluster-id: jm\n", args: []string{"jobmanager", "-Dhigh-availability.storageDir=s3://b/ha"}, edit: args,
+			env: "kubernetes.cluster-id: jm\n", args: []string{"jobmanager", "-D", "high-availability.storageDir=s3://b/ha"}, edit: args,
 			at: map[string]string{"kubernetes.cluster-id": env + "[kubernetes.cluster-id]", "high-availability.storageDir": args + "[high-availability.storageDir]"},
 		},
 		"the old recovery spelling in the arguments is an HA key too": {
-			env: "kubernetes.cluster-id: jm\n", args: []string{"jobmanager", "-Drecovery.mode=zookeeper"}, edit: args,
+			env: "kubernetes.cluster-id: jm\n", args: []string{"jobmanager", "-D", "recovery.mode=zookeeper"}, edit: args,
 			at: map[string]string{"recovery.mode": args + "[recovery.mode]"},
 		},
 		"-D arguments alone": {
@@ -412,7 +412,7 @@ func TestMounting(t *testing.T) {
 			want: []mounted{{reading{legacy, flinkconf.Range{Min: flinkconf.V1_15, Max: flinkconf.V1_20}, false, true}, []string{legacy}}},
 		},
 		"-D arguments over the file": {
-			image: "flink:1.18", args: []string{"jobmanager", "-Dhigh-availability.type=none"}, data: map[string]string{"flink-conf.yaml": "high-availability.type: kubernetes\n"},
+			image: "flink:1.18", args: []string{"jobmanager", "-D", "high-availability.type=none"}, data: map[string]string{"flink-conf.yaml": "high-availability.type: kubernetes\n"},
 			want: []mounted{{reading{legacy, flinkconf.Exactly(flinkconf.V1_18), false, false}, []string{legacy, args}}},
 		},
 		"each file as it is, FLINK_PROPERTIES ignored by every line": {
@@ -424,7 +424,7 @@ func TestMounting(t *testing.T) {
 			},
 		},
 		"each file under the -D arguments, FLINK_PROPERTIES ignored": {
-			image: "example/job:1", env: "high-availability.type: none\n", args: []string{"jobmanager", "-Dkubernetes.cluster-id=jm"},
+			image: "example/job:1", env: "high-availability.type: none\n", args: []string{"jobmanager", "-D", "kubernetes.cluster-id=jm"},
 			data: map[string]string{"flink-conf.yaml": "high-availability.type: kubernetes\n", "config.yaml": "high-availability.type: kubernetes\n"},
 			want: []mounted{
 				{reading{legacy, flinkconf.Range{Min: flinkconf.V1_15, Max: flinkconf.V1_20}, false, true}, []string{legacy, args}},
@@ -432,7 +432,7 @@ func TestMounting(t *testing.T) {
 			},
 		},
 		"flink-conf.yaml mounted alone is read by 1.15-1.20, whatever else the ConfigMap holds": {
-			image: "example/job:1", env: "high-availability.type: none\n", args: []string{"jobmanager", "-Dkubernetes.cluster-id=jm"},
+			image: "example/job:1", env: "high-availability.type: none\n", args: []string{"jobmanager", "-D", "kubernetes.cluster-id=jm"},
 			subPath: "flink-conf.yaml",
 			data:    map[string]string{"flink-conf.yaml": "high-availability.type: kubernetes\n", "config.yaml": "high-availability.type: none\n"},
 			want: []mounted{
@@ -458,11 +458,11 @@ func TestMounting(t *testing.T) {
 			want: []mounted{{reading{legacy, flinkconf.Exactly(flinkconf.Version{Major: 1, Minor: 14}), false, false}, []string{legacy}}},
 		},
 		"Flink 2 reads no flink-conf.yaml: only what the container sets": {
-			image: "flink:2.1", args: []string{"jobmanager", "-Dkubernetes.cluster-id=jm"}, data: map[string]string{"flink-conf.yaml": "high-availability.type: kubernetes\n"},
+			image: "flink:2.1", args: []string{"jobmanager", "-D", "kubernetes.cluster-id=jm"}, data: map[string]string{"flink-conf.yaml": "high-availability.type: kubernetes\n"},
 			want: []mounted{{reading{args, flinkconf.Exactly(flinkconf.V2_1), false, false}, []string{args}}},
 		},
 		"a ConfigMap of no cluster: only what the container sets": {
-			image: "flink:1.20", env: "kubernetes.cluster-id: jm\n", args: []string{"jobmanager", "-Dhigh-availability.type=kubernetes"},
+			image: "flink:1.20", env: "kubernetes.cluster-id: jm\n", args: []string{"jobmanager", "-D", "high-availability.type=kubernetes"},
 			data: map[string]string{"flink-conf.yaml": "rest.port: 8081\n"},
 			want: []mounted{{reading{args, flinkconf.Exactly(flinkconf.V1_20), false, true}, []string{args}}},
 		},
@@ -508,7 +508,7 @@ func TestFieldPathsAreTheObjects(t *testing.T) {
 		for j := range containers {
 			containers[j] = corev1.Container{Name: fmt.Sprintf("sidecar-%d", j), Image: "example/sidecar:1"}
 		}
-		containers[i] = corev1.Container{Name: "jobmanager", Image: "flink:1.18", Args: []string{"jobmanager", "-Dkubernetes.cluster-id=jm"},
+		containers[i] = corev1.Container{Name: "jobmanager", Image: "flink:1.18", Args: []string{"jobmanager", "-D", "kubernetes.cluster-id=jm"},
 			Env: []corev1.EnvVar{{Name: EnvProperties, Value: "high-availability.type: kubernetes\n"}}}
 		tpl := &corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"component": "jobmanager"}},
 			Spec: corev1.PodSpec{Containers: containers}}

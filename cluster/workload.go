@@ -38,6 +38,10 @@ type WorkloadObject struct {
 	// apply: the image's entrypoint cannot write it into the read-only
 	// mounted configuration.
 	Ignored *Ignored
+	// ArgsWarnings is what Flink makes of the container's arguments beyond
+	// the properties it reads: -D it passes to the program, arguments it
+	// refuses, a -D jobmanager.sh takes for a host name.
+	ArgsWarnings []flinkconf.Warning
 }
 
 // Ignored is a FLINK_PROPERTIES that some release lines never apply.
@@ -81,14 +85,11 @@ func Workload(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *policy.Po
 func (w *WorkloadObject) read(paths containerPaths) {
 	c := w.Container
 	argsPath, envPath := paths.args, paths.properties
-	// New properties go where every entrypoint reads them: right after
-	// "standalone-job" (its parser stops at the first program argument),
-	// at the end for jobmanager and taskmanager.
-	insertAt := len(c.Args)
-	if w.Pod.Application {
-		insertAt = 1
-	}
-	args := flinkconf.ParseArgs(c.Args, insertAt)
+	// Read as the entrypoint of every release line that may run the
+	// container reads them: its parser stops at the first argument that
+	// is no option, and new properties go before that point.
+	args := flinkconf.ParseArgs(c.Args, w.Versions)
+	w.ArgsWarnings = args.Warnings()
 	// The JobManager's own address, which HA makes its pod IP, is no
 	// configuration the container carries.
 	hasArgs := slices.ContainsFunc(args.Entries(), func(e flinkconf.Entry) bool { return e.Key != RPCAddress })

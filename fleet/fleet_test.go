@@ -64,12 +64,12 @@ func identifyCases() (map[string]identifyCase, ConfigMaps) {
 				Account: "default", JobManager: true},
 		},
 		"-D arguments override the mounted file, and high-availability.cluster-id moves the path": {
-			obj: jobManager("a", "orders-jm", "orders-conf", "flink", nil, "-Dhigh-availability.cluster-id=/orders"), ok: true,
+			obj: jobManager("a", "orders-jm", "orders-conf", "flink", nil, "-D", "high-availability.cluster-id=/orders"), ok: true,
 			want: Identity{Key: "a/ConfigMap/orders-conf", Object: "Deployment/orders-jm", Namespace: "a", ClusterID: "orders", Mode: Standalone,
 				HA: HAOn, StorageDir: "s3://b/ha", StoragePath: "s3://b/ha/orders", Versions: flinkconf.Supported, Account: "default", JobManager: true},
 		},
 		"HA keys that disagree between the file and the arguments are conflicting": {
-			obj: jobManager("a", "orders-jm", "orders-conf", "flink", nil, "-Dhigh-availability.storageDir=s3://other"), ok: true,
+			obj: jobManager("a", "orders-jm", "orders-conf", "flink", nil, "-D", "high-availability.storageDir=s3://other"), ok: true,
 			want: Identity{Key: "a/ConfigMap/orders-conf", Object: "Deployment/orders-jm", Namespace: "a", ClusterID: "orders", Mode: Standalone,
 				HA: HAConflicting, StorageDir: "s3://other", StoragePath: "s3://other/default", Versions: flinkconf.Supported, Account: "default", JobManager: true},
 		},
@@ -242,7 +242,7 @@ func readingCases() (map[string]identifyCase, ConfigMaps) {
 			}),
 		},
 		"Flink 2 reads no flink-conf.yaml: only the container's own arguments": {
-			obj:  jobManager("a", "jm", "orders-conf", "flink:2.1", nil, "-Dkubernetes.cluster-id=jm"),
+			obj:  jobManager("a", "jm", "orders-conf", "flink:2.1", nil, "-D", "kubernetes.cluster-id=jm"),
 			want: with(mounting("orders-conf", "flink:2.1"), func(id *Identity) { id.ClusterID, id.HA = "jm", HAOff }),
 		},
 		"files that disagree, for a version not known, are conflicting; the newest line's file gives the values": {
@@ -279,7 +279,7 @@ func readingCases() (map[string]identifyCase, ConfigMaps) {
 				HA: HAConflicting, StorageDir: "s3://b/ha", StoragePath: "s3://b/ha/default", Versions: flinkconf.Supported, Account: "default", JobManager: true},
 		},
 		"a value in FLINK_PROPERTIES and a -D argument: the argument wins, and HA is conflicting": {
-			obj: withEnv(jobManager("a", "jm", "", "flink:1.20", nil, "-Dhigh-availability.storageDir=s3://b/args"),
+			obj: withEnv(jobManager("a", "jm", "", "flink:1.20", nil, "-D", "high-availability.storageDir=s3://b/args"),
 				"kubernetes.cluster-id: orders\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://b/env\n"),
 			want: with(jm("flink:1.20"), func(id *Identity) {
 				id.ClusterID, id.HA, id.StorageDir, id.StoragePath = "orders", HAConflicting, "s3://b/args", "s3://b/args/default"
@@ -339,7 +339,7 @@ type benchObject struct {
 // version, a FlinkDeployment.
 func benchObjects() []benchObject {
 	props := "kubernetes.cluster-id: orders\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://b/ha\nparallelism.default: 4\n"
-	env := jobManager("a", "jm", "", "example/job:1", nil, "-Dtaskmanager.numberOfTaskSlots=2")
+	env := jobManager("a", "jm", "", "example/job:1", nil, "-D", "taskmanager.numberOfTaskSlots=2")
 	env.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "FLINK_PROPERTIES", Value: props}}
 	return []benchObject{
 		{"ConfigMap", conf("a", "orders-conf", haConf)},

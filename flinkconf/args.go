@@ -1,60 +1,154 @@
 package flinkconf
 
 import (
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"unicode"
 )
 
-// Args is the dynamic properties in a container's arguments: "-D", "key=value"
-// as two arguments or "-Dkey=value" as one. Later definitions win, as on
-// Flink's command line.
+// Args is the dynamic properties in a container's arguments as Flink reads
+// them: "-D", "key=value" as two arguments, "-Dkey=value" as one, or
+// "-D", "key", "value" as three. Later definitions win, as on Flink's
+// command line.
+//
+// Only properties before the point where Flink's entrypoint stops reading
+// options count: the official image's entrypoints parse their options with
+// commons-cli's DefaultParser told to stop at the first argument that is
+// not an option (apache/flink flink-runtime/.../entrypoint/parser/
+// CommandLineParser.java), so every argument after it, "-D" or not, reaches
+// the program as an argument and never the configuration.
 type Args struct {
 	index
 	args     []string
+	versions Range
+	forms    []argForm // parallel to entries
+	// insertAt is where a new property goes: right after the last
+	// property read, else where the entrypoint starts reading options,
+	// never past where it stops.
 	insertAt int
-	joined   []bool // parallel to entries: written as one "-Dkey=value" argument
-	consumed []bool // consumed[i]: argument i, if any, is the value of a "-D" before it
 }
 
-// ParseArgs reads the dynamic properties of args. New properties are added
-// after the last existing one or, when there is none, at index insertAt (a
-// negative insertAt or one past the end means at the end). args is copied.
-func ParseArgs(args []string, insertAt int) *Args {
-	a := &Args{args: slices.Clone(args), insertAt: insertAt}
+// argForm is how one property is written, for rewriting it in place.
+type argForm struct {
+	from, to int // the arguments the property spans, both included
+	kind     formKind
+}
+
+type formKind uint8
+
+const (
+	formJoined formKind = iota // "-Dkey=value"; "-Dkey" means "true"
+	formEquals                 // "-D=key=value"
+	formPair                   // "-D", "key=value"
+	formTriple                 // "-D", "key", "value"
+	formOther                  // bundled with other options ("-nD", ...): read, not rewritten
+)
+
+// ParseArgs reads the dynamic properties of args, a container's arguments
+// whose first names the official image's entrypoint command, as every
+// release line in versions reads them. args is copied.
+func ParseArgs(args []string, versions Range) *Args {
+	a := &Args{args: slices.Clone(args), versions: versions}
 	a.parse()
 	return a
 }
 
 func (a *Args) parse() {
 	a.reset(0)
-	a.joined = a.joined[:0]
-	a.consumed = make([]bool, len(a.args)+1)
+	a.forms = a.forms[:0]
+	cmd := ""
+	if len(a.args) > 0 {
+		cmd = a.args[0]
+	}
+	ep, known := entrypoints[cmd]
+	if !known {
+		a.parseUnknown()
+		return
+	}
+	// Each option set that some release line in range uses reads the
+	// arguments; the one that stops first decides what counts, so that a
+	// property counts only when every line reads it.
+	var best *reading
+	var bestLines Range
+	for _, set := range ep.sets {
+		lines, ok := set.versions.Intersect(a.versions)
+		if !ok {
+			continue
+		}
+		r := read(a.args, ep, set.options)
+		switch {
+		case best == nil || r.stop < best.stop:
+			best, bestLines = &r, lines
+		case r.stop == best.stop:
+			bestLines.Max = lines.Max // the sets are contiguous, oldest first
+		}
+	}
+	if best == nil { // no line the rules know: read as the nearest does
+		set := ep.sets[len(ep.sets)-1]
+		if a.versions.Max.Less(ep.sets[0].versions.Min) {
+			set = ep.sets[0]
+		}
+		r := read(a.args, ep, set.options)
+		best, bestLines = &r, a.versions
+	}
+	a.insertAt = best.start
+	for _, p := range best.props {
+		if p.key == "" {
+			a.warn(0, "argument %d: a dynamic property with an empty key; Flink sets nothing useful", p.arg)
+			continue
+		}
+		if p.bare {
+			a.warn(0, "argument %d (%s) has no '=': Flink sets %s to \"true\"", p.arg, excerpt(a.args[p.arg]), excerpt(p.key))
+		}
+		a.add(Entry{Key: p.key, Value: p.value, Arg: p.arg})
+		a.forms = append(a.forms, p.form)
+		a.insertAt = p.form.to + 1
+	}
+	for _, w := range best.warnings {
+		a.warn(0, "%s", w)
+	}
+	if !best.failed && best.stop < len(a.args) {
+		for i := best.stop + 1; i < len(a.args); i++ {
+			if strings.HasPrefix(a.args[i], "-D") {
+				a.warn(0, "argument %d: Flink %s reads no options after argument %d (%s): this -D goes to the program",
+					i, bestLines, best.stop, excerpt(a.args[best.stop]))
+			}
+		}
+	}
+}
+
+// parseUnknown reads the "-D" anywhere in arguments of a command that is no
+// entrypoint of the official image: nothing is known of where it stops.
+// New properties go at the end.
+func (a *Args) parseUnknown() {
+	a.insertAt = len(a.args)
 	for i := 0; i < len(a.args); i++ {
 		arg := a.args[i]
+		form := argForm{from: i, to: i, kind: formJoined}
 		var kv string
-		at := i
 		switch {
 		case arg == "-D":
-			a.consumed[i+1] = true
 			if i+1 >= len(a.args) {
 				a.warn(0, "argument %d is a \"-D\" with nothing after it", i)
 				continue
 			}
 			i++
-			kv, at = a.args[i], i
+			kv, form = a.args[i], argForm{from: i - 1, to: i, kind: formPair}
 		case strings.HasPrefix(arg, "-D"):
 			kv = arg[2:]
 		default:
 			continue
 		}
-		k, v, ok := strings.Cut(kv, "=") // Flink does not trim dynamic properties
+		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			a.warn(0, "argument %d (%s) is not key=value; Flink ignores it", at, excerpt(kv))
+			a.warn(0, "argument %d (%s) is not key=value; it sets no property here", form.to, excerpt(kv))
 			continue
 		}
-		a.add(Entry{Key: k, Value: v, Arg: at})
-		a.joined = append(a.joined, arg != "-D")
+		a.add(Entry{Key: k, Value: v, Arg: form.to})
+		a.forms = append(a.forms, form)
+		a.insertAt = form.to + 1
 	}
 }
 
@@ -66,41 +160,57 @@ func (a *Args) Args() []string { return a.args }
 
 // Set implements Source. A present property is rewritten in place in the
 // form it was written; a new one is added as the two arguments "-D",
-// "key=value", which every Flink entrypoint script reads (jobmanager.sh
-// takes a lone "-Dkey=value" right after "jobmanager" for a host name).
+// "key=value" right after the last property Flink reads or, when there is
+// none, where the entrypoint starts reading options: never after the point
+// where it stops, and never into jobmanager's positional host and port.
 func (a *Args) Set(key, value string) (bool, error) {
-	if key == "" || strings.ContainsRune(key, '=') || strings.IndexFunc(key, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
-		return false, &EditError{Key: key, Msg: "a dynamic property key must be non-empty without '=' or white space"}
+	if key == "" || strings.ContainsRune(key, '=') || strings.HasPrefix(key, `"`) ||
+		strings.IndexFunc(key, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		return false, &EditError{Key: key, Msg: "a dynamic property key must be non-empty without '=', a leading '\"' or white space"}
 	}
 	if strings.ContainsAny(value, "\r\n\x00") {
 		return false, &EditError{Key: key, Msg: "a dynamic property value cannot hold line breaks or NUL bytes"}
 	}
+	before, values := slices.Clone(a.args), a.values()
 	if i, ok := a.find(key); ok {
-		e := a.entries[i]
+		e, f := a.entries[i], a.forms[i]
 		if e.Value == value {
 			return false, nil
 		}
-		if a.joined[i] {
-			a.args[e.Arg] = "-D" + key + "=" + value
-		} else {
-			a.args[e.Arg] = key + "=" + value
+		switch f.kind {
+		case formJoined:
+			a.args[f.from] = "-D" + key + "=" + value
+		case formEquals:
+			a.args[f.from] = "-D=" + key + "=" + value
+		case formPair:
+			a.args[f.to] = key + "=" + value
+		case formTriple:
+			a.args = slices.Replace(a.args, f.from+1, f.to+1, key+"="+value)
+		default:
+			return false, &EditError{Key: key, Msg: fmt.Sprintf("argument %d bundles the -D with other options; write it as \"-D\", \"key=value\"", f.from)}
 		}
-		a.parse()
-		return true, nil
+	} else {
+		a.args = slices.Insert(a.args, a.insertAt, "-D", key+"="+value)
 	}
-	at := a.insertAt
-	if len(a.entries) > 0 {
-		at = a.entries[len(a.entries)-1].Arg + 1
-	}
-	if at < 0 || at > len(a.args) {
-		at = len(a.args)
-	}
-	for at > 0 && a.consumed[at] {
-		at-- // never between a "-D" and its value: it would swallow ours
-	}
-	a.args = slices.Insert(a.args, at, "-D", key+"="+value)
 	a.parse()
+	values[key] = value
+	if !maps.Equal(values, a.values()) {
+		// The edit changed how Flink reads other arguments: a value
+		// no longer taken by its option, say.
+		a.args = before
+		a.parse()
+		return false, &EditError{Key: key, Msg: "Flink would not read the value as written in these arguments; set it by hand"}
+	}
 	return true, nil
+}
+
+// values is the value Flink uses for each key.
+func (a *Args) values() map[string]string {
+	m := make(map[string]string, len(a.entries))
+	for _, e := range a.entries {
+		m[e.Key] = e.Value
+	}
+	return m
 }
 
 // Delete implements Source.
@@ -109,16 +219,68 @@ func (a *Args) Delete(key string) (bool, error) {
 		return false, nil
 	}
 	for j := len(a.entries) - 1; j >= 0; j-- {
-		e := a.entries[j]
-		if e.Key != key {
+		if a.entries[j].Key != key {
 			continue
 		}
-		from := e.Arg
-		if !a.joined[j] {
-			from-- // the "-D" before it
+		f := a.forms[j]
+		if f.kind == formOther {
+			return false, &EditError{Key: key, Msg: fmt.Sprintf("argument %d bundles the -D with other options; remove it by hand", f.from)}
 		}
-		a.args = slices.Delete(a.args, from, e.Arg+1)
+	}
+	before, values := slices.Clone(a.args), a.values()
+	delete(values, key)
+	for j := len(a.entries) - 1; j >= 0; j-- {
+		if a.entries[j].Key == key {
+			a.args = slices.Delete(a.args, a.forms[j].from, a.forms[j].to+1)
+		}
+	}
+	if host, _ := Positional(a.args); host == 1 && len(before) > 1 && before[1] == "-D" && strings.HasPrefix(a.args[1], "-D") {
+		// A "-Dkey=value" moved up right after "jobmanager", where
+		// jobmanager.sh would take it for a host name: split it.
+		a.args = slices.Insert(a.args, 1, "-D")
+		a.args[2] = strings.TrimPrefix(a.args[2], "-D")
 	}
 	a.parse()
+	if !maps.Equal(values, a.values()) {
+		a.args = before
+		a.parse()
+		return false, &EditError{Key: key, Msg: "removing it would change how Flink reads the arguments after it; remove it by hand"}
+	}
 	return true, nil
+}
+
+// Positional reports the arguments jobmanager.sh takes as the JobManager's
+// host name and web UI port (-1 when there is none): the one after
+// "jobmanager" unless it is empty or exactly "-D", and the one after that
+// under the same condition once there is a host (flink-dist's
+// bin/jobmanager.sh). Other commands have none.
+func Positional(args []string) (host, port int) {
+	host, port = -1, -1
+	if len(args) == 0 || args[0] != string(EntrypointSession) {
+		return
+	}
+	if positionalEnd(args) >= 2 {
+		host = 1
+	}
+	if positionalEnd(args) >= 3 {
+		port = 2
+	}
+	return
+}
+
+// positionalEnd is the index of jobmanager's first argument that
+// jobmanager.sh hands to Flink as an option: after the host and port it
+// takes positionally.
+func positionalEnd(args []string) int {
+	// jobmanager.sh tests "[ -z $2 ]" unquoted: white space alone is
+	// empty too.
+	empty := func(i int) bool { return i >= len(args) || strings.TrimSpace(args[i]) == "" || args[i] == "-D" }
+	switch {
+	case empty(1):
+		return 1
+	case empty(2):
+		return 2
+	default:
+		return 3
+	}
 }

@@ -113,7 +113,7 @@ func BenchmarkParseAndEdit(b *testing.B) {
 		args := typicalArgs()
 		b.ReportAllocs()
 		for b.Loop() {
-			haEdit(b, ParseArgs(args, 1))
+			haEdit(b, ParseArgs(args, Supported))
 		}
 	})
 	b.Run("object", func(b *testing.B) {

@@ -27,7 +27,7 @@ func TestConfigLayersAndSpellings(t *testing.T) {
 	c := &Config{Layers: []Layer{
 		{Name: "data[flink-conf.yaml]", Source: mustLegacy(t, "high-availability: kubernetes\nrecovery.zookeeper.storageDir: s3://old\nkubernetes.cluster-id: a\n")},
 		{Name: "env FLINK_PROPERTIES", Source: mustLegacy(t, "kubernetes.cluster-id: b\n")},
-		{Name: "args", Source: ParseArgs([]string{"jobmanager", "-Dhigh-availability.storageDir=s3://new"}, 1)},
+		{Name: "args", Source: ParseArgs([]string{"standalone-job", "-Dhigh-availability.storageDir=s3://new"}, Supported)},
 	}}
 
 	s, ok := c.Lookup(ClusterID)
@@ -92,7 +92,7 @@ func TestConflicts(t *testing.T) {
 		"two layers disagree": {
 			layers: []Layer{
 				{Name: "data[flink-conf.yaml]", Source: mustLegacy(t, "kubernetes.cluster-id: a\n")},
-				{Name: "args", Source: ParseArgs([]string{"-D", "kubernetes.cluster-id=b"}, 0)},
+				{Name: "args", Source: ParseArgs([]string{"-D", "kubernetes.cluster-id=b"}, Supported)},
 			},
 			want: []Conflict{{
 				Kind: ConflictLayers,

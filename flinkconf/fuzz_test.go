@@ -118,12 +118,15 @@ func FuzzStandard(f *testing.F) {
 }
 
 func FuzzArgs(f *testing.F) {
-	f.Add("jobmanager\n$(POD_IP)\n-D\na=b", 1, "high-availability.type", "kubernetes")
-	f.Add("standalone-job\n-Dx=y\n--job-classname\nX", 1, "x", "z")
+	f.Add("jobmanager\n$(POD_IP)\n-D\na=b", 0, "high-availability.type", "kubernetes")
+	f.Add("standalone-job\n-Dx=y\n--job-classname\nX\n--input\n-Dy=z", 1, "x", "z")
+	f.Add("taskmanager\n-D\nk\nv\n-nDa", 2, "k", "w")
 	f.Add("-D", 0, "a", "b")
-	f.Fuzz(func(t *testing.T, joined string, insertAt int, key, value string) {
-		a := ParseArgs(strings.Split(joined, "\n"), insertAt)
-		checkEdit(t, a, key, value, func(s Source) (Source, error) { return ParseArgs(s.(*Args).Args(), insertAt), nil })
+	f.Fuzz(func(t *testing.T, joined string, line int, key, value string) {
+		// line picks the release lines: all, 1.x only, or 2.x only.
+		versions := []Range{Supported, {Min: V1_15, Max: V1_20}, {Min: V2_0, Max: V2_1}}[(line%3+3)%3]
+		a := ParseArgs(strings.Split(joined, "\n"), versions)
+		checkEdit(t, a, key, value, func(s Source) (Source, error) { return ParseArgs(s.(*Args).Args(), versions), nil })
 	})
 }
 

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -29,11 +28,11 @@ var haEdit = []edit{
 	{"set", "high-availability.storageDir", "s3://flink-ha/recovery"},
 }
 
-func readEdits(t *testing.T, path string) (edits []edit, insertAt int) {
-	insertAt = 1
+func readEdits(t *testing.T, path string) (edits []edit, versions Range) {
+	versions = Supported
 	raw, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
-		return haEdit, insertAt
+		return haEdit, versions
 	}
 	require.NoError(t, err)
 	sc := bufio.NewScanner(bytes.NewReader(raw))
@@ -45,28 +44,34 @@ func readEdits(t *testing.T, path string) (edits []edit, insertAt int) {
 			edits = append(edits, edit{"set", f[1], f[2]})
 		case f[0] == "delete" && len(f) == 2:
 			edits = append(edits, edit{"delete", f[1], ""})
-		case f[0] == "insert-at" && len(f) == 2:
-			insertAt, err = strconv.Atoi(f[1])
-			require.NoError(t, err)
+		case f[0] == "versions" && len(f) == 2:
+			lo, hi, _ := strings.Cut(f[1], "-")
+			if hi == "" {
+				hi = lo
+			}
+			var ok1, ok2 bool
+			versions.Min, ok1 = ParseVersion(lo)
+			versions.Max, ok2 = ParseVersion(hi)
+			require.True(t, ok1 && ok2, "%s: bad versions %q", path, f[1])
 		default:
 			t.Fatalf("%s: bad edit line %q", path, sc.Text())
 		}
 	}
-	return edits, insertAt
+	return edits, versions
 }
 
 // goldenFormat knows how to read a case's input into a Source and write the
 // Source back out.
 type goldenFormat struct {
 	dir   string
-	parse func(t *testing.T, in []byte, insertAt int) Source
+	parse func(t *testing.T, in []byte, versions Range) Source
 	write func(t *testing.T, s Source) []byte
 }
 
 var goldenFormats = []goldenFormat{
 	{
 		dir: "legacy",
-		parse: func(t *testing.T, in []byte, _ int) Source {
+		parse: func(t *testing.T, in []byte, _ Range) Source {
 			s, err := ParseLegacy(in)
 			require.NoError(t, err)
 			return s
@@ -75,7 +80,7 @@ var goldenFormats = []goldenFormat{
 	},
 	{
 		dir: "standard",
-		parse: func(t *testing.T, in []byte, _ int) Source {
+		parse: func(t *testing.T, in []byte, _ Range) Source {
 			s, err := ParseStandard(in)
 			require.NoError(t, err)
 			return s
@@ -84,10 +89,10 @@ var goldenFormats = []goldenFormat{
 	},
 	{
 		dir: "args",
-		parse: func(t *testing.T, in []byte, insertAt int) Source {
+		parse: func(t *testing.T, in []byte, versions Range) Source {
 			var args []string
 			require.NoError(t, yaml.Unmarshal(in, &args))
-			return ParseArgs(args, insertAt)
+			return ParseArgs(args, versions)
 		},
 		write: func(t *testing.T, s Source) []byte {
 			out, err := yaml.Marshal(s.(*Args).Args())
@@ -97,7 +102,7 @@ var goldenFormats = []goldenFormat{
 	},
 	{
 		dir: "object",
-		parse: func(t *testing.T, in []byte, _ int) Source {
+		parse: func(t *testing.T, in []byte, _ Range) Source {
 			var m map[string]any
 			require.NoError(t, json.Unmarshal(in, &m))
 			s, err := ParseObject(m)
@@ -153,9 +158,9 @@ func TestGolden(t *testing.T) {
 				t.Parallel()
 				src, err := os.ReadFile(in)
 				require.NoError(t, err)
-				edits, insertAt := readEdits(t, base+".edits")
+				edits, versions := readEdits(t, base+".edits")
 
-				s := f.parse(t, src, insertAt)
+				s := f.parse(t, src, versions)
 				before := effective(s)
 				apply(t, s, edits)
 				got := f.write(t, s)
@@ -168,7 +173,7 @@ func TestGolden(t *testing.T) {
 				require.NoError(t, err, "no golden output yet: run go test ./flinkconf -run TestGolden -update")
 				assert.Equal(t, string(want), string(got))
 
-				again := f.parse(t, got, insertAt)
+				again := f.parse(t, got, versions)
 				after := effective(again)
 				for _, e := range edits {
 					if e.op == "set" {

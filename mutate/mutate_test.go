@@ -81,6 +81,24 @@ func TestWorkload(t *testing.T) {
 			wantArgs: []string{"jobmanager", "-D", "jobmanager.rpc.address=$(POD_IP)"},
 			want:     []string{podIPEnv},
 		},
+		"the pod IP goes before a standalone-job's program arguments, and a -D among them is not read": {
+			image: "flink:2.1", mounted: true,
+			args:     []string{"standalone-job", "--job-classname", "com.example.Job", "--input", "s3://in", "-Djobmanager.rpc.address=flink-jm"},
+			wantArgs: []string{"standalone-job", "-D", "jobmanager.rpc.address=$(POD_IP)", "--job-classname", "com.example.Job", "--input", "s3://in", "-Djobmanager.rpc.address=flink-jm"},
+			want:     []string{podIPEnv, container + ".args: added -D jobmanager.rpc.address=$(POD_IP): HA advertises the pod IP"},
+		},
+		"a joined -D that jobmanager.sh took for a host name is an option behind the added -D": {
+			image: "flink:1.20", mounted: true, args: []string{"jobmanager", "-Dparallelism.default=2"},
+			wantArgs: []string{"jobmanager", "-D", "jobmanager.rpc.address=$(POD_IP)", "-Dparallelism.default=2"},
+			want: []string{podIPEnv, container + ".args: added -D jobmanager.rpc.address=$(POD_IP): HA advertises the pod IP",
+				container + `.args: argument 1 ("-Dparallelism.default=2") is no longer a host name but an option`},
+		},
+		"a command that is no entrypoint of the official image gets no -D, only a note": {
+			image: "flink:1.20", mounted: true, args: []string{"/opt/flink/bin/jobmanager.sh", "start-foreground"},
+			wantArgs: []string{"/opt/flink/bin/jobmanager.sh", "start-foreground"},
+			want: []string{podIPEnv,
+				container + ".args[0]: not an entrypoint command: HA needs -D jobmanager.rpc.address=$(POD_IP)"},
+		},
 		"a JobManager that advertises a service name is told why HA needs its pod IP": {
 			image: "flink:2.1", mounted: true, args: []string{"jobmanager", "flink-jobmanager"},
 			wantArgs: []string{"jobmanager", "flink-jobmanager"},
@@ -122,8 +140,8 @@ func TestWorkload(t *testing.T) {
 			want:     []string{podIPEnv},
 		},
 		"-D arguments of a flink 1.16 JobManager get the short value under high-availability": {
-			image: "flink:1.16", args: []string{"jobmanager", "$(POD_IP)", "-Dkubernetes.cluster-id=p"},
-			wantArgs: []string{"jobmanager", "$(POD_IP)", "-Dkubernetes.cluster-id=p", "-D", "high-availability=kubernetes",
+			image: "flink:1.16", args: []string{"jobmanager", "$(POD_IP)", "-D", "kubernetes.cluster-id=p"},
+			wantArgs: []string{"jobmanager", "$(POD_IP)", "-D", "kubernetes.cluster-id=p", "-D", "high-availability=kubernetes",
 				"-D", "high-availability.storageDir=s3://flink-ha/team/p", "-D", "high-availability.cluster-id=p"},
 			want: []string{podIPEnv,
 				container + ".args: set high-availability: kubernetes",

@@ -2,6 +2,7 @@ package mutate
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -75,28 +76,69 @@ func advertisePodIP(w *cluster.WorkloadObject, r *Result) {
 	if len(c.Args) == 0 {
 		return // a command of its own: nothing to read the address from
 	}
-	if e, ok := flinkconf.ParseArgs(c.Args, -1).Get(cluster.RPCAddress); ok {
+	args := flinkconf.ParseArgs(c.Args, w.Versions)
+	if e, ok := args.Get(cluster.RPCAddress); ok {
 		if e.Value != cluster.PodIPRef {
 			r.note("%s.args: the JobManager advertises %q; with HA its standbys need %s", cpath, e.Value, cluster.PodIPRef)
 		}
 		return
 	}
-	if w.Pod.Application {
+	host, _ := flinkconf.Positional(c.Args)
+	switch flinkconf.Entrypoint(c.Args[0]) {
+	case flinkconf.EntrypointApplication:
 		if cluster.HostArg(c.Args) >= 0 {
 			return // --host is validation's to judge: Flink 2 has none
 		}
-	} else if len(c.Args) > 1 && !strings.HasPrefix(c.Args[1], "-") {
-		// jobmanager's positional address, deprecated since 1.16
-		if c.Args[1] != cluster.PodIPRef {
-			r.note("%s.args: the JobManager advertises %q; with HA its standbys need %s", cpath, c.Args[1], cluster.PodIPRef)
+	case flinkconf.EntrypointSession:
+		if host == 1 && !strings.HasPrefix(c.Args[1], "-") {
+			// jobmanager's positional address, deprecated since 1.16
+			if c.Args[1] != cluster.PodIPRef {
+				r.note("%s.args: the JobManager advertises %q; with HA its standbys need %s", cpath, c.Args[1], cluster.PodIPRef)
+			}
+			return
 		}
+	default:
+		// Not the official image's entrypoint: where its options end
+		// is unknown, so nothing is inserted.
+		r.note("%s.args[0]: not an entrypoint command: HA needs -D %s=%s", cpath, cluster.RPCAddress, cluster.PodIPRef)
 		return
 	}
 	// A dynamic property right after the entrypoint's command, which every
 	// version reads there: standalone-job reads options up to its first
-	// program argument and Flink 2 has no --host; jobmanager takes "-D" as
-	// the start of its dynamic properties, and its positional address is
-	// deprecated (FLINK-28735).
-	c.Args = slices.Insert(c.Args, 1, "-D", cluster.RPCAddress+"="+cluster.PodIPRef)
+	// program argument and Flink 2 has no --host; jobmanager.sh takes "-D"
+	// there as the start of its options, not as a host name, and its
+	// positional address is deprecated (FLINK-28735).
+	edited := slices.Insert(slices.Clone(c.Args), 1, "-D", cluster.RPCAddress+"="+cluster.PodIPRef)
+	again := flinkconf.ParseArgs(edited, w.Versions)
+	if e, ok := again.Get(cluster.RPCAddress); !ok || e.Value != cluster.PodIPRef || !readsAll(again, args) {
+		r.note("%s.args: -D %s=%s cannot go right after %s without changing how Flink reads the rest; add it by hand",
+			cpath, cluster.RPCAddress, cluster.PodIPRef, c.Args[0])
+		return
+	}
+	if host == 1 {
+		// "-Dkey=value" or "--webui-port" where jobmanager.sh wants a
+		// host name: behind the new "-D" Flink reads it as meant.
+		r.note("%s.args: argument 1 (%s) is no longer a host name but an option", cpath, excerpt(c.Args[1]))
+	}
+	c.Args = edited
 	r.changed(RulePodIP, warning("%s.args: added -D %s=%s: HA advertises the pod IP", cpath, cluster.RPCAddress, cluster.PodIPRef))
+}
+
+// readsAll reports whether every property Flink reads in old it still reads
+// in edited, with the same value.
+func readsAll(edited, old *flinkconf.Args) bool {
+	for _, e := range old.Entries() {
+		if got, ok := edited.Get(e.Key); !ok || got.Value != e.Value {
+			return false
+		}
+	}
+	return true
+}
+
+// excerpt quotes an argument for a message, cut short.
+func excerpt(s string) string {
+	if r := []rune(s); len(r) > 24 {
+		s = string(r[:21]) + "..."
+	}
+	return strconv.Quote(s)
 }

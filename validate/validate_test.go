@@ -122,7 +122,7 @@ func TestWorkload(t *testing.T) {
 			want: []string{standbysNeedHA},
 		},
 		"standbys where the container turns HA off are denied, and so is turning it off": {
-			args: []string{"jobmanager", "-Dhigh-availability.type=NONE"}, replicas: 2,
+			args: []string{"jobmanager", "-D", "high-availability.type=NONE"}, replicas: 2,
 			want: []string{
 				container + `.args[high-availability.type]: Required value: this cluster's policy requires HA: set high-availability.type: kubernetes`,
 				container + ".args" + clusterIDOneThing,
@@ -214,16 +214,16 @@ func TestWorkload(t *testing.T) {
 		},
 		"layers that disagree on a key that is not HA's are no HA problem": {
 			env:  props("kubernetes.cluster-id: jm\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://b/ha\nparallelism.default: 2\n"),
-			args: []string{"jobmanager", "-Dparallelism.default=3"}, replicas: 1,
+			args: []string{"jobmanager", "-D", "parallelism.default=3"}, replicas: 1,
 		},
 		"layers that disagree on the storageDir are denied": {
 			env:  props("kubernetes.cluster-id: jm\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://b/ha\n"),
-			args: []string{"jobmanager", "-Dhigh-availability.storageDir=s3://c/ha"}, replicas: 1,
+			args: []string{"jobmanager", "-D", "high-availability.storageDir=s3://c/ha"}, replicas: 1,
 			want: []string{envProps + `[high-availability.storageDir]: Invalid value: "s3://b/ha": high-availability.storageDir is ` +
-				`"s3://b/ha" at ` + envProps + ` line 3 but "s3://c/ha" at ` + container + `.args argument 1, which wins; set it in one place`},
+				`"s3://b/ha" at ` + envProps + ` line 3 but "s3://c/ha" at ` + container + `.args argument 2, which wins; set it in one place`},
 		},
 		"a mounted configuration's override that turns HA off is denied": {
-			args: []string{"jobmanager", "-Dhigh-availability.type=NONE"}, mounted: true, replicas: 1,
+			args: []string{"jobmanager", "-D", "high-availability.type=NONE"}, mounted: true, replicas: 1,
 			want: []string{container + `.args[high-availability.type]: Invalid value: "NONE": overrides the mounted configuration; ` +
 				`this cluster's policy requires HA: remove it or set high-availability.type: kubernetes`},
 		},
@@ -236,7 +236,7 @@ func TestWorkload(t *testing.T) {
 			want: []string{"warn: " + ignoredProps("1.18", "/opt/flink/conf/flink-conf.yaml")},
 		},
 		"a -D argument over flink-conf.yaml mounted alone that turns HA off is denied: Flink reads it": {
-			image: "flink:1.18", args: []string{"jobmanager", "-Dhigh-availability=NONE"}, mounted: true, subPath: "flink-conf.yaml", replicas: 1,
+			image: "flink:1.18", args: []string{"jobmanager", "-D", "high-availability=NONE"}, mounted: true, subPath: "flink-conf.yaml", replicas: 1,
 			want: []string{container + `.args[high-availability]: Invalid value: "NONE": overrides the mounted configuration; ` +
 				`this cluster's policy requires HA: remove it or set high-availability: kubernetes`},
 		},

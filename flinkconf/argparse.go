@@ -1,0 +1,462 @@
+package flinkconf
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Entrypoint is a command of the official image's docker-entrypoint.sh
+// that starts a Flink process: a container's first argument.
+type Entrypoint string
+
+// The entrypoint commands whose arguments Flink parses as options.
+const (
+	EntrypointApplication Entrypoint = "standalone-job"
+	EntrypointSession     Entrypoint = "jobmanager"
+	EntrypointTaskManager Entrypoint = "taskmanager"
+)
+
+// cliOption is one option of an entrypoint's parser, as commons-cli knows
+// it: a short name, a long name, and whether it takes a value. "-D" is
+// the dynamic property option, which takes two values split at '='.
+type cliOption struct {
+	short, long string
+	arg         bool
+}
+
+var (
+	optDynamic = cliOption{short: "D"}
+	// flink-runtime .../entrypoint/parser/CommandLineOptions.java
+	optConfigDir     = cliOption{"c", "configDir", true}
+	optWebUIPort     = cliOption{"r", "webui-port", true}
+	optHost          = cliOption{"h", "host", true}
+	optExecutionMode = cliOption{"x", "executionMode", true}
+	// flink-container .../StandaloneApplicationClusterConfigurationParserFactory.java
+	optJarFile  = cliOption{"jarfile", "jar-file", true}
+	optJobClass = cliOption{"j", "job-classname", true}
+	optJobID    = cliOption{"jid", "job-id", true}
+	// flink-clients .../cli/CliFrontendParser.java
+	optFromSavepoint  = cliOption{"s", "fromSavepoint", true}
+	optNonRestored    = cliOption{"n", "allowNonRestoredState", false}
+	newestLine        = Version{Major: 99}
+	applicationCommon = []cliOption{optConfigDir, optJarFile, optWebUIPort, optJobClass, optJobID, optDynamic, optFromSavepoint, optNonRestored}
+)
+
+// optionSet is the options an entrypoint's parser knows on some release
+// lines.
+type optionSet struct {
+	versions Range
+	options  []cliOption
+}
+
+type entrypoint struct {
+	name Entrypoint
+	sets []optionSet // oldest first
+}
+
+// entrypoints are the official image's commands and the options the Java
+// entrypoint each one starts parses. Options a release line may have that
+// are not listed (a savepoint restore mode, say) end the options as an
+// unknown token would: new properties then go before them, and properties
+// after them are not counted, which is the safe side.
+var entrypoints = map[string]entrypoint{
+	// standalone-job.sh hands every argument after the command to
+	// StandaloneApplicationClusterEntryPoint; Flink 2.0 removed --host
+	// (FLINK-36355).
+	string(EntrypointApplication): {name: EntrypointApplication, sets: []optionSet{
+		{Range{Min: V1_15, Max: V1_20}, append([]cliOption{optHost}, applicationCommon...)},
+		{Range{Min: V2_0, Max: newestLine}, applicationCommon},
+	}},
+	// jobmanager.sh takes up to two positional arguments (host, web UI
+	// port) and hands the rest, then --host and --webui-port, to
+	// StandaloneSessionClusterEntrypoint (EntrypointClusterConfiguration-
+	// ParserFactory).
+	string(EntrypointSession): {name: EntrypointSession, sets: []optionSet{
+		{Range{Min: V1_15, Max: newestLine}, []cliOption{optConfigDir, optDynamic, optExecutionMode, optHost, optWebUIPort}},
+	}},
+	// taskmanager.sh hands every argument after the command to
+	// TaskManagerRunner (ClusterConfigurationParserFactory).
+	string(EntrypointTaskManager): {name: EntrypointTaskManager, sets: []optionSet{
+		{Range{Min: V1_15, Max: newestLine}, []cliOption{optConfigDir, optDynamic}},
+	}},
+}
+
+// prop is one dynamic property the parser read.
+type prop struct {
+	key, value string
+	arg        int  // the argument holding the key
+	bare       bool // "-Dkey" with no value: Flink makes it "true"
+	form       argForm
+}
+
+// reading is what one entrypoint's parser makes of a container's
+// arguments.
+type reading struct {
+	start    int // the first argument parsed as an option
+	stop     int // the argument where option parsing stops; len(args) if none
+	failed   bool
+	props    []prop
+	warnings []string
+}
+
+// token is one argument the Java entrypoint sees: a container argument
+// (arg >= 0) or one the script adds after them (tail).
+type token struct {
+	text string
+	arg  int
+	tail bool
+}
+
+// pending is an option waiting for its values.
+type pending struct {
+	opt    *cliOption
+	values []string
+	from   int // the first token
+	to     int // the last token so far
+}
+
+func (p *pending) accepts() bool {
+	switch {
+	case p.opt.short == "D":
+		return len(p.values) < 2
+	case p.opt.arg:
+		return len(p.values) < 1
+	}
+	return false
+}
+
+func (p *pending) add(v string, tok int) {
+	p.to = tok
+	if p.opt.short == "D" && len(p.values) == 0 {
+		// commons-cli's value separator: the first '=' splits key and
+		// value; the value keeps any later '='.
+		if k, val, ok := strings.Cut(v, "="); ok {
+			p.values = []string{k, val}
+			return
+		}
+	}
+	p.values = append(p.values, v)
+}
+
+// parser mimics commons-cli's DefaultParser with stopAtNonOption set, as
+// Flink's CommandLineParser calls it (apache/commons-cli
+// src/main/java/org/apache/commons/cli/DefaultParser.java), with partial
+// matching of long options on, its default.
+type parser struct {
+	opts   []cliOption
+	toks   []token
+	cur    *pending
+	r      reading
+	done   bool
+	failAt int // token index of a parse error, -1 if none
+	why    string
+}
+
+// read runs the parser of ep with options over args as the entrypoint's
+// script hands them on.
+func read(args []string, ep entrypoint, options []cliOption) reading {
+	p := &parser{opts: options, failAt: -1}
+	p.r.start = 1
+	host, port := -1, -1
+	if ep.name == EntrypointSession {
+		host, port = Positional(args)
+		p.r.start = positionalEnd(args)
+	}
+	p.r.stop = len(args)
+	for i := p.r.start; i < len(args); i++ {
+		p.toks = append(p.toks, token{text: args[i], arg: i})
+	}
+	if host >= 0 {
+		p.toks = append(p.toks, token{text: "--host", arg: -1, tail: true}, token{text: args[host], arg: host, tail: true})
+	}
+	if port >= 0 {
+		p.toks = append(p.toks, token{text: "--webui-port", arg: -1, tail: true}, token{text: args[port], arg: port, tail: true})
+	}
+	for _, i := range []int{host, port} {
+		if i < 0 || !strings.HasPrefix(args[i], "-") {
+			continue
+		}
+		what := "host name"
+		if i == port {
+			what = "web UI port"
+		}
+		fix := ""
+		if strings.HasPrefix(args[i], "-D") {
+			fix = `; write "-D", "key=value"`
+		}
+		p.r.warnings = append(p.r.warnings, fmt.Sprintf("argument %d (%s): jobmanager.sh takes it for the %s%s", i, excerpt(args[i]), what, fix))
+	}
+	for i := 0; i < len(p.toks) && !p.done; i++ {
+		p.token(i)
+	}
+	if !p.done && p.cur != nil {
+		if p.cur.accepts() {
+			p.fail(len(p.toks)-1, "an option lacks its value")
+		} else {
+			p.finish()
+		}
+	}
+	if p.failAt >= 0 {
+		p.r.failed = true
+		t := p.toks[p.failAt]
+		if !t.tail {
+			p.r.stop = t.arg
+			p.r.warnings = append(p.r.warnings, fmt.Sprintf("argument %d (%s): %s there; Flink refuses the arguments and does not start", t.arg, excerpt(t.text), p.why))
+		}
+	}
+	return p.r
+}
+
+func (p *parser) fail(tok int, why string) {
+	if p.failAt < 0 {
+		p.failAt, p.why = tok, why
+	}
+	p.done = true
+}
+
+// stopAt ends option parsing at token i: it and every token after it are
+// program arguments.
+func (p *parser) stopAt(i int) {
+	if !p.toks[i].tail {
+		p.r.stop = p.toks[i].arg
+	}
+	p.done = true
+}
+
+func (p *parser) token(i int) {
+	t := p.toks[i].text
+	switch {
+	case t == "--":
+		if p.cur != nil && p.cur.accepts() {
+			p.fail(i, "an option lacks its value")
+			return
+		}
+		p.stopAt(i)
+	case p.cur != nil && p.cur.accepts() && p.isArgument(t):
+		p.cur.add(stripQuotes(t), i)
+	case strings.HasPrefix(t, "--"):
+		p.long(i, t)
+	case strings.HasPrefix(t, "-") && t != "-":
+		p.shortAndLong(i, t)
+	default:
+		p.stopAt(i)
+	}
+	if p.cur != nil && !p.cur.accepts() {
+		p.finish()
+	}
+}
+
+// option starts opt at token i; an earlier option still lacking its value
+// is a parse error, as in commons-cli's checkRequiredArgs.
+func (p *parser) option(i int, opt *cliOption) {
+	if p.cur != nil {
+		if p.cur.accepts() {
+			p.fail(i, "the option before it lacks its value")
+			return
+		}
+		p.finish()
+	}
+	p.cur = &pending{opt: opt, from: i, to: i}
+	if !opt.arg && opt.short != "D" {
+		p.cur = nil
+	}
+}
+
+// optionWith starts opt at token i with a value written in the same token.
+func (p *parser) optionWith(i int, opt *cliOption, values ...string) {
+	p.option(i, opt)
+	if p.done || p.cur == nil {
+		return
+	}
+	for _, v := range values {
+		p.cur.add(v, i)
+	}
+	p.finish()
+}
+
+// finish records the pending option: a dynamic property when it is "-D".
+func (p *parser) finish() {
+	c := p.cur
+	p.cur = nil
+	if c == nil || c.opt.short != "D" || len(c.values) == 0 {
+		return
+	}
+	from, to := p.toks[c.from], p.toks[c.to]
+	if from.tail || to.tail {
+		return
+	}
+	pr := prop{key: c.values[0], value: "true", arg: from.arg, bare: len(c.values) == 1}
+	if !pr.bare {
+		pr.value = c.values[1]
+	}
+	pr.form = argForm{from: from.arg, to: to.arg, kind: formOther}
+	switch n := to.arg - from.arg; {
+	case n == 0 && strings.HasPrefix(from.text, "-D="):
+		pr.form.kind = formEquals
+	case n == 0 && strings.HasPrefix(from.text, "-D"):
+		pr.form.kind = formJoined
+	case n == 1 && from.text == "-D":
+		pr.form.kind, pr.arg = formPair, to.arg
+	case n == 2 && from.text == "-D":
+		pr.form.kind, pr.arg = formTriple, from.arg+1
+	}
+	p.r.props = append(p.r.props, pr)
+}
+
+func (p *parser) long(i int, t string) {
+	name, value, eq := strings.Cut(t, "=")
+	m := p.matchLong(name)
+	switch {
+	case len(m) == 0:
+		p.stopAt(i)
+	case len(m) > 1:
+		p.fail(i, "an ambiguous abbreviation of an option")
+	case !eq:
+		p.option(i, m[0])
+	case m[0].arg:
+		p.optionWith(i, m[0], value)
+	default:
+		p.stopAt(i) // "--flag=value" for a flag: unknown
+	}
+}
+
+func (p *parser) shortAndLong(i int, tok string) {
+	t := tok[1:]
+	name, value, eq := strings.Cut(t, "=")
+	switch {
+	case len(t) == 1:
+		if o := p.short(t); o != nil {
+			p.option(i, o)
+		} else {
+			p.stopAt(i)
+		}
+	case !eq:
+		if o := p.short(t); o != nil {
+			p.option(i, o)
+		} else if len(p.matchLong(t)) > 0 {
+			p.long(i, tok)
+		} else if o := p.longPrefix(t); o != nil && o.arg {
+			p.optionWith(i, o, t[len(o.long):])
+		} else if o := p.short(t[:1]); o != nil && o.short == "D" {
+			p.optionWith(i, o, t[1:]) // -Dkey: "true"
+		} else {
+			p.bundled(i, tok)
+		}
+	case name == "":
+		// "-=...": commons-cli's isJavaProperty takes the first
+		// character of an empty name and throws.
+		p.fail(i, "an option with no name")
+	case len(name) == 1:
+		if o := p.short(name); o != nil && (o.arg || o.short == "D") {
+			p.optionWith(i, o, value)
+		} else {
+			p.stopAt(i)
+		}
+	case name[0] == 'D':
+		p.optionWith(i, &optDynamic, name[1:], value)
+	default:
+		p.long(i, tok)
+	}
+}
+
+// bundled reads "-abc" as options a, b, c, the rest of the token being the
+// value of the first that takes one.
+func (p *parser) bundled(i int, tok string) {
+	for j := 1; j < len(tok); j++ {
+		o := p.short(tok[j : j+1])
+		if o == nil {
+			o = p.exactLong(tok[j : j+1])
+		}
+		if o == nil {
+			p.stopAt(i)
+			return
+		}
+		p.option(i, o)
+		if p.done {
+			return
+		}
+		if p.cur != nil && j+1 < len(tok) {
+			p.cur.add(tok[j+1:], i)
+			return
+		}
+	}
+}
+
+func (p *parser) short(name string) *cliOption {
+	for k := range p.opts {
+		if p.opts[k].short == name {
+			return &p.opts[k]
+		}
+	}
+	return nil
+}
+
+func (p *parser) exactLong(name string) *cliOption {
+	for k := range p.opts {
+		if p.opts[k].long != "" && p.opts[k].long == name {
+			return &p.opts[k]
+		}
+	}
+	return nil
+}
+
+// matchLong is commons-cli's getMatchingOptions: the exact long name, else
+// every long name it abbreviates.
+func (p *parser) matchLong(tok string) []*cliOption {
+	name := stripHyphens(tok)
+	if o := p.exactLong(name); o != nil {
+		return []*cliOption{o}
+	}
+	var m []*cliOption
+	for k := range p.opts {
+		if p.opts[k].long != "" && strings.HasPrefix(p.opts[k].long, name) {
+			m = append(m, &p.opts[k])
+		}
+	}
+	return m
+}
+
+// longPrefix finds a long name the token starts with ("-Xmx512m").
+func (p *parser) longPrefix(tok string) *cliOption {
+	t := stripHyphens(tok)
+	for n := len(t) - 2; n > 1; n-- {
+		if o := p.exactLong(t[:n]); o != nil {
+			return o
+		}
+	}
+	return nil
+}
+
+// isArgument tells whether an option waiting for a value takes tok as one:
+// anything that does not look like an option, and negative numbers.
+func (p *parser) isArgument(tok string) bool {
+	if !strings.HasPrefix(tok, "-") || len(tok) == 1 {
+		return true
+	}
+	if _, err := strconv.ParseFloat(tok, 64); err == nil {
+		return true
+	}
+	name, _, _ := strings.Cut(tok, "=")
+	if len(p.matchLong(name)) > 0 || !strings.HasPrefix(tok, "--") && p.longPrefix(tok) != nil {
+		return false
+	}
+	short := name[1:]
+	return p.short(short) == nil && (short == "" || p.short(short[:1]) == nil)
+}
+
+func stripHyphens(s string) string {
+	if t, ok := strings.CutPrefix(s, "--"); ok {
+		return t
+	}
+	return strings.TrimPrefix(s, "-")
+}
+
+// stripQuotes is commons-cli's stripLeadingAndTrailingQuotes, applied to a
+// value given as its own argument.
+func stripQuotes(s string) string {
+	if len(s) > 1 && s[0] == '"' && s[len(s)-1] == '"' && !strings.Contains(s[1:len(s)-1], `"`) {
+		return s[1 : len(s)-1]
+	}
+	return s
+}

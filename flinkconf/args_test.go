@@ -1,0 +1,261 @@
+package flinkconf
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var (
+	lines1x = Range{Min: V1_15, Max: V1_20}
+	lines2x = Range{Min: V2_0, Max: V2_1}
+)
+
+// TestArgsReadAsFlinkReadsThem checks which -D arguments count, what Flink
+// is warned to do with the others, and where a new property goes (set as
+// "new.key" = "v").
+func TestArgsReadAsFlinkReadsThem(t *testing.T) {
+	t.Parallel()
+	type entry struct {
+		key, value string
+		arg        int
+	}
+	cases := map[string]struct {
+		args     []string
+		versions Range
+		entries  []entry
+		warnings []string
+		afterSet []string
+	}{
+		"standalone-job reads -D before its program arguments, and a new one goes right after the last": {
+			args:     []string{"standalone-job", "-D", "a=1", "--job-classname", "com.Foo", "--input", "x"},
+			entries:  []entry{{"a", "1", 2}},
+			afterSet: []string{"standalone-job", "-D", "a=1", "-D", "new.key=v", "--job-classname", "com.Foo", "--input", "x"},
+		},
+		"standalone-job reads no -D after the first program argument, and says so": {
+			args:     []string{"standalone-job", "--job-classname", "com.example.Job", "--input", "s3://in", "-Dkubernetes.cluster-id=c1"},
+			warnings: []string{`argument 5: Flink 1.15-2.1 reads no options after argument 3 ("--input"): this -D goes to the program`},
+			afterSet: []string{"standalone-job", "-D", "new.key=v", "--job-classname", "com.example.Job", "--input", "s3://in", "-Dkubernetes.cluster-id=c1"},
+		},
+		"the value of an option that takes one is not where parsing stops": {
+			args:     []string{"standalone-job", "-j", "com.Foo", "--job-id", "00000000000000000000000000000000", "-s", "s3://sp", "-n", "-Dk=v"},
+			entries:  []entry{{"k", "v", 8}},
+			afterSet: []string{"standalone-job", "-j", "com.Foo", "--job-id", "00000000000000000000000000000000", "-s", "s3://sp", "-n", "-Dk=v", "-D", "new.key=v"},
+		},
+		"an abbreviated long option is the option, as commons-cli matches prefixes": {
+			args:     []string{"standalone-job", "--job-c", "com.Foo", "--from", "s3://sp", "-Dk=v"},
+			entries:  []entry{{"k", "v", 5}},
+			afterSet: []string{"standalone-job", "--job-c", "com.Foo", "--from", "s3://sp", "-Dk=v", "-D", "new.key=v"},
+		},
+		"an ambiguous abbreviation makes Flink refuse the arguments": {
+			args:     []string{"standalone-job", "-Da=1", "--job", "com.Foo", "-Db=2"},
+			entries:  []entry{{"a", "1", 1}},
+			warnings: []string{`argument 2 ("--job"): an ambiguous abbreviation of an option there; Flink refuses the arguments and does not start`},
+			afterSet: []string{"standalone-job", "-Da=1", "-D", "new.key=v", "--job", "com.Foo", "-Db=2"},
+		},
+		"--host is an option of standalone-job on 1.x": {
+			args:     []string{"standalone-job", "--host", "$(POD_IP)", "-Dk=v"},
+			versions: lines1x,
+			entries:  []entry{{"k", "v", 3}},
+			afterSet: []string{"standalone-job", "--host", "$(POD_IP)", "-Dk=v", "-D", "new.key=v"},
+		},
+		"--host ends the options of standalone-job on 2.x": {
+			args:     []string{"standalone-job", "--host", "$(POD_IP)", "-Dk=v"},
+			versions: lines2x,
+			warnings: []string{`argument 3: Flink 2.0-2.1 reads no options after argument 1 ("--host"): this -D goes to the program`},
+			afterSet: []string{"standalone-job", "-D", "new.key=v", "--host", "$(POD_IP)", "-Dk=v"},
+		},
+		"a range of lines counts only what every line reads": {
+			args:     []string{"standalone-job", "--host", "$(POD_IP)", "-Dk=v"},
+			warnings: []string{`argument 3: Flink 2.0-2.1 reads no options after argument 1 ("--host"): this -D goes to the program`},
+			afterSet: []string{"standalone-job", "-D", "new.key=v", "--host", "$(POD_IP)", "-Dk=v"},
+		},
+		"jobmanager takes its first argument for a host name and its second for a port": {
+			args:     []string{"jobmanager", "$(POD_IP)", "8081", "-D", "k=v"},
+			entries:  []entry{{"k", "v", 4}},
+			afterSet: []string{"jobmanager", "$(POD_IP)", "8081", "-D", "k=v", "-D", "new.key=v"},
+		},
+		"jobmanager with a host alone starts its options at the second argument": {
+			args:     []string{"jobmanager", "$(POD_IP)"},
+			afterSet: []string{"jobmanager", "$(POD_IP)", "-D", "new.key=v"},
+		},
+		"a joined -D right after jobmanager is a host name, not a property": {
+			args:     []string{"jobmanager", "-Dk=v"},
+			warnings: []string{`argument 1 ("-Dk=v"): jobmanager.sh takes it for the host name; write "-D", "key=value"`},
+			afterSet: []string{"jobmanager", "-Dk=v", "-D", "new.key=v"},
+		},
+		"a joined -D second after jobmanager is a web UI port": {
+			args:     []string{"jobmanager", "$(POD_IP)", "-Dk=v", "-D", "a=1"},
+			entries:  []entry{{"a", "1", 4}},
+			warnings: []string{`argument 2 ("-Dk=v"): jobmanager.sh takes it for the web UI port; write "-D", "key=value"`},
+			afterSet: []string{"jobmanager", "$(POD_IP)", "-Dk=v", "-D", "a=1", "-D", "new.key=v"},
+		},
+		"a jobmanager that starts with -D reads every property": {
+			args:     []string{"jobmanager", "-D", "a=1", "-Db=2"},
+			entries:  []entry{{"a", "1", 2}, {"b", "2", 3}},
+			afterSet: []string{"jobmanager", "-D", "a=1", "-Db=2", "-D", "new.key=v"},
+		},
+		"taskmanager stops at its first word": {
+			args:     []string{"taskmanager", "-Da=1", "word", "-Db=2"},
+			entries:  []entry{{"a", "1", 1}},
+			warnings: []string{`argument 3: Flink 1.15-2.1 reads no options after argument 2 ("word"): this -D goes to the program`},
+			afterSet: []string{"taskmanager", "-Da=1", "-D", "new.key=v", "word", "-Db=2"},
+		},
+		"a plain taskmanager gets its property right after the command": {
+			args:     []string{"taskmanager"},
+			afterSet: []string{"taskmanager", "-D", "new.key=v"},
+		},
+		"-Dkey without '=' sets key to true": {
+			args:     []string{"taskmanager", "-Dflag"},
+			entries:  []entry{{"flag", "true", 1}},
+			warnings: []string{`argument 1 ("-Dflag") has no '=': Flink sets "flag" to "true"`},
+			afterSet: []string{"taskmanager", "-Dflag", "-D", "new.key=v"},
+		},
+		"-D key value as three arguments is one property": {
+			args:     []string{"taskmanager", "-D", "k", "v"},
+			entries:  []entry{{"k", "v", 2}},
+			afterSet: []string{"taskmanager", "-D", "k", "v", "-D", "new.key=v"},
+		},
+		"a -D takes the next argument as its value even when it looks like a long option": {
+			args:     []string{"standalone-job", "-D", "k", "--input", "x"},
+			entries:  []entry{{"k", "--input", 2}},
+			afterSet: []string{"standalone-job", "-D", "k", "--input", "-D", "new.key=v", "x"},
+		},
+		"a -D without its value makes Flink refuse the arguments": {
+			args:     []string{"taskmanager", "-Da=1", "-D"},
+			entries:  []entry{{"a", "1", 1}},
+			warnings: []string{`argument 2 ("-D"): an option lacks its value there; Flink refuses the arguments and does not start`},
+			afterSet: []string{"taskmanager", "-Da=1", "-D", "new.key=v", "-D"},
+		},
+		"-D= sets what follows the '='": {
+			args:     []string{"taskmanager", "-D=a=b"},
+			entries:  []entry{{"a", "b", 1}},
+			afterSet: []string{"taskmanager", "-D=a=b", "-D", "new.key=v"},
+		},
+		"a value in quotes as its own argument loses them": {
+			args:     []string{"taskmanager", "-D", `"a=b"`},
+			entries:  []entry{{"a", "b", 2}},
+			afterSet: []string{"taskmanager", "-D", `"a=b"`, "-D", "new.key=v"},
+		},
+		"-- ends the options": {
+			args:     []string{"taskmanager", "--", "-Da=1"},
+			warnings: []string{`argument 2: Flink 1.15-2.1 reads no options after argument 1 ("--"): this -D goes to the program`},
+			afterSet: []string{"taskmanager", "-D", "new.key=v", "--", "-Da=1"},
+		},
+		"an unknown command is read everywhere and gets new properties at the end": {
+			args:     []string{"/opt/flink/bin/flink", "run", "-Da=1"},
+			entries:  []entry{{"a", "1", 2}},
+			afterSet: []string{"/opt/flink/bin/flink", "run", "-Da=1", "-D", "new.key=v"},
+		},
+		"no arguments at all": {
+			afterSet: []string{"-D", "new.key=v"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			versions := tc.versions
+			if versions == (Range{}) {
+				versions = Supported
+			}
+			a := ParseArgs(tc.args, versions)
+			var got []entry
+			for _, e := range a.Entries() {
+				got = append(got, entry{e.Key, e.Value, e.Arg})
+			}
+			assert.Equal(t, tc.entries, got)
+			var warnings []string
+			for _, w := range a.Warnings() {
+				warnings = append(warnings, w.String())
+			}
+			assert.Equal(t, tc.warnings, warnings)
+			changed, err := a.Set("new.key", "v")
+			require.NoError(t, err)
+			assert.True(t, changed)
+			assert.Equal(t, tc.afterSet, a.Args())
+		})
+	}
+}
+
+// TestArgsEditsInPlace checks that a property is rewritten in the form it
+// was written, and removed with the arguments that hold it.
+func TestArgsEditsInPlace(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		args     []string
+		set, del []string // after Set("k", "w"), after Delete("k") from the start
+	}{
+		"joined": {
+			args: []string{"taskmanager", "-Dk=v", "-Dx=1"},
+			set:  []string{"taskmanager", "-Dk=w", "-Dx=1"},
+			del:  []string{"taskmanager", "-Dx=1"},
+		},
+		"two arguments": {
+			args: []string{"taskmanager", "-D", "k=v"},
+			set:  []string{"taskmanager", "-D", "k=w"},
+			del:  []string{"taskmanager"},
+		},
+		"three arguments become two": {
+			args: []string{"taskmanager", "-D", "k", "v"},
+			set:  []string{"taskmanager", "-D", "k=w"},
+			del:  []string{"taskmanager"},
+		},
+		"removing the first property of a jobmanager keeps the next out of the host position": {
+			args: []string{"jobmanager", "-D", "k=v", "-Dx=1"},
+			set:  []string{"jobmanager", "-D", "k=w", "-Dx=1"},
+			del:  []string{"jobmanager", "-D", "x=1"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			a := ParseArgs(tc.args, Supported)
+			_, err := a.Set("k", "w")
+			require.NoError(t, err)
+			assert.Equal(t, tc.set, a.Args())
+			a = ParseArgs(tc.args, Supported)
+			changed, err := a.Delete("k")
+			require.NoError(t, err)
+			assert.True(t, changed)
+			assert.Equal(t, tc.del, a.Args())
+		})
+	}
+}
+
+func TestArgsRefusesEditsFlinkWouldReadOtherwise(t *testing.T) {
+	t.Parallel()
+	a := ParseArgs([]string{"taskmanager", "-nDk=v"}, Supported)
+	assert.Empty(t, a.Entries(), "taskmanager has no -n: the bundle ends the options")
+
+	a = ParseArgs([]string{"standalone-job", "-nD", "k=v"}, Supported)
+	require.Len(t, a.Entries(), 1, "-n then -D, bundled")
+	_, err := a.Set("k", "w")
+	assert.Equal(t, &EditError{Key: "k", Msg: `argument 1 bundles the -D with other options; write it as "-D", "key=value"`}, err)
+	_, err = a.Delete("k")
+	assert.Equal(t, &EditError{Key: "k", Msg: "argument 1 bundles the -D with other options; remove it by hand"}, err)
+	assert.Equal(t, []string{"standalone-job", "-nD", "k=v"}, a.Args())
+}
+
+func TestPositional(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		args       []string
+		host, port int
+	}{
+		"jobmanager alone":              {[]string{"jobmanager"}, -1, -1},
+		"jobmanager with -D first":      {[]string{"jobmanager", "-D", "a=b"}, -1, -1},
+		"jobmanager with a host":        {[]string{"jobmanager", "h"}, 1, -1},
+		"jobmanager with a host and -D": {[]string{"jobmanager", "h", "-D", "a=b"}, 1, -1},
+		"jobmanager with host and port": {[]string{"jobmanager", "h", "8081", "-D", "a=b"}, 1, 2},
+		"an empty first argument":       {[]string{"jobmanager", " ", "x"}, -1, -1},
+		"standalone-job has none":       {[]string{"standalone-job", "h"}, -1, -1},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			host, port := Positional(tc.args)
+			assert.Equal(t, [2]int{tc.host, tc.port}, [2]int{host, port})
+		})
+	}
+}
