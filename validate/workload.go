@@ -32,6 +32,9 @@ func Workload(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, replicas int
 	if ig := w.Ignored; ig != nil {
 		v.warnIgnored(w, ig)
 	}
+	for _, x := range w.ArgsWarnings {
+		v.warn("%s: %s", w.ContainerPath.Child("args"), x)
+	}
 
 	explicitOff := false // the container itself turns HA off
 	for _, c := range w.Configs {
