@@ -56,10 +56,12 @@ type entrypoint struct {
 }
 
 // entrypoints are the official image's commands and the options the Java
-// entrypoint each one starts parses. Options a release line may have that
-// are not listed (a savepoint restore mode, say) end the options as an
-// unknown token would: new properties then go before them, and properties
-// after them are not counted, which is the safe side.
+// entrypoint each one starts parses. Anything else ends the options, as an
+// unknown token does for Flink: --restoreMode and --claimMode, which the
+// flink CLI knows, are no options of standalone-job (FLINK-40559), and an
+// option a release line may have beyond these lists only makes new
+// properties go before it and the ones after it go uncounted, the safe
+// side.
 var entrypoints = map[string]entrypoint{
 	// standalone-job.sh hands every argument after the command to
 	// StandaloneApplicationClusterEntryPoint; Flink 2.0 removed --host
@@ -111,7 +113,8 @@ type token struct {
 // pending is an option waiting for its values.
 type pending struct {
 	opt    *cliOption
-	values []string
+	values [2]string
+	n      int // values given
 	from   int // the first token
 	to     int // the last token so far
 }
@@ -119,24 +122,27 @@ type pending struct {
 func (p *pending) accepts() bool {
 	switch {
 	case p.opt.short == "D":
-		return len(p.values) < 2
+		return p.n < 2
 	case p.opt.arg:
-		return len(p.values) < 1
+		return p.n < 1
 	}
 	return false
 }
 
 func (p *pending) add(v string, tok int) {
 	p.to = tok
-	if p.opt.short == "D" && len(p.values) == 0 {
+	if p.opt.short == "D" && p.n == 0 {
 		// commons-cli's value separator: the first '=' splits key and
 		// value; the value keeps any later '='.
 		if k, val, ok := strings.Cut(v, "="); ok {
-			p.values = []string{k, val}
+			p.values, p.n = [2]string{k, val}, 2
 			return
 		}
 	}
-	p.values = append(p.values, v)
+	if p.n < len(p.values) {
+		p.values[p.n] = v
+		p.n++
+	}
 }
 
 // parser mimics commons-cli's DefaultParser with stopAtNonOption set, as
@@ -145,33 +151,46 @@ func (p *pending) add(v string, tok int) {
 // matching of long options on, its default.
 type parser struct {
 	opts   []cliOption
-	toks   []token
-	cur    *pending
+	args   []string
+	tail   [4]token // what the script adds after the container's arguments
+	ntail  int
+	cur    pending
+	has    bool // cur holds an option
 	r      reading
 	done   bool
 	failAt int // token index of a parse error, -1 if none
 	why    string
 }
 
+// ntoks is how many tokens the Java entrypoint sees past the script's own.
+func (p *parser) ntoks() int { return len(p.args) - p.r.start + p.ntail }
+
+// tok is the i-th of them.
+func (p *parser) tok(i int) token {
+	if n := len(p.args) - p.r.start; i >= n {
+		return p.tail[i-n]
+	}
+	return token{text: p.args[p.r.start+i], arg: p.r.start + i}
+}
+
 // read runs the parser of ep with options over args as the entrypoint's
-// script hands them on.
-func read(args []string, ep entrypoint, options []cliOption) reading {
-	p := &parser{opts: options, failAt: -1}
+// script hands them on, appending the properties it reads to props.
+func read(args []string, ep entrypoint, options []cliOption, props []prop) reading {
+	p := parser{opts: options, args: args, failAt: -1}
+	p.r.props = props[:0]
 	p.r.start = 1
 	host, port := -1, -1
 	if ep.name == EntrypointSession {
 		host, port = Positional(args)
 		p.r.start = positionalEnd(args)
 	}
+	p.r.start = min(p.r.start, len(args))
 	p.r.stop = len(args)
-	for i := p.r.start; i < len(args); i++ {
-		p.toks = append(p.toks, token{text: args[i], arg: i})
-	}
 	if host >= 0 {
-		p.toks = append(p.toks, token{text: "--host", arg: -1, tail: true}, token{text: args[host], arg: host, tail: true})
+		p.tail[0], p.tail[1], p.ntail = token{text: "--host", arg: -1, tail: true}, token{text: args[host], arg: host, tail: true}, 2
 	}
 	if port >= 0 {
-		p.toks = append(p.toks, token{text: "--webui-port", arg: -1, tail: true}, token{text: args[port], arg: port, tail: true})
+		p.tail[2], p.tail[3], p.ntail = token{text: "--webui-port", arg: -1, tail: true}, token{text: args[port], arg: port, tail: true}, 4
 	}
 	for _, i := range []int{host, port} {
 		if i < 0 || !strings.HasPrefix(args[i], "-") {
@@ -187,19 +206,19 @@ func read(args []string, ep entrypoint, options []cliOption) reading {
 		}
 		p.r.warnings = append(p.r.warnings, fmt.Sprintf("argument %d (%s): jobmanager.sh takes it for the %s%s", i, excerpt(args[i]), what, fix))
 	}
-	for i := 0; i < len(p.toks) && !p.done; i++ {
+	for i := 0; i < p.ntoks() && !p.done; i++ {
 		p.token(i)
 	}
-	if !p.done && p.cur != nil {
+	if !p.done && p.has {
 		if p.cur.accepts() {
-			p.fail(len(p.toks)-1, "an option lacks its value")
+			p.fail(p.ntoks()-1, "an option lacks its value")
 		} else {
 			p.finish()
 		}
 	}
 	if p.failAt >= 0 {
 		p.r.failed = true
-		t := p.toks[p.failAt]
+		t := p.tok(p.failAt)
 		if !t.tail {
 			p.r.stop = t.arg
 			p.r.warnings = append(p.r.warnings, fmt.Sprintf("argument %d (%s): %s there; Flink refuses the arguments and does not start", t.arg, excerpt(t.text), p.why))
@@ -218,22 +237,22 @@ func (p *parser) fail(tok int, why string) {
 // stopAt ends option parsing at token i: it and every token after it are
 // program arguments.
 func (p *parser) stopAt(i int) {
-	if !p.toks[i].tail {
-		p.r.stop = p.toks[i].arg
+	if t := p.tok(i); !t.tail {
+		p.r.stop = t.arg
 	}
 	p.done = true
 }
 
 func (p *parser) token(i int) {
-	t := p.toks[i].text
+	t := p.tok(i).text
 	switch {
 	case t == "--":
-		if p.cur != nil && p.cur.accepts() {
+		if p.has && p.cur.accepts() {
 			p.fail(i, "an option lacks its value")
 			return
 		}
 		p.stopAt(i)
-	case p.cur != nil && p.cur.accepts() && p.isArgument(t):
+	case p.has && p.cur.accepts() && p.isArgument(t):
 		p.cur.add(stripQuotes(t), i)
 	case strings.HasPrefix(t, "--"):
 		p.long(i, t)
@@ -242,7 +261,7 @@ func (p *parser) token(i int) {
 	default:
 		p.stopAt(i)
 	}
-	if p.cur != nil && !p.cur.accepts() {
+	if p.has && !p.cur.accepts() {
 		p.finish()
 	}
 }
@@ -250,23 +269,20 @@ func (p *parser) token(i int) {
 // option starts opt at token i; an earlier option still lacking its value
 // is a parse error, as in commons-cli's checkRequiredArgs.
 func (p *parser) option(i int, opt *cliOption) {
-	if p.cur != nil {
+	if p.has {
 		if p.cur.accepts() {
 			p.fail(i, "the option before it lacks its value")
 			return
 		}
 		p.finish()
 	}
-	p.cur = &pending{opt: opt, from: i, to: i}
-	if !opt.arg && opt.short != "D" {
-		p.cur = nil
-	}
+	p.cur, p.has = pending{opt: opt, from: i, to: i}, opt.arg || opt.short == "D"
 }
 
 // optionWith starts opt at token i with a value written in the same token.
 func (p *parser) optionWith(i int, opt *cliOption, values ...string) {
 	p.option(i, opt)
-	if p.done || p.cur == nil {
+	if p.done || !p.has {
 		return
 	}
 	for _, v := range values {
@@ -277,16 +293,16 @@ func (p *parser) optionWith(i int, opt *cliOption, values ...string) {
 
 // finish records the pending option: a dynamic property when it is "-D".
 func (p *parser) finish() {
-	c := p.cur
-	p.cur = nil
-	if c == nil || c.opt.short != "D" || len(c.values) == 0 {
+	c := &p.cur
+	p.has = false
+	if c.opt.short != "D" || c.n == 0 {
 		return
 	}
-	from, to := p.toks[c.from], p.toks[c.to]
+	from, to := p.tok(c.from), p.tok(c.to)
 	if from.tail || to.tail {
 		return
 	}
-	pr := prop{key: c.values[0], value: "true", arg: from.arg, bare: len(c.values) == 1}
+	pr := prop{key: c.values[0], value: "true", arg: from.arg, bare: c.n == 1}
 	if !pr.bare {
 		pr.value = c.values[1]
 	}
@@ -376,7 +392,7 @@ func (p *parser) bundled(i int, tok string) {
 		if p.done {
 			return
 		}
-		if p.cur != nil && j+1 < len(tok) {
+		if p.has && j+1 < len(tok) {
 			p.cur.add(tok[j+1:], i)
 			return
 		}

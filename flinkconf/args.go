@@ -2,7 +2,6 @@ package flinkconf
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"unicode"
@@ -24,6 +23,7 @@ type Args struct {
 	args     []string
 	versions Range
 	forms    []argForm // parallel to entries
+	bufs     [2][]prop // reused by each parse, one per option set (at most two)
 	// insertAt is where a new property goes: right after the last
 	// property read, else where the entrypoint starts reading options,
 	// never past where it stops.
@@ -56,7 +56,6 @@ func ParseArgs(args []string, versions Range) *Args {
 }
 
 func (a *Args) parse() {
-	a.reset(0)
 	a.forms = a.forms[:0]
 	cmd := ""
 	if len(a.args) > 0 {
@@ -70,17 +69,20 @@ func (a *Args) parse() {
 	// Each option set that some release line in range uses reads the
 	// arguments; the one that stops first decides what counts, so that a
 	// property counts only when every line reads it.
+	var readings [2]reading // an entrypoint has at most two option sets
 	var best *reading
 	var bestLines Range
-	for _, set := range ep.sets {
+	for k, set := range ep.sets {
 		lines, ok := set.versions.Intersect(a.versions)
 		if !ok {
 			continue
 		}
-		r := read(a.args, ep, set.options)
+		r := &readings[k]
+		*r = read(a.args, ep, set.options, a.bufs[k])
+		a.bufs[k] = r.props
 		switch {
 		case best == nil || r.stop < best.stop:
-			best, bestLines = &r, lines
+			best, bestLines = r, lines
 		case r.stop == best.stop:
 			bestLines.Max = lines.Max // the sets are contiguous, oldest first
 		}
@@ -90,9 +92,11 @@ func (a *Args) parse() {
 		if a.versions.Max.Less(ep.sets[0].versions.Min) {
 			set = ep.sets[0]
 		}
-		r := read(a.args, ep, set.options)
-		best, bestLines = &r, a.versions
+		readings[0] = read(a.args, ep, set.options, a.bufs[0])
+		a.bufs[0] = readings[0].props
+		best, bestLines = &readings[0], a.versions
 	}
+	a.reset(len(best.props))
 	a.insertAt = best.start
 	for _, p := range best.props {
 		if p.key == "" {
@@ -123,6 +127,7 @@ func (a *Args) parse() {
 // entrypoint of the official image: nothing is known of where it stops.
 // New properties go at the end.
 func (a *Args) parseUnknown() {
+	a.reset(0)
 	a.insertAt = len(a.args)
 	for i := 0; i < len(a.args); i++ {
 		arg := a.args[i]
@@ -171,7 +176,7 @@ func (a *Args) Set(key, value string) (bool, error) {
 	if strings.ContainsAny(value, "\r\n\x00") {
 		return false, &EditError{Key: key, Msg: "a dynamic property value cannot hold line breaks or NUL bytes"}
 	}
-	before, values := slices.Clone(a.args), a.values()
+	before, old := slices.Clone(a.args), a.entries
 	if i, ok := a.find(key); ok {
 		e, f := a.entries[i], a.forms[i]
 		if e.Value == value {
@@ -193,8 +198,7 @@ func (a *Args) Set(key, value string) (bool, error) {
 		a.args = slices.Insert(a.args, a.insertAt, "-D", key+"="+value)
 	}
 	a.parse()
-	values[key] = value
-	if !maps.Equal(values, a.values()) {
+	if e, ok := a.Get(key); !ok || e.Value != value || !a.keepsOthers(old, key) {
 		// The edit changed how Flink reads other arguments: a value
 		// no longer taken by its option, say.
 		a.args = before
@@ -204,13 +208,25 @@ func (a *Args) Set(key, value string) (bool, error) {
 	return true, nil
 }
 
-// values is the value Flink uses for each key.
-func (a *Args) values() map[string]string {
-	m := make(map[string]string, len(a.entries))
-	for _, e := range a.entries {
-		m[e.Key] = e.Value
+// keepsOthers reports whether the current properties other than key are
+// those of old, in the same order with the same values.
+func (a *Args) keepsOthers(old []Entry, key string) bool {
+	i, j := 0, 0
+	for {
+		for i < len(old) && old[i].Key == key {
+			i++
+		}
+		for j < len(a.entries) && a.entries[j].Key == key {
+			j++
+		}
+		if i == len(old) || j == len(a.entries) {
+			return i == len(old) && j == len(a.entries)
+		}
+		if old[i].Key != a.entries[j].Key || old[i].Value != a.entries[j].Value {
+			return false
+		}
+		i, j = i+1, j+1
 	}
-	return m
 }
 
 // Delete implements Source.
@@ -227,8 +243,7 @@ func (a *Args) Delete(key string) (bool, error) {
 			return false, &EditError{Key: key, Msg: fmt.Sprintf("argument %d bundles the -D with other options; remove it by hand", f.from)}
 		}
 	}
-	before, values := slices.Clone(a.args), a.values()
-	delete(values, key)
+	before, old := slices.Clone(a.args), a.entries
 	for j := len(a.entries) - 1; j >= 0; j-- {
 		if a.entries[j].Key == key {
 			a.args = slices.Delete(a.args, a.forms[j].from, a.forms[j].to+1)
@@ -241,7 +256,7 @@ func (a *Args) Delete(key string) (bool, error) {
 		a.args[2] = strings.TrimPrefix(a.args[2], "-D")
 	}
 	a.parse()
-	if !maps.Equal(values, a.values()) {
+	if _, ok := a.Get(key); ok || !a.keepsOthers(old, key) {
 		a.args = before
 		a.parse()
 		return false, &EditError{Key: key, Msg: "removing it would change how Flink reads the arguments after it; remove it by hand"}

@@ -43,6 +43,16 @@ func TestArgsReadAsFlinkReadsThem(t *testing.T) {
 			entries:  []entry{{"k", "v", 8}},
 			afterSet: []string{"standalone-job", "-j", "com.Foo", "--job-id", "00000000000000000000000000000000", "-s", "s3://sp", "-n", "-Dk=v", "-D", "new.key=v"},
 		},
+		"--restoreMode is no option of standalone-job: it ends the options": {
+			args:     []string{"standalone-job", "-s", "s3://sp", "--restoreMode", "CLAIM", "-Dk=v"},
+			warnings: []string{`argument 5: Flink 1.15-2.1 reads no options after argument 3 ("--restoreMode"): this -D goes to the program`},
+			afterSet: []string{"standalone-job", "-D", "new.key=v", "-s", "s3://sp", "--restoreMode", "CLAIM", "-Dk=v"},
+		},
+		"an option with no name makes Flink refuse the arguments": {
+			args:     []string{"taskmanager", "-=x", "-Da=1"},
+			warnings: []string{`argument 1 ("-=x"): an option with no name there; Flink refuses the arguments and does not start`},
+			afterSet: []string{"taskmanager", "-D", "new.key=v", "-=x", "-Da=1"},
+		},
 		"an abbreviated long option is the option, as commons-cli matches prefixes": {
 			args:     []string{"standalone-job", "--job-c", "com.Foo", "--from", "s3://sp", "-Dk=v"},
 			entries:  []entry{{"k", "v", 5}},
