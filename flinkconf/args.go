@@ -28,6 +28,7 @@ type Args struct {
 	// property read, else where the entrypoint starts reading options,
 	// never past where it stops.
 	insertAt int
+	stop     int // see OptionsEnd
 }
 
 // argForm is how one property is written, for rewriting it in place.
@@ -97,7 +98,7 @@ func (a *Args) parse() {
 		best, bestLines = &readings[0], a.versions
 	}
 	a.reset(len(best.props))
-	a.insertAt = best.start
+	a.insertAt, a.stop = best.start, best.stop
 	for _, p := range best.props {
 		if p.key == "" {
 			a.warn(0, "argument %d: a dynamic property with an empty key; Flink sets nothing useful", p.arg)
@@ -128,7 +129,7 @@ func (a *Args) parse() {
 // New properties go at the end.
 func (a *Args) parseUnknown() {
 	a.reset(0)
-	a.insertAt = len(a.args)
+	a.insertAt, a.stop = len(a.args), len(a.args)
 	for i := 0; i < len(a.args); i++ {
 		arg := a.args[i]
 		form := argForm{from: i, to: i, kind: formJoined}
@@ -156,6 +157,13 @@ func (a *Args) parseUnknown() {
 		a.insertAt = form.to + 1
 	}
 }
+
+// OptionsEnd is the index of the first argument Flink reads as no option
+// (it and every argument after it go to the program), len(Args()) when it
+// reads every one as an option, or the argument at which it refuses them.
+// For a command that is no entrypoint of the official image it is
+// len(Args()): nothing is known.
+func (a *Args) OptionsEnd() int { return a.stop }
 
 // Format implements Source.
 func (a *Args) Format() Format { return FormatArgs }

@@ -26,14 +26,17 @@ func TestArgsReadAsFlinkReadsThem(t *testing.T) {
 		versions Range
 		entries  []entry
 		warnings []string
+		end      int // OptionsEnd; 0 for len(args)
 		afterSet []string
 	}{
 		"standalone-job reads -D before its program arguments, and a new one goes right after the last": {
+			end:      5,
 			args:     []string{"standalone-job", "-D", "a=1", "--job-classname", "com.Foo", "--input", "x"},
 			entries:  []entry{{"a", "1", 2}},
 			afterSet: []string{"standalone-job", "-D", "a=1", "-D", "new.key=v", "--job-classname", "com.Foo", "--input", "x"},
 		},
 		"standalone-job reads no -D after the first program argument, and says so": {
+			end:      3,
 			args:     []string{"standalone-job", "--job-classname", "com.example.Job", "--input", "s3://in", "-Dkubernetes.cluster-id=c1"},
 			warnings: []string{`argument 5: Flink 1.15-2.1 reads no options after argument 3 ("--input"): this -D goes to the program`},
 			afterSet: []string{"standalone-job", "-D", "new.key=v", "--job-classname", "com.example.Job", "--input", "s3://in", "-Dkubernetes.cluster-id=c1"},
@@ -44,11 +47,13 @@ func TestArgsReadAsFlinkReadsThem(t *testing.T) {
 			afterSet: []string{"standalone-job", "-j", "com.Foo", "--job-id", "00000000000000000000000000000000", "-s", "s3://sp", "-n", "-Dk=v", "-D", "new.key=v"},
 		},
 		"--restoreMode is no option of standalone-job: it ends the options": {
+			end:      3,
 			args:     []string{"standalone-job", "-s", "s3://sp", "--restoreMode", "CLAIM", "-Dk=v"},
 			warnings: []string{`argument 5: Flink 1.15-2.1 reads no options after argument 3 ("--restoreMode"): this -D goes to the program`},
 			afterSet: []string{"standalone-job", "-D", "new.key=v", "-s", "s3://sp", "--restoreMode", "CLAIM", "-Dk=v"},
 		},
 		"an option with no name makes Flink refuse the arguments": {
+			end:      1,
 			args:     []string{"taskmanager", "-=x", "-Da=1"},
 			warnings: []string{`argument 1 ("-=x"): an option with no name there; Flink refuses the arguments and does not start`},
 			afterSet: []string{"taskmanager", "-D", "new.key=v", "-=x", "-Da=1"},
@@ -59,6 +64,7 @@ func TestArgsReadAsFlinkReadsThem(t *testing.T) {
 			afterSet: []string{"standalone-job", "--job-c", "com.Foo", "--from", "s3://sp", "-Dk=v", "-D", "new.key=v"},
 		},
 		"an ambiguous abbreviation makes Flink refuse the arguments": {
+			end:      2,
 			args:     []string{"standalone-job", "-Da=1", "--job", "com.Foo", "-Db=2"},
 			entries:  []entry{{"a", "1", 1}},
 			warnings: []string{`argument 2 ("--job"): an ambiguous abbreviation of an option there; Flink refuses the arguments and does not start`},
@@ -71,12 +77,14 @@ func TestArgsReadAsFlinkReadsThem(t *testing.T) {
 			afterSet: []string{"standalone-job", "--host", "$(POD_IP)", "-Dk=v", "-D", "new.key=v"},
 		},
 		"--host ends the options of standalone-job on 2.x": {
+			end:      1,
 			args:     []string{"standalone-job", "--host", "$(POD_IP)", "-Dk=v"},
 			versions: lines2x,
 			warnings: []string{`argument 3: Flink 2.0-2.1 reads no options after argument 1 ("--host"): this -D goes to the program`},
 			afterSet: []string{"standalone-job", "-D", "new.key=v", "--host", "$(POD_IP)", "-Dk=v"},
 		},
 		"a range of lines counts only what every line reads": {
+			end:      1,
 			args:     []string{"standalone-job", "--host", "$(POD_IP)", "-Dk=v"},
 			warnings: []string{`argument 3: Flink 2.0-2.1 reads no options after argument 1 ("--host"): this -D goes to the program`},
 			afterSet: []string{"standalone-job", "-D", "new.key=v", "--host", "$(POD_IP)", "-Dk=v"},
@@ -107,6 +115,7 @@ func TestArgsReadAsFlinkReadsThem(t *testing.T) {
 			afterSet: []string{"jobmanager", "-D", "a=1", "-Db=2", "-D", "new.key=v"},
 		},
 		"taskmanager stops at its first word": {
+			end:      2,
 			args:     []string{"taskmanager", "-Da=1", "word", "-Db=2"},
 			entries:  []entry{{"a", "1", 1}},
 			warnings: []string{`argument 3: Flink 1.15-2.1 reads no options after argument 2 ("word"): this -D goes to the program`},
@@ -128,11 +137,13 @@ func TestArgsReadAsFlinkReadsThem(t *testing.T) {
 			afterSet: []string{"taskmanager", "-D", "k", "v", "-D", "new.key=v"},
 		},
 		"a -D takes the next argument as its value even when it looks like a long option": {
+			end:      4,
 			args:     []string{"standalone-job", "-D", "k", "--input", "x"},
 			entries:  []entry{{"k", "--input", 2}},
 			afterSet: []string{"standalone-job", "-D", "k", "--input", "-D", "new.key=v", "x"},
 		},
 		"a -D without its value makes Flink refuse the arguments": {
+			end:      2,
 			args:     []string{"taskmanager", "-Da=1", "-D"},
 			entries:  []entry{{"a", "1", 1}},
 			warnings: []string{`argument 2 ("-D"): an option lacks its value there; Flink refuses the arguments and does not start`},
@@ -149,6 +160,7 @@ func TestArgsReadAsFlinkReadsThem(t *testing.T) {
 			afterSet: []string{"taskmanager", "-D", `"a=b"`, "-D", "new.key=v"},
 		},
 		"-- ends the options": {
+			end:      1,
 			args:     []string{"taskmanager", "--", "-Da=1"},
 			warnings: []string{`argument 2: Flink 1.15-2.1 reads no options after argument 1 ("--"): this -D goes to the program`},
 			afterSet: []string{"taskmanager", "-D", "new.key=v", "--", "-Da=1"},
@@ -180,6 +192,11 @@ func TestArgsReadAsFlinkReadsThem(t *testing.T) {
 				warnings = append(warnings, w.String())
 			}
 			assert.Equal(t, tc.warnings, warnings)
+			end := tc.end
+			if end == 0 {
+				end = len(tc.args)
+			}
+			assert.Equal(t, end, a.OptionsEnd())
 			changed, err := a.Set("new.key", "v")
 			require.NoError(t, err)
 			assert.True(t, changed)

@@ -87,6 +87,12 @@ func TestWorkload(t *testing.T) {
 			wantArgs: []string{"standalone-job", "-D", "jobmanager.rpc.address=$(POD_IP)", "--job-classname", "com.example.Job", "--input", "s3://in", "-Djobmanager.rpc.address=flink-jm"},
 			want:     []string{podIPEnv, container + ".args: added -D jobmanager.rpc.address=$(POD_IP): HA advertises the pod IP"},
 		},
+		"a --host among the program's arguments is not the JobManager's: the pod IP is added": {
+			image: "flink:1.20", mounted: true,
+			args:     []string{"standalone-job", "--job-classname", "com.example.Job", "--input", "s3://in", "--host", "db.example"},
+			wantArgs: []string{"standalone-job", "-D", "jobmanager.rpc.address=$(POD_IP)", "--job-classname", "com.example.Job", "--input", "s3://in", "--host", "db.example"},
+			want:     []string{podIPEnv, container + ".args: added -D jobmanager.rpc.address=$(POD_IP): HA advertises the pod IP"},
+		},
 		"a joined -D that jobmanager.sh took for a host name is an option behind the added -D": {
 			image: "flink:1.20", mounted: true, args: []string{"jobmanager", "-Dparallelism.default=2"},
 			wantArgs: []string{"jobmanager", "-D", "jobmanager.rpc.address=$(POD_IP)", "-Dparallelism.default=2"},

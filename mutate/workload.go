@@ -86,7 +86,7 @@ func advertisePodIP(w *cluster.WorkloadObject, r *Result) {
 	host, _ := flinkconf.Positional(c.Args)
 	switch flinkconf.Entrypoint(c.Args[0]) {
 	case flinkconf.EntrypointApplication:
-		if cluster.HostArg(c.Args) >= 0 {
+		if h := cluster.HostArg(c.Args); h >= 0 && h <= args.OptionsEnd() {
 			return // --host is validation's to judge: Flink 2 has none
 		}
 	case flinkconf.EntrypointSession:
