@@ -18,7 +18,8 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden *.out.* files from the current output")
 
 // edit is one line of a case's .edits file: "set KEY VALUE", "delete KEY" or
-// "insert-at N" (args only). Without an .edits file a case gets the HA edit.
+// "versions 2.0-2.1", the release lines that read the case (args only; all
+// supported ones by default). Without an .edits file a case gets the HA edit.
 type edit struct {
 	op, key, value string
 }
