@@ -203,6 +203,10 @@ func TestWorkload(t *testing.T) {
 			want: []string{container + `.args[1]: Invalid value: "--host": Flink 2 has no --host: from here on the job class and its ` +
 				`arguments become program arguments; replace --host <address> with -D jobmanager.rpc.address=<address> (image flink:2.1)`},
 		},
+		"a --host among a flink 2.1 job's program arguments is the program's": {
+			image: "flink:2.1", mounted: true, replicas: 1,
+			args: []string{"standalone-job", "--job-classname", "org.example.Job", "--input", "s3://in", "--host", "db.example"},
+		},
 		"flink 1.20 application cluster keeps its --host": {
 			mounted: true, replicas: 1, args: []string{"standalone-job", "--host", "$(POD_IP)", "--job-classname", "org.example.Job"},
 		},

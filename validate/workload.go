@@ -98,10 +98,11 @@ func (v *verdict) warnIgnored(w *cluster.WorkloadObject, ig *cluster.Ignored) {
 
 // checkHost judges a --host given to standalone-job: Flink 2 removed the
 // option, so it ends option parsing there and the job class and its
-// arguments become program arguments.
+// arguments become program arguments. A --host after the point where
+// every release line stops reading options is the program's own argument.
 func (v *verdict) checkHost(w *cluster.WorkloadObject) {
 	i := cluster.HostArg(w.Container.Args)
-	if i < 0 || !w.Versions.AnyAtLeast(flinkconf.V2_0) {
+	if i < 0 || !w.Versions.AnyAtLeast(flinkconf.V2_0) || i > flinkconf.ParseArgs(w.Container.Args, w.Versions).OptionsEnd() {
 		return
 	}
 	path := w.ContainerPath.Child("args").Index(i)
