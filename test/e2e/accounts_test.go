@@ -158,7 +158,9 @@ func TestNativeRightsFollowNativeClusters(t *testing.T) {
 	defer cancel()
 	flinkRoles(t)
 	ns := plane.Namespace(t)
-	noNativeBinding := func(why string) {
+	// ns is an argument: assert.Never's last check may still run after it
+	// returned, while the test moves on to another namespace.
+	noNativeBinding := func(ns, why string) {
 		t.Helper()
 		assert.Never(t, func() bool {
 			_, err := plane.Clientset.RbacV1().RoleBindings(ns).Get(ctx, "flink-ha-native", metav1.GetOptions{})
@@ -183,7 +185,7 @@ spec:
 `, "apply", "-f", "-")
 	require.NoError(t, err, out)
 	boundTo(ctx, t, ns, rights.Standalone)
-	noNativeBinding("a FlinkDeployment in standalone mode binds no native rights")
+	noNativeBinding(ns, "a FlinkDeployment in standalone mode binds no native rights")
 
 	out, _, err = kubectlIn(ctx, ns, `apiVersion: apps/v1
 kind: Deployment
@@ -202,7 +204,7 @@ spec:
       - {name: web, image: "nginx:1.27"}
 `, "apply", "-f", "-")
 	require.NoError(t, err, out)
-	noNativeBinding("a Deployment whose type label is not Flink's native one binds no native rights")
+	noNativeBinding(ns, "a Deployment whose type label is not Flink's native one binds no native rights")
 
 	// What kubernetes-session.sh makes under -Dkubernetes.service-account=flink-ha,
 	// where no FlinkDeployment runs.
