@@ -112,26 +112,42 @@ func TestServeRefusesWhatIsNotAnAdmissionReview(t *testing.T) {
 
 func TestServeQueuesBrieflyThenRefusesWith429(t *testing.T) {
 	t.Parallel()
-	started, unblock := make(chan struct{}, 2), make(chan struct{})
-	slow := handlerFunc(func(context.Context, admission.Request) admission.Response {
-		started <- struct{}{}
-		<-unblock
-		return admission.Allowed("")
-	})
-	h := handler.Serve("validate", slow, handler.NewLimiter(1, 200*time.Millisecond))
+	// slow is a handler whose reviews each say when they start and end
+	// when unblock is closed.
+	slow := func() (h admission.Handler, started, unblock chan struct{}) {
+		started, unblock = make(chan struct{}, 2), make(chan struct{})
+		return handlerFunc(func(context.Context, admission.Request) admission.Response {
+			started <- struct{}{}
+			<-unblock
+			return admission.Allowed("")
+		}), started, unblock
+	}
 	body := review(t, "ConfigMap", admissionv1.Create)
+
+	// One slot, a queue time of 200ms: a review that finds the slot taken
+	// for longer is refused with 429.
+	rules, started, unblock := slow()
+	h := handler.Serve("validate", rules, handler.NewLimiter(1, 200*time.Millisecond))
 	var wg sync.WaitGroup
 	codes := make(chan int, 2)
 	wg.Go(func() { codes <- post(h, "/validate", "application/json", body).Code })
 	<-started
-
 	rec := post(h, "/validate", "application/json", body)
 	assert.Equal(t, http.StatusTooManyRequests, rec.Code)
 	assert.Equal(t, "flink-ha-webhook is busy: 1 reviews are being worked on and none finished within 200ms; the API server applies the webhook's failurePolicy, retry later or add replicas\n", rec.Body.String())
+	close(unblock)
+	wg.Wait()
+	assert.Equal(t, http.StatusOK, <-codes, "the review that held the slot")
 
-	// One that waits less than the queue time gets its turn.
+	// One that waits less than the queue time gets its turn. The queue time
+	// is far above any scheduling delay of a loaded machine, so the test
+	// does not depend on how quickly the second review is scheduled.
+	rules, started, unblock = slow()
+	h = handler.Serve("validate", rules, handler.NewLimiter(1, time.Minute))
 	wg.Go(func() { codes <- post(h, "/validate", "application/json", body).Code })
-	time.Sleep(50 * time.Millisecond)
+	<-started
+	wg.Go(func() { codes <- post(h, "/validate", "application/json", body).Code })
+	time.Sleep(50 * time.Millisecond) // most likely queued by now; if not, it finds the slot free
 	close(unblock)
 	wg.Wait()
 	assert.Equal(t, []int{200, 200}, []int{<-codes, <-codes})
