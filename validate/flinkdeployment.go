@@ -2,6 +2,7 @@ package validate
 
 import (
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -14,6 +15,13 @@ import (
 // operatorOwned are the keys the operator sets itself and refuses in
 // flinkConfiguration.
 var operatorOwned = []string{flinkconf.ClusterID.Key, flinkconf.HAClusterID.Key, flinkconf.Namespace.Key}
+
+// hostNetworkKey puts a native cluster's pods on the host network. Its
+// resource manager then points the JobManager Service's target port at the
+// port the JobManager bound (KubernetesUtils
+// .updateKubernetesServiceTargetPortIfNecessary, read and replace of the
+// Service) when it starts, and fails to start where it may not.
+const hostNetworkKey = "kubernetes.hostnetwork.enabled"
 
 // FlinkDeployment checks a FlinkDeployment as it will be stored: its name is
 // its cluster-id, its flinkConfiguration must make Kubernetes HA work in the
@@ -53,6 +61,13 @@ func FlinkDeployment(u *unstructured.Unstructured, p *policy.Policy) (field.Erro
 	if n, found, _ := unstructured.NestedInt64(u.Object, "spec", "jobManager", "replicas"); found && n > 1 && haOff {
 		v.err(field.Invalid(field.NewPath("spec", "jobManager", "replicas"), n,
 			"more than one JobManager needs HA for leader election: set "+haSetting(c)+" or use 1 replica"))
+	}
+	if mode, _, _ := unstructured.NestedString(u.Object, "spec", "mode"); mode != "standalone" {
+		// Flink reads a boolean option as "true" or "false" in any case.
+		if s, ok := o.Conf.Get(hostNetworkKey); ok && strings.EqualFold(strings.TrimSpace(s.Value), "true") {
+			v.warn("%s: on the host network the JobManager updates its Service at start (services get, update), which the "+
+				"roles the webhook binds do not grant: bind them to the account yourself, or the JobManager fails to start", o.ConfPath.Key(s.Key))
+		}
 	}
 	if m, _, _ := unstructured.NestedString(u.Object, "spec", "job", "upgradeMode"); m == "last-state" && haOff {
 		// Allowed without HA since operator 1.10 (FLINK-35414), which then

@@ -308,6 +308,17 @@ func TestFlinkDeployment(t *testing.T) {
 		policy string
 		want   []string
 	}{
+		"a native cluster on the host network is told its account needs to update its Service": {obj: fd("orders", nil, map[string]any{
+			"flinkVersion": "v1_20", "flinkConfiguration": map[string]any{"high-availability.type": "kubernetes",
+				"high-availability.storageDir": "s3://b/ha", "kubernetes.hostnetwork.enabled": "TRUE"}}),
+			want: []string{"warn: " + fc + "[kubernetes.hostnetwork.enabled]: on the host network the JobManager updates its Service at start " +
+				"(services get, update), which the roles the webhook binds do not grant: bind them to the account yourself, or the JobManager fails to start"}},
+		"a standalone cluster on the host network needs no Service rights: the operator makes its TaskManagers": {obj: fd("orders", nil, map[string]any{
+			"flinkVersion": "v1_20", "mode": "standalone", "flinkConfiguration": map[string]any{"high-availability.type": "kubernetes",
+				"high-availability.storageDir": "s3://b/ha", "kubernetes.hostnetwork.enabled": "true"}})},
+		"host network off needs nothing": {obj: fd("orders", nil, map[string]any{
+			"flinkVersion": "v1_20", "flinkConfiguration": map[string]any{"high-availability.type": "kubernetes",
+				"high-availability.storageDir": "s3://b/ha", "kubernetes.hostnetwork.enabled": "false"}})},
 		"an exempt namespace is not checked": {obj: fd("orders.v2", nil, map[string]any{"flinkVersion": "v1_20", "flinkConfiguration": zk,
 			"jobManager": map[string]any{"replicas": int64(2)}}), policy: "exemptNamespaces: [team]\n"},
 		"an opted-out deployment is not checked": {obj: fd("orders", off, map[string]any{"flinkVersion": "v1_20", "flinkConfiguration": zk})},
