@@ -23,6 +23,10 @@ var operatorOwned = []string{flinkconf.ClusterID.Key, flinkconf.HAClusterID.Key,
 // Service) when it starts, and fails to start where it may not.
 const hostNetworkKey = "kubernetes.hostnetwork.enabled"
 
+// hostNetworkNeeds is what a native cluster on the host network is told.
+const hostNetworkNeeds = "on the host network the JobManager updates its Service at start (services get, update), which the " +
+	"roles the webhook binds do not grant: bind them to the account yourself, or the JobManager fails to start"
+
 // FlinkDeployment checks a FlinkDeployment as it will be stored: its name is
 // its cluster-id, its flinkConfiguration must make Kubernetes HA work in the
 // Flink version it names, and standby JobManagers need HA.
@@ -65,8 +69,7 @@ func FlinkDeployment(u *unstructured.Unstructured, p *policy.Policy) (field.Erro
 	if mode, _, _ := unstructured.NestedString(u.Object, "spec", "mode"); mode != "standalone" {
 		// Flink reads a boolean option as "true" or "false" in any case.
 		if s, ok := o.Conf.Get(hostNetworkKey); ok && strings.EqualFold(strings.TrimSpace(s.Value), "true") {
-			v.warn("%s: on the host network the JobManager updates its Service at start (services get, update), which the "+
-				"roles the webhook binds do not grant: bind them to the account yourself, or the JobManager fails to start", o.ConfPath.Key(s.Key))
+			v.warn("%s: %s", o.ConfPath.Key(s.Key), hostNetworkNeeds)
 		}
 	}
 	if m, _, _ := unstructured.NestedString(u.Object, "spec", "job", "upgradeMode"); m == "last-state" && haOff {

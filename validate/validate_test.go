@@ -52,6 +52,7 @@ type workloadCase struct {
 	mounted     bool   // a ConfigMap at the conf directory
 	subPath     string // mounted alone from the ConfigMap, when mounted
 	emptyDir    bool   // a writable emptyDir at the conf directory
+	hostNetwork bool
 	replicas    int32
 	policy      string
 	want        []string
@@ -67,6 +68,7 @@ func (tc workloadCase) objects() (*metav1.ObjectMeta, *corev1.PodTemplateSpec) {
 	}
 	c := corev1.Container{Name: "jobmanager", Image: image, Args: tc.args, Env: tc.env}
 	tpl := &corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{Containers: []corev1.Container{c}}}
+	tpl.Spec.HostNetwork = tc.hostNetwork
 	if tc.mounted {
 		mount := corev1.VolumeMount{Name: "conf", MountPath: "/opt/flink/conf"}
 		if tc.subPath != "" {
@@ -142,6 +144,17 @@ func TestWorkload(t *testing.T) {
 			want: []string{"warn: spec.template.spec.serviceAccountName: a native Flink JobManager under the default account cannot manage " +
 				"its HA ConfigMaps or pods; set kubernetes.service-account: flink-ha, the policy's account, which is bound " +
 				"to native Flink's rights while a native JobManager runs under it"},
+		},
+		"a native JobManager on the host network is told its account needs to update its Service": {
+			labels: native, args: []string{"bash", "-c", "kubernetes-jobmanager.sh kubernetes-session"}, replicas: 1, hostNetwork: true,
+			want: []string{"warn: spec.template.spec.serviceAccountName: a native Flink JobManager under the default account cannot manage " +
+				"its HA ConfigMaps or pods; set kubernetes.service-account: flink-ha, the policy's account, which is bound " +
+				"to native Flink's rights while a native JobManager runs under it",
+				"warn: spec.template.spec.hostNetwork: on the host network the JobManager updates its Service at start (services get, update), " +
+					"which the roles the webhook binds do not grant: bind them to the account yourself, or the JobManager fails to start"},
+		},
+		"a standalone JobManager on the host network updates no Service": {
+			args: []string{"jobmanager"}, mounted: true, replicas: 1, hostNetwork: true,
 		},
 		"a complete FLINK_PROPERTIES configuration passes": {
 			env:  props("kubernetes.cluster-id: jm\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://b/ha\n"),

@@ -10,6 +10,7 @@ import (
 	"github.com/flink-ha-webhook/flink-ha-webhook/cluster"
 	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
+	"github.com/flink-ha-webhook/flink-ha-webhook/recognise"
 )
 
 // Workload checks the pod template of a Deployment, StatefulSet or Job that
@@ -79,6 +80,10 @@ func Workload(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, replicas int
 		v.warn("spec.template.spec.serviceAccountName: a native Flink JobManager under the default account cannot "+
 			"manage its HA ConfigMaps or pods; set kubernetes.service-account: %s, the policy's account, which is bound "+
 			"to native Flink's rights while a native JobManager runs under it", p.ServiceAccount)
+	}
+	if w.Pod.Native && w.Pod.Role == recognise.JobManager && w.Decision != policy.Skip && tpl.Spec.HostNetwork {
+		// What Flink's client writes for kubernetes.hostnetwork.enabled.
+		v.warn("spec.template.spec.hostNetwork: %s", hostNetworkNeeds)
 	}
 	return v.errs, v.warnings
 }
