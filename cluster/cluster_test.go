@@ -304,9 +304,10 @@ func TestHostArg(t *testing.T) {
 		"none":                              {[]string{"standalone-job", "--job-classname", "a.B"}, -1},
 		"an option that starts like --host": {[]string{"standalone-job", "--hostname", "x"}, -1},
 		"no arguments":                      {nil, -1},
+		"a --host among the program's own arguments": {[]string{"standalone-job", "--job-classname", "a.B", "--input", "x", "--host", "db"}, -1},
 	}
 	for name, tc := range cases {
-		assert.Equal(t, tc.want, HostArg(tc.args), name)
+		assert.Equal(t, tc.want, HostArg(flinkconf.ParseArgs(tc.args, flinkconf.Supported)), name)
 	}
 }
 

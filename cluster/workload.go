@@ -216,12 +216,14 @@ const (
 	PodIPRef = "$(" + PodIPEnv + ")"
 )
 
-// HostArg returns the index of a --host (or -h) option among the arguments
-// of standalone-job, or -1. Flink 2 has no such option: it ends option
-// parsing there, so the job class and its arguments become program
-// arguments.
-func HostArg(args []string) int {
-	for i, a := range args {
+// HostArg returns the index of a --host (or -h) option among the
+// arguments of standalone-job, or -1. Flink 2 has no such option: it ends
+// option parsing there, so the job class and its arguments become program
+// arguments. One after the point where every release line of args stops
+// reading options is the program's own argument, and no option.
+func HostArg(args *flinkconf.Args) int {
+	all := args.Args()
+	for i, a := range all[:min(args.OptionsEnd()+1, len(all))] {
 		if a == "--host" || a == "-h" || strings.HasPrefix(a, "--host=") {
 			return i
 		}

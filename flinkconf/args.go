@@ -282,10 +282,11 @@ func Positional(args []string) (host, port int) {
 	if len(args) == 0 || args[0] != string(EntrypointSession) {
 		return
 	}
-	if positionalEnd(args) >= 2 {
+	end := positionalEnd(args)
+	if end >= 2 {
 		host = 1
 	}
-	if positionalEnd(args) >= 3 {
+	if end >= 3 {
 		port = 2
 	}
 	return

@@ -86,7 +86,7 @@ func advertisePodIP(w *cluster.WorkloadObject, r *Result) {
 	host, _ := flinkconf.Positional(c.Args)
 	switch flinkconf.Entrypoint(c.Args[0]) {
 	case flinkconf.EntrypointApplication:
-		if h := cluster.HostArg(c.Args); h >= 0 && h <= args.OptionsEnd() {
+		if cluster.HostArg(args) >= 0 {
 			return // --host is validation's to judge: Flink 2 has none
 		}
 	case flinkconf.EntrypointSession:

@@ -47,10 +47,11 @@ type need struct {
 	Access
 	since flinkconf.Version
 	// until, when set, is the last release line that uses the access.
-	// Such an access is one only the cleanup of a stopped cluster uses
-	// (see Needs).
 	until  flinkconf.Version
 	native bool
+	// cleanup marks an access only the cleanup of a stopped cluster uses
+	// (see Needs).
+	cleanup bool
 }
 
 // usedBy reports whether a release line of r uses n.
@@ -110,7 +111,7 @@ var needs = []need{
 	{Access: Access{"", "configmaps", "update"}},
 	{Access: Access{"", "configmaps", "patch"}, since: flinkconf.V1_18},
 	{Access: Access{"", "configmaps", "delete"}},
-	{Access: Access{"", "configmaps", "deletecollection"}, since: flinkconf.V1_18, until: flinkconf.V1_18},
+	{Access: Access{"", "configmaps", "deletecollection"}, since: flinkconf.V1_18, until: flinkconf.V1_18, cleanup: true},
 	{Access: Access{"", "pods", "get"}, native: true},
 	{Access: Access{"", "pods", "list"}, native: true},
 	{Access: Access{"", "pods", "watch"}, native: true},
@@ -131,32 +132,27 @@ var needs = []need{
 // for it. A zero Range means the release line is unknown: every supported
 // one.
 func Needs(m Mode, r flinkconf.Range) []Access {
-	if r == (flinkconf.Range{}) {
-		r = flinkconf.Supported
-	}
-	var out []Access
-	for _, n := range needs {
-		if n.native && m != Native || !n.usedBy(r) || n.until != (flinkconf.Version{}) && !n.usedByAll(r) {
-			continue
-		}
-		out = append(out, n.Access)
-	}
-	return out
+	return list(m, r, func(n need, r flinkconf.Range) bool { return !n.cleanup || n.usedByAll(r) })
 }
 
 // Grants lists what a Role for a Flink cluster of mode m that may run any
 // release line of r grants: every access any of those lines uses, its
 // cleanup included.
 func Grants(m Mode, r flinkconf.Range) []Access {
+	return list(m, r, func(need, flinkconf.Range) bool { return true })
+}
+
+// list is the accesses of the list for mode m that a release line of r
+// uses and keep keeps; the zero Range is every supported line.
+func list(m Mode, r flinkconf.Range, keep func(need, flinkconf.Range) bool) []Access {
 	if r == (flinkconf.Range{}) {
 		r = flinkconf.Supported
 	}
 	var out []Access
 	for _, n := range needs {
-		if n.native && m != Native || !n.usedBy(r) {
-			continue
+		if (!n.native || m == Native) && n.usedBy(r) && keep(n, r) {
+			out = append(out, n.Access)
 		}
-		out = append(out, n.Access)
 	}
 	return out
 }

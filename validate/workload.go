@@ -103,11 +103,14 @@ func (v *verdict) warnIgnored(w *cluster.WorkloadObject, ig *cluster.Ignored) {
 
 // checkHost judges a --host given to standalone-job: Flink 2 removed the
 // option, so it ends option parsing there and the job class and its
-// arguments become program arguments. A --host after the point where
-// every release line stops reading options is the program's own argument.
+// arguments become program arguments (HostArg: not a --host among the
+// program's own arguments).
 func (v *verdict) checkHost(w *cluster.WorkloadObject) {
-	i := cluster.HostArg(w.Container.Args)
-	if i < 0 || !w.Versions.AnyAtLeast(flinkconf.V2_0) || i > flinkconf.ParseArgs(w.Container.Args, w.Versions).OptionsEnd() {
+	if !w.Versions.AnyAtLeast(flinkconf.V2_0) {
+		return
+	}
+	i := cluster.HostArg(flinkconf.ParseArgs(w.Container.Args, w.Versions))
+	if i < 0 {
 		return
 	}
 	path := w.ContainerPath.Child("args").Index(i)
