@@ -155,13 +155,23 @@ func skipSpace(d []byte, i int) int {
 	return i
 }
 
-// stringEnd is the index after the string that starts at d[i].
+// stringEnd is the index after the string that starts at d[i]. It jumps
+// from quote to quote (bytes.IndexByte is vectorised): a quote ends the
+// string unless an odd run of backslashes, after the opening quote,
+// precedes it.
 func stringEnd(d []byte, i int) int {
+	start := i
 	for i++; i < len(d); i++ {
-		switch d[i] {
-		case '\\':
-			i++
-		case '"':
+		q := bytes.IndexByte(d[i:], '"')
+		if q < 0 {
+			return len(d)
+		}
+		i += q
+		escapes := 0
+		for j := i - 1; j > start && d[j] == '\\'; j-- {
+			escapes++
+		}
+		if escapes%2 == 0 {
 			return i + 1
 		}
 	}
