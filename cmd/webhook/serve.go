@@ -83,7 +83,7 @@ func serve(args []string, stderr io.Writer) int {
 	// (accounts.CacheOptions, accounts.Transform). ByObject entries need
 	// the API server's discovery at start, so only where something
 	// watches them.
-	caches := cache.Options{DefaultTransform: accounts.Transform()}
+	caches := cache.Options{DefaultTransform: accounts.Transform(), DefaultWatchErrorHandler: informerErrors(ctrl.Log.WithName("cache"))}
 	if *ensureAccounts || *checkCollisions {
 		caches.ByObject = accounts.CacheOptions()
 	}

@@ -77,6 +77,28 @@ func (p *Plane) ServeWebhook(bin, policy string) (*WebhookServer, error) {
 // (behind a Balancer), with extra flags for serve. Unless the flags say
 // otherwise, it drains for 1s after SIGTERM.
 func (p *Plane) ServeWebhookOn(bin, policy string, port int, flags ...string) (*WebhookServer, error) {
+	s, err := p.StartWebhookOn(bin, policy, port, flags...)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.done:
+			return nil, fmt.Errorf("flink-ha-webhook exited: %s", s.Logs.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if s.Ready() {
+			return s, nil
+		}
+	}
+	s.Stop()
+	return nil, fmt.Errorf("flink-ha-webhook not ready within 30s: %s", s.Logs.String())
+}
+
+// StartWebhookOn is ServeWebhookOn without the wait for /readyz: it
+// returns once the process runs.
+func (p *Plane) StartWebhookOn(bin, policy string, port int, flags ...string) (*WebhookServer, error) {
 	dir, err := os.MkdirTemp(p.dir, "webhook-")
 	if err != nil {
 		return nil, err
@@ -111,20 +133,7 @@ func (p *Plane) ServeWebhookOn(bin, policy string, port int, flags ...string) (*
 		return nil, err
 	}
 	go func() { s.waitErr = s.cmd.Wait(); close(s.done) }()
-
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.done:
-			return nil, fmt.Errorf("flink-ha-webhook exited: %s", s.Logs.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-		if s.Ready() {
-			return s, nil
-		}
-	}
-	s.Stop()
-	return nil, fmt.Errorf("flink-ha-webhook not ready within 30s: %s", s.Logs.String())
+	return s, nil
 }
 
 // Ready reports whether the server's /readyz answers ok.
