@@ -151,9 +151,13 @@ func TestFlinkDeploymentAccountsFollowTheRoles(t *testing.T) {
 			spec: `{serviceAccount: mine, flinkConfiguration: {kubernetes.jobmanager.service-account: mine}}`,
 			want: []Account{jm("mine", jmKey, true), tm("mine", sa)},
 		},
-		"a JobManager key naming the webhook's account leaves only the TaskManagers' to check": {
+		"a JobManager key naming the webhook's account beside another spec.serviceAccount is checked: the webhook binds its account by spec.serviceAccount": {
 			spec: `{serviceAccount: mine, flinkConfiguration: {kubernetes.jobmanager.service-account: flink-ha}}`,
-			want: []Account{tm("mine", sa)},
+			want: []Account{jm("flink-ha", jmKey, true), tm("mine", sa)},
+		},
+		"a JobManager key naming the webhook's account beside the webhook's spec.serviceAccount: only the TaskManagers' own key to check": {
+			spec: `{serviceAccount: flink-ha, flinkConfiguration: {kubernetes.jobmanager.service-account: flink-ha, kubernetes.taskmanager.service-account: workers}}`,
+			want: []Account{tm("workers", tmKey)},
 		},
 		"a standalone JobManager makes no pods": {
 			spec: `{mode: standalone, serviceAccount: flink-ha, flinkConfiguration: {kubernetes.jobmanager.service-account: leader}}`,
@@ -200,4 +204,7 @@ func TestAccountFixNamesTheField(t *testing.T) {
 	assert.Equal(t, "bind it to a Role that allows it, or set the key to the webhook's account (flink-ha), "+
 		"or remove it for the TaskManagers to run under spec.serviceAccount",
 		Account{Name: "workers", RoleKey: true, TaskManager: true}.Fix("flink-ha"))
+	assert.Equal(t, "bind it to a Role that allows it, or set spec.serviceAccount to flink-ha too: "+
+		"the webhook binds its account for the FlinkDeployments that name it there",
+		Account{Name: "flink-ha", RoleKey: true}.Fix("flink-ha"))
 }
