@@ -28,18 +28,9 @@ func TestChosenAccountsAreCheckedWithTheAuthorizer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ns := plane.Namespace(t)
-	rbac := plane.Clientset.RbacV1()
 	_, err := plane.Clientset.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "bound"}}, metav1.CreateOptions{})
 	require.NoError(t, err)
-	_, err = rbac.Roles(ns).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "flink"},
-		Rules: rights.Rules(rights.Standalone, flinkconf.Exactly(flinkconf.V1_20))}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	_, err = rbac.RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "flink"},
-		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: "bound", Namespace: ns}},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "flink"},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
+	bindRole(ctx, t, ns, "bound", rights.Rules(rights.Standalone, flinkconf.Exactly(flinkconf.V1_20)))
 	// The authorizer learns of the binding from its own watch: the webhook's
 	// first question must not race it.
 	require.Eventually(t, func() bool {
@@ -159,15 +150,7 @@ spec:
 	}, 30*time.Second, 200*time.Millisecond, "the JobManager's account should be refused")
 	assert.Equal(t, refusal, lastLine(errOut), "refused on the key, for a native JobManager's rights; the TaskManagers run under flink-ha")
 
-	_, err = plane.Clientset.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "leader"},
-		Rules: rights.Rules(rights.Native, flinkconf.Exactly(flinkconf.V1_20))}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	_, err = plane.Clientset.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "leader"},
-		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: "leader", Namespace: ns}},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "leader"},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
+	bindRole(ctx, t, ns, "leader", rights.Rules(rights.Native, flinkconf.Exactly(flinkconf.V1_20)))
 	// The webhook keeps an answer and asks again in the background once
 	// it is 30 s old: a review after that gets the new one.
 	require.Eventually(t, func() bool {
@@ -184,4 +167,17 @@ spec:
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// bindRole binds the account to a Role of its name holding rules.
+func bindRole(ctx context.Context, t *testing.T, ns, account string, rules []rbacv1.PolicyRule) {
+	t.Helper()
+	_, err := plane.Clientset.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: account}, Rules: rules}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	_, err = plane.Clientset.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: account},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: account, Namespace: ns}},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: account},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
 }
