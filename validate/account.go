@@ -2,6 +2,7 @@ package validate
 
 import (
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -134,12 +135,15 @@ func FlinkDeploymentAccounts(u *unstructured.Unstructured, p *policy.Policy) []A
 	if p.Exempt(u.GetNamespace()) {
 		return nil
 	}
+	sa, _, _ := unstructured.NestedString(u.Object, "spec", "serviceAccount")
+	if conf, _, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "flinkConfiguration"); !chosen(sa, p) && !namesAccounts(conf, 0) {
+		return nil // the common case, told without reading the configuration
+	}
 	o := cluster.FlinkDeployment(u, p)
 	if o.Spec == nil || o.Decision == policy.Skip {
 		return nil
 	}
 	mode, _ := o.Spec["mode"].(string)
-	sa, _ := o.Spec["serviceAccount"].(string)
 	jm, tm := o.RoleAccounts()
 	var out []Account
 	if checked(jm, sa, p) {
@@ -151,4 +155,25 @@ func FlinkDeploymentAccounts(u *unstructured.Unstructured, p *policy.Policy) []A
 			TaskManager: true, Flink: flinkOf(&o.Object)})
 	}
 	return out
+}
+
+// namesAccounts reports whether a flinkConfiguration may name a role's
+// account: whether a key at any depth ends with "service-account", as
+// the roles' keys do flat or nested. It errs towards yes, for a cheap
+// test before the configuration is read; deeper than Flink's keys nest it
+// says yes.
+func namesAccounts(conf any, depth int) bool {
+	m, ok := conf.(map[string]any)
+	if !ok {
+		return false
+	}
+	if depth > 8 {
+		return true
+	}
+	for k, v := range m {
+		if strings.HasSuffix(k, "service-account") || namesAccounts(v, depth+1) {
+			return true
+		}
+	}
+	return false
 }
