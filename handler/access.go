@@ -88,19 +88,22 @@ type question struct {
 	ans  answer
 }
 
-// accountKey is what an answer depends on.
+// accountKey is what an answer depends on: the account and its needs,
+// which its role, mode and release lines decide (one account may run a
+// cluster's JobManager and another's TaskManagers). The field that names
+// the account is not part of it.
 type accountKey struct {
-	namespace, name string
-	native          bool
-	flink           flinkconf.Range
+	namespace, name     string
+	taskManager, native bool
+	flink               flinkconf.Range
 }
 
 func keyOf(a validate.Account) accountKey {
-	return accountKey{namespace: a.Namespace, name: a.Name, native: a.Native, flink: a.Flink}
+	return accountKey{namespace: a.Namespace, name: a.Name, taskManager: a.TaskManager, native: a.Native, flink: a.Flink}
 }
 
 func (k accountKey) account() validate.Account {
-	return validate.Account{Namespace: k.namespace, Name: k.name, Native: k.native, Flink: k.flink}
+	return validate.Account{Namespace: k.namespace, Name: k.name, TaskManager: k.taskManager, Native: k.native, Flink: k.flink}
 }
 
 type answer struct {

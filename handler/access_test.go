@@ -97,6 +97,33 @@ func TestAccessCheckFirstReviewWaitsForTheAnswer(t *testing.T) {
 	assert.Contains(t, z.asked, authorizationv1.ResourceAttributes{Namespace: "team", Verb: "update", Group: "apps", Resource: "deployments", Subresource: "finalizers"})
 }
 
+// TestAccessCheckTellsTheRolesApart: one account may run a cluster's
+// TaskManagers and another's JobManager; the answers are kept apart, and
+// the TaskManagers' question asks only what they need.
+func TestAccessCheckTellsTheRolesApart(t *testing.T) {
+	t.Parallel()
+	z := &authorizer{allow: func(a authorizationv1.ResourceAttributes) bool {
+		return a.Resource == "configmaps" && (a.Verb == "list" || a.Verb == "watch")
+	}}
+	s := z.checker(t)
+	s.FirstWait = patient
+	workers := validate.Account{Namespace: "team", Name: "mine", TaskManager: true, Flink: team.Flink}
+	denied, err := s.Denied(context.Background(), workers)
+	require.NoError(t, err)
+	assert.Equal(t, []validate.Access{}, denied, "TaskManagers only list and watch")
+	z.mu.Lock()
+	assert.ElementsMatch(t, []authorizationv1.ResourceAttributes{
+		{Namespace: "team", Verb: "list", Resource: "configmaps"}, {Namespace: "team", Verb: "watch", Resource: "configmaps"},
+	}, z.asked, "nothing else is asked for TaskManagers")
+	z.mu.Unlock()
+
+	denied, err = s.Denied(context.Background(), team)
+	require.NoError(t, err)
+	assert.Equal(t, []validate.Access{{Resource: "configmaps", Verb: "get"}, {Resource: "configmaps", Verb: "create"}, {Resource: "configmaps", Verb: "update"},
+		{Resource: "configmaps", Verb: "patch"}, {Resource: "configmaps", Verb: "delete"}}, denied,
+		"the same account running a JobManager is asked again, for a JobManager's needs")
+}
+
 func TestAccessCheckWaitsNoLongerThanFirstWait(t *testing.T) {
 	t.Parallel()
 	z := &authorizer{allow: configMapsOnly, release: make(chan struct{})}
@@ -319,7 +346,7 @@ func TestEnforceNeverDeniesBeforeTheAnswer(t *testing.T) {
 	resp = v.Handle(context.Background(), req)
 	require.Len(t, resp.Result.Details.Causes, 1)
 	assert.Equal(t, `Invalid value: "mine": may not get configmaps, list configmaps, watch configmaps, create configmaps, update configmaps, `+
-		`delete configmaps in team, which Flink's HA needs: bind it to a Role that allows it, `+
+		`delete configmaps in team, which the JobManager needs with Flink's HA: bind it to a Role that allows it, `+
 		`or leave the account to the webhook (flink-ha)`, resp.Result.Details.Causes[0].Message, "1.17 needs no patch")
 }
 

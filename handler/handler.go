@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
+	"github.com/flink-ha-webhook/flink-ha-webhook/validate"
 )
 
 // Paths the webhooks are served at; manifests/ points the API server there.
@@ -148,40 +149,52 @@ func (v *validator) Handle(ctx context.Context, req admission.Request) admission
 		return resp
 	}
 	gk := r.Kind
-	if r.Account != nil && v.checker != nil && v.policy.CheckAccounts != policy.CheckOff {
-		v.checkAccount(ctx, r)
+	if len(r.Accounts) > 0 && v.checker != nil && v.policy.CheckAccounts != policy.CheckOff {
+		v.checkAccounts(ctx, r)
 	}
 	errs, warnings := v.collisions.check(ctx, r.Object, req.Namespace, v.policy)
 	r.Errors, r.Warnings = append(r.Errors, errs...), append(r.Warnings, warnings...)
 	return v.verdict(gk, r.Name, r.Errors, r.Warnings)
 }
 
-// checkAccount adds what the API server says the account lacks, as an
-// error or a warning per policy. An authorizer that cannot be asked never
-// denies anything.
-func (v *validator) checkAccount(ctx context.Context, r *Review) {
+// checkAccounts adds what the API server says each account lacks, as an
+// error or a warning per policy, on the field that names it. The accounts
+// are asked one after the other within one bound: a review waits for at
+// most one at a time. An authorizer that cannot be asked never denies
+// anything.
+func (v *validator) checkAccounts(ctx context.Context, r *Review) {
 	ctx, cancel := context.WithTimeout(ctx, accessTimeout)
 	defer cancel()
-	a := *r.Account
-	denied, err := v.checker.Denied(ctx, a)
-	if err != nil {
-		r.Warnings = append(r.Warnings, fmt.Sprintf("%s: could not check the rights of account %s: %v", a.Path, a.Name, err))
-		return
+	for _, a := range r.Accounts {
+		denied, err := v.checker.Denied(ctx, a)
+		if err != nil {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("%s: could not check the rights of account %s: %v", a.Path, a.Name, err))
+			continue
+		}
+		if len(denied) == 0 {
+			continue
+		}
+		var lacks []string
+		for _, d := range denied {
+			lacks = append(lacks, d.Verb+" "+d.Resource)
+		}
+		e := field.Invalid(a.Path, a.Name, fmt.Sprintf("may not %s in %s, which %s need%s with Flink's HA: %s",
+			strings.Join(lacks, ", "), a.Namespace, a.Role(), verbEnding(a), a.Fix(v.policy.ServiceAccount)))
+		if v.policy.CheckAccounts == policy.Enforce {
+			r.Errors = append(r.Errors, e)
+		} else {
+			r.Warnings = append(r.Warnings, e.Error())
+		}
 	}
-	if len(denied) == 0 {
-		return
+}
+
+// verbEnding agrees "need" with the role: the JobManager needs, the
+// TaskManagers need.
+func verbEnding(a validate.Account) string {
+	if a.TaskManager {
+		return ""
 	}
-	var lacks []string
-	for _, d := range denied {
-		lacks = append(lacks, d.Verb+" "+d.Resource)
-	}
-	e := field.Invalid(a.Path, a.Name, fmt.Sprintf("may not %s in %s, which Flink's HA needs: bind it to a Role that allows it, or leave the account to the webhook (%s)",
-		strings.Join(lacks, ", "), a.Namespace, v.policy.ServiceAccount))
-	if v.policy.CheckAccounts == policy.Enforce {
-		r.Errors = append(r.Errors, e)
-	} else {
-		r.Warnings = append(r.Warnings, e.Error())
-	}
+	return "s"
 }
 
 // verdict denies with one 422 naming every problem, or under a warn-only

@@ -2,7 +2,10 @@ package handler_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"net/http"
 	"testing"
 
@@ -107,4 +110,82 @@ func TestAccountCheck(t *testing.T) {
 	resp = handler.Validating(off, deniedAll{}).Handle(context.Background(), req)
 	assert.True(t, resp.Allowed)
 	assert.Empty(t, resp.Warnings, "checkAccounts: off asks nothing")
+}
+
+// TestFlinkDeploymentAccountsAreCheckedPerRole: the account check asks
+// about the account each role of a FlinkDeployment's cluster runs under,
+// with that role's needs, and names the field that chose it; the
+// authorizer here refuses everything.
+func TestFlinkDeploymentAccountsAreCheckedPerRole(t *testing.T) {
+	t.Parallel()
+	enforce, err := policy.Parse([]byte("checkAccounts: enforce\n"))
+	require.NoError(t, err)
+	const native = "get configmaps, list configmaps, watch configmaps, create configmaps, update configmaps, patch configmaps, delete configmaps, " +
+		"get pods, list pods, watch pods, create pods, delete pods, get deployments, delete deployments, update deployments/finalizers"
+	const standalone = "get configmaps, list configmaps, watch configmaps, create configmaps, update configmaps, patch configmaps, delete configmaps"
+	const retrieval = "list configmaps, watch configmaps"
+	const keyFix = "bind it to a Role that allows it, or set the key to the webhook's account (flink-ha), or remove it for %s to run under spec.serviceAccount"
+	const specFix = "bind it to a Role that allows it, or leave the account to the webhook (flink-ha)"
+	jmKey := `spec.flinkConfiguration[kubernetes.jobmanager.service-account]`
+	tmKey := `spec.flinkConfiguration[kubernetes.taskmanager.service-account]`
+	cause := func(path, account, lacks, role, fix string) metav1.StatusCause {
+		return metav1.StatusCause{Type: metav1.CauseTypeFieldValueInvalid, Field: path,
+			Message: fmt.Sprintf("Invalid value: %q: may not %s in team, which %s with Flink's HA: %s", account, lacks, role, fix)}
+	}
+	type spec = map[string]any
+	cases := map[string]struct {
+		spec spec // over an HA cluster of Flink 1.20 with nothing else to say
+		want []metav1.StatusCause
+	}{
+		"a JobManager key naming the default account is refused on that key; the TaskManagers run under the webhook's account": {
+			spec: spec{"serviceAccount": "flink-ha", "conf": spec{"kubernetes.jobmanager.service-account": "default"}},
+			want: []metav1.StatusCause{cause(jmKey, "default", native, "the JobManager needs", fmt.Sprintf(keyFix, "the JobManager"))},
+		},
+		"a TaskManager key, nested, is asked only for leader retrieval": {
+			spec: spec{"serviceAccount": "flink-ha", "conf": spec{"kubernetes": spec{"taskmanager": spec{"service-account": "workers"}}}},
+			want: []metav1.StatusCause{cause(tmKey, "workers", retrieval, "the TaskManagers need", fmt.Sprintf(keyFix, "the TaskManagers"))},
+		},
+		"a standalone JobManager under its key, the TaskManagers under a chosen spec.serviceAccount": {
+			spec: spec{"mode": "standalone", "serviceAccount": "mine", "conf": spec{"kubernetes.jobmanager.service-account": "leader"}},
+			want: []metav1.StatusCause{
+				cause(jmKey, "leader", standalone, "the JobManager needs", fmt.Sprintf(keyFix, "the JobManager")),
+				cause("spec.serviceAccount", "mine", retrieval, "the TaskManagers need", specFix),
+			},
+		},
+		"both roles under a chosen spec.serviceAccount: one question, the JobManager's": {
+			spec: spec{"serviceAccount": "mine"},
+			want: []metav1.StatusCause{cause("spec.serviceAccount", "mine", native, "the JobManager needs", specFix)},
+		},
+		"keys naming the webhook's account: nothing asked": {
+			spec: spec{"serviceAccount": "flink-ha", "conf": spec{"kubernetes.jobmanager.service-account": "flink-ha", "kubernetes.taskmanager.service-account": "flink-ha"}},
+		},
+		"keys absent under the webhook's account: nothing asked": {
+			spec: spec{"serviceAccount": "flink-ha"},
+		},
+	}
+	for name, tc := range cases {
+		conf := spec{"high-availability.type": "kubernetes", "high-availability.storageDir": "s3://bucket/ha"}
+		fd := spec{"flinkVersion": "v1_20", "flinkConfiguration": conf}
+		for k, v := range tc.spec {
+			if k == "conf" {
+				maps.Copy(conf, v.(spec))
+				continue
+			}
+			fd[k] = v
+		}
+		raw, err := json.Marshal(spec{"apiVersion": "flink.apache.org/v1beta1", "kind": "FlinkDeployment", "metadata": spec{"name": "orders"}, "spec": fd})
+		require.NoError(t, err)
+		req := admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+			Kind:      metav1.GroupVersionKind{Group: "flink.apache.org", Version: "v1beta1", Kind: "FlinkDeployment"},
+			Operation: admissionv1.Create, Namespace: "team", Name: "orders", Object: runtime.RawExtension{Raw: raw},
+		}}
+		resp := handler.Validating(enforce, deniedAll{}).Handle(context.Background(), req)
+		if tc.want == nil {
+			assert.True(t, resp.Allowed, name)
+			assert.Empty(t, resp.Warnings, name)
+			continue
+		}
+		require.False(t, resp.Allowed, name)
+		assert.Equal(t, tc.want, resp.Result.Details.Causes, name)
+	}
 }

@@ -33,8 +33,9 @@ type object[T any] interface {
 type rules[T any, P object[T]] struct {
 	mutate   func(P, *policy.Policy) mutate.Result
 	validate func(P, *policy.Policy) (field.ErrorList, []string)
-	// account names the account of the user's choosing to check, if any.
-	account func(P, *policy.Policy) (validate.Account, bool)
+	// accounts names the accounts of the user's choosing to check, one
+	// per role that runs under one, if any.
+	accounts func(P, *policy.Policy) []validate.Account
 }
 
 // kind runs the rules of one kind on a JSON object.
@@ -72,9 +73,12 @@ func workload[T any, P object[T]](parts func(P) (*metav1.ObjectMeta, *corev1.Pod
 			meta, tpl, n, at := parts(o)
 			return validate.Workload(meta, tpl, n, at, p)
 		},
-		account: func(o P, p *policy.Policy) (validate.Account, bool) {
+		accounts: func(o P, p *policy.Policy) []validate.Account {
 			meta, tpl, _, _ := parts(o)
-			return validate.WorkloadAccount(meta, tpl, p)
+			if a, ok := validate.WorkloadAccount(meta, tpl, p); ok {
+				return []validate.Account{a}
+			}
+			return nil
 		},
 	}
 }
@@ -90,7 +94,7 @@ var replicasPath, parallelismPath = field.NewPath("spec", "replicas"), field.New
 
 var kinds = map[schema.GroupKind]kind{
 	FlinkDeploymentKind: rules[unstructured.Unstructured, *unstructured.Unstructured]{
-		mutate: mutate.FlinkDeployment, validate: validate.FlinkDeployment, account: validate.FlinkDeploymentAccount,
+		mutate: mutate.FlinkDeployment, validate: validate.FlinkDeployment, accounts: validate.FlinkDeploymentAccounts,
 	},
 	{Kind: "ConfigMap"}: rules[corev1.ConfigMap, *corev1.ConfigMap]{mutate: mutate.ConfigMap, validate: validate.ConfigMap},
 	{Group: "apps", Kind: "Deployment"}: workload(func(d *appsv1.Deployment) (*metav1.ObjectMeta, *corev1.PodTemplateSpec, int32, *field.Path) {
@@ -125,9 +129,11 @@ type Review struct {
 	// Errors and Warnings are the validating rules' verdict on After.
 	Errors   field.ErrorList
 	Warnings []string
-	// Account, when set, is an account of the user's choosing whose
-	// rights the validating webhook asks the API server about.
-	Account *validate.Account
+	// Accounts are the accounts of the user's choosing whose rights the
+	// validating webhook asks the API server about: one per role of the
+	// cluster that runs under one (a FlinkDeployment's JobManager and
+	// TaskManagers may run under different accounts).
+	Accounts []validate.Account
 }
 
 // Phases select the rules Run applies: the mutating webhook runs only the
@@ -209,10 +215,8 @@ func (k rules[T, P]) run(gk schema.GroupKind, raw []byte, decoded runtime.Object
 		r.Errors, r.Warnings = nil, nil
 		return r, nil
 	}
-	if k.account != nil {
-		if a, ok := k.account(obj, p); ok {
-			r.Account = &a
-		}
+	if k.accounts != nil {
+		r.Accounts = k.accounts(obj, p)
 	}
 	return r, nil
 }

@@ -11,7 +11,14 @@ import (
 // FlinkDeployment: spec.flinkConfiguration gets the HA keys in the shape the
 // user wrote it (flat or nested) and the spelling its flinkVersion reads,
 // and spec.serviceAccount the policy's account when it is unset or
-// "default". It never adds kubernetes.cluster-id,
+// "default" (the operator requires the field). It never changes the keys
+// of flinkConfiguration that give the JobManager or the TaskManagers an
+// account of their own (kubernetes.jobmanager.service-account,
+// kubernetes.taskmanager.service-account), which Flink prefers to
+// spec.serviceAccount: they are the user's choice, which the validating
+// webhook's account check asks the API server about. Where one names
+// another account than the policy's, that role gains nothing from
+// spec.serviceAccount, and the warnings say so. It never adds kubernetes.cluster-id,
 // high-availability.cluster-id or kubernetes.namespace: the operator sets
 // them from the object and refuses them in flinkConfiguration.
 func FlinkDeployment(u *unstructured.Unstructured, p *policy.Policy) Result {
@@ -35,7 +42,27 @@ func FlinkDeployment(u *unstructured.Unstructured, p *policy.Policy) Result {
 	r.add(completeAll(&o.Object, p))
 	if sa, _ := o.Spec["serviceAccount"].(string); sa == "" || sa == "default" {
 		o.Spec["serviceAccount"] = p.ServiceAccount
-		r.changed(RuleServiceAccount, warning("spec.serviceAccount: set %s, which may manage Flink's HA ConfigMaps", p.ServiceAccount))
+		jm, tm := o.RoleAccounts()
+		jmOwn, tmOwn := jm.Own && jm.Name != p.ServiceAccount, tm.Own && tm.Name != p.ServiceAccount
+		switch {
+		case jmOwn && tmOwn:
+			r.changed(RuleServiceAccount, warning("spec.serviceAccount: set %s, as the operator requires; no Flink pod runs under it", p.ServiceAccount))
+		case jmOwn:
+			r.changed(RuleServiceAccount, warning("spec.serviceAccount: set %s, which may manage Flink's HA ConfigMaps, for the TaskManagers", p.ServiceAccount))
+		case tmOwn:
+			r.changed(RuleServiceAccount, warning("spec.serviceAccount: set %s, which may manage Flink's HA ConfigMaps, for the JobManager", p.ServiceAccount))
+		default:
+			r.changed(RuleServiceAccount, warning("spec.serviceAccount: set %s, which may manage Flink's HA ConfigMaps", p.ServiceAccount))
+		}
+		for _, role := range []struct {
+			a    cluster.RoleAccount
+			own  bool
+			runs string
+		}{{jm, jmOwn, "the JobManager runs"}, {tm, tmOwn, "the TaskManagers run"}} {
+			if role.own {
+				r.note("%s: %s as %s, not %s", role.a.Path, role.runs, role.a.Name, p.ServiceAccount)
+			}
+		}
 	}
 	return r
 }

@@ -1,6 +1,7 @@
 package mutate_test
 
 import (
+	"maps"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -352,5 +353,78 @@ func TestFlinkDeployment(t *testing.T) {
 			assert.Equal(t, tc.wantConf, got)
 			assert.Empty(t, mutate.FlinkDeployment(u, testPolicy(t)).Changes, "a second pass changes nothing")
 		})
+	}
+}
+
+// TestFlinkDeploymentServiceAccount: spec.serviceAccount gets the
+// policy's account when unset or "default"; the keys that give a role an
+// account of its own are never changed, and where one names another
+// account the warnings say that role does not run under spec.serviceAccount.
+func TestFlinkDeploymentServiceAccount(t *testing.T) {
+	t.Parallel()
+	const jmKey = "kubernetes.jobmanager.service-account"
+	const tmKey = "kubernetes.taskmanager.service-account"
+	ha := map[string]any{"high-availability.type": "kubernetes", "high-availability.storageDir": "s3://b/ha"}
+	with := func(kv ...string) map[string]any {
+		m := maps.Clone(ha)
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	set := "spec.serviceAccount: set flink-ha, which may manage Flink's HA ConfigMaps"
+	cases := map[string]struct {
+		account  any // spec.serviceAccount; nil is unset
+		conf     map[string]any
+		wantAcct string
+		want     []string
+	}{
+		"unset, no role keys: set, as always": {
+			conf: ha, wantAcct: "flink-ha", want: []string{set},
+		},
+		"default, no role keys: set, as always": {
+			account: "default", conf: ha, wantAcct: "flink-ha", want: []string{set},
+		},
+		"role keys naming the policy's account: set, as always": {
+			conf: with(jmKey, "flink-ha", tmKey, "flink-ha"), wantAcct: "flink-ha", want: []string{set},
+		},
+		"kubernetes.service-account in flinkConfiguration is the operator's to overwrite: set, as always": {
+			conf: with("kubernetes.service-account", "other"), wantAcct: "flink-ha", want: []string{set},
+		},
+		"a JobManager key naming default: the key is left, and only the TaskManagers run under the policy's account": {
+			conf: with(jmKey, "default"), wantAcct: "flink-ha",
+			want: []string{set + ", for the TaskManagers",
+				"spec.flinkConfiguration[kubernetes.jobmanager.service-account]: the JobManager runs as default, not flink-ha"},
+		},
+		"a nested TaskManager key: only the JobManager runs under the policy's account": {
+			account: "default",
+			conf: map[string]any{"high-availability": map[string]any{"type": "kubernetes", "storageDir": "s3://b/ha"},
+				"kubernetes": map[string]any{"taskmanager": map[string]any{"service-account": "workers"}}},
+			wantAcct: "flink-ha",
+			want: []string{set + ", for the JobManager",
+				"spec.flinkConfiguration[kubernetes.taskmanager.service-account]: the TaskManagers run as workers, not flink-ha"},
+		},
+		"both roles under keys of their own: set, as the operator requires, and said to run nothing": {
+			conf: with(jmKey, "leader", tmKey, "workers"), wantAcct: "flink-ha",
+			want: []string{"spec.serviceAccount: set flink-ha, as the operator requires; no Flink pod runs under it",
+				"spec.flinkConfiguration[kubernetes.jobmanager.service-account]: the JobManager runs as leader, not flink-ha",
+				"spec.flinkConfiguration[kubernetes.taskmanager.service-account]: the TaskManagers run as workers, not flink-ha"},
+		},
+		"an account of the user's choosing: nothing changes, whatever the keys": {
+			account: "mine", conf: with(jmKey, "default"), wantAcct: "mine",
+		},
+	}
+	for name, tc := range cases {
+		spec := map[string]any{"flinkVersion": "v1_20", "flinkConfiguration": tc.conf}
+		if tc.account != nil {
+			spec["serviceAccount"] = tc.account
+		}
+		u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "flink.apache.org/v1beta1", "kind": "FlinkDeployment",
+			"metadata": map[string]any{"name": "orders", "namespace": "team"}, "spec": spec}}
+		before := u.DeepCopy()
+		r := mutate.FlinkDeployment(u, testPolicy(t))
+		assert.Equal(t, tc.want, r.Warnings(), name)
+		assert.Equal(t, tc.wantAcct, spec["serviceAccount"], name)
+		assert.Equal(t, before.Object["spec"].(map[string]any)["flinkConfiguration"], spec["flinkConfiguration"], "%s: the configuration is left as it was", name)
 	}
 }

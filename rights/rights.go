@@ -52,6 +52,9 @@ type need struct {
 	// cleanup marks an access only the cleanup of a stopped cluster uses
 	// (see Needs).
 	cleanup bool
+	// taskManager marks an access TaskManagers use too (see
+	// TaskManagerNeeds).
+	taskManager bool
 }
 
 // usedBy reports whether a release line of r uses n.
@@ -70,7 +73,13 @@ func (n need) usedByAll(r flinkconf.Range) bool {
 //     ConfigMap and creates it when missing (ResourceLock / ConfigMapLock);
 //     Fabric8FlinkKubeClient.getConfigMap and createConfigMap.
 //   - configmaps list, watch: KubernetesConfigMapSharedInformer (leader
-//     retrieval on JobManagers and TaskManagers).
+//     retrieval on JobManagers and TaskManagers). A TaskManager's HA
+//     services (KubernetesLeaderElectionHaServices, or the old
+//     KubernetesHaServices of 1.15 on request) only retrieve leaders: the
+//     informer lists and watches the cluster's HA ConfigMaps by label
+//     (1.15-1.20) or by name (2.x), the old driver watches one by name;
+//     a TaskManager never reads one by GET, never writes or deletes one,
+//     and never touches pods (its JobManager makes them).
 //   - configmaps update: Fabric8FlinkKubeClient.checkAndUpdateConfigMap
 //     writes job graphs and checkpoint pointers with a PUT locked to the
 //     resourceVersion it read (every release); leader renewals with
@@ -105,8 +114,8 @@ func (n need) usedByAll(r flinkconf.Range) bool {
 // it either.
 var needs = []need{
 	{Access: Access{"", "configmaps", "get"}},
-	{Access: Access{"", "configmaps", "list"}},
-	{Access: Access{"", "configmaps", "watch"}},
+	{Access: Access{"", "configmaps", "list"}, taskManager: true},
+	{Access: Access{"", "configmaps", "watch"}, taskManager: true},
 	{Access: Access{"", "configmaps", "create"}},
 	{Access: Access{"", "configmaps", "update"}},
 	{Access: Access{"", "configmaps", "patch"}, since: flinkconf.V1_18},
@@ -133,6 +142,15 @@ var needs = []need{
 // one.
 func Needs(m Mode, r flinkconf.Range) []Access {
 	return list(m, r, func(n need, r flinkconf.Range) bool { return !n.cleanup || n.usedByAll(r) })
+}
+
+// TaskManagerNeeds lists what the account of a Flink cluster's
+// TaskManagers must be allowed for Kubernetes HA when the cluster may run
+// any release line of r, in either mode: the leader retrieval's list and
+// watch of the HA ConfigMaps, a part of what a JobManager of either mode
+// needs. A zero Range means the release line is unknown.
+func TaskManagerNeeds(r flinkconf.Range) []Access {
+	return list(Standalone, r, func(n need, _ flinkconf.Range) bool { return n.taskManager })
 }
 
 // Grants lists what a Role for a Flink cluster of mode m that may run any

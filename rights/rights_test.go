@@ -66,6 +66,27 @@ func TestNeeds(t *testing.T) {
 	}
 }
 
+// TestTaskManagerNeeds: TaskManagers of every release line and mode only
+// retrieve leaders, which a list and a watch of the HA ConfigMaps do; what
+// they need is part of what the Roles the webhook binds grant, so an
+// account bound to either runs TaskManagers too.
+func TestTaskManagerNeeds(t *testing.T) {
+	t.Parallel()
+	retrieval := []Access{{"", "configmaps", "list"}, {"", "configmaps", "watch"}}
+	lines := []flinkconf.Version{flinkconf.V1_15, flinkconf.V1_16, flinkconf.V1_17, flinkconf.V1_18, flinkconf.V1_19, flinkconf.V1_20, flinkconf.V2_0, flinkconf.V2_1}
+	ranges := map[string]flinkconf.Range{"an unknown version": {}, "every supported line": flinkconf.Supported}
+	for _, v := range lines {
+		ranges["flink "+v.String()] = flinkconf.Exactly(v)
+	}
+	for name, r := range ranges {
+		assert.Equal(t, retrieval, TaskManagerNeeds(r), name)
+		for _, m := range []Mode{Standalone, Native} {
+			assert.Subset(t, Needs(m, r), TaskManagerNeeds(r), "%s: a %s JobManager needs what its TaskManagers need", name, m)
+			assert.Subset(t, Grants(m, flinkconf.Supported), TaskManagerNeeds(r), "%s: the %s ClusterRole covers TaskManagers", name, m)
+		}
+	}
+}
+
 // TestGrants: a Role grants every access any line of its range uses, the
 // cleanup of 1.18 included, where Needs asks only what all of them need.
 func TestGrants(t *testing.T) {

@@ -1,6 +1,9 @@
 package validate
 
 import (
+	"fmt"
+	"strings"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -18,24 +21,59 @@ import (
 // server's authorizer (which the rules here do not call: they are pure).
 type Account struct {
 	Namespace, Name string
-	// Path is the field that names it.
+	// Path is the field that names it: what the user changes to run the
+	// role under another account.
 	Path *field.Path
-	// Native accounts also create and delete the TaskManager pods.
+	// RoleKey is true when Path is the role's own key in a
+	// FlinkDeployment's flinkConfiguration.
+	RoleKey bool
+	// TaskManager accounts run only TaskManagers, which with Kubernetes HA
+	// only retrieve leaders from the HA ConfigMaps.
+	TaskManager bool
+	// Native accounts run a JobManager that also creates and deletes the
+	// TaskManager pods.
 	Native bool
 	// Flink is the release lines the cluster may run; the zero Range is
 	// unknown, which means any supported one.
 	Flink flinkconf.Range
 }
 
-// Needs lists what the account must be allowed (package rights): the
-// rights of Flink's Kubernetes HA, and in native mode those of a cluster
-// that makes its own TaskManager pods.
+// Needs lists what the account must be allowed (package rights): for a
+// JobManager the rights of Flink's Kubernetes HA, and in native mode those
+// of a cluster that makes its own TaskManager pods; for TaskManagers their
+// leader retrieval's.
 func (a Account) Needs() []Access {
+	if a.TaskManager {
+		return rights.TaskManagerNeeds(a.Flink)
+	}
 	m := rights.Standalone
 	if a.Native {
 		m = rights.Native
 	}
 	return rights.Needs(m, a.Flink)
+}
+
+// Role names the part of the cluster that runs under the account, for
+// messages.
+func (a Account) Role() string {
+	if a.TaskManager {
+		return "the TaskManagers"
+	}
+	return "the JobManager"
+}
+
+// Fix says how to run the role under an account that may do what it
+// needs, webhookAccount being the one the webhook makes and binds.
+func (a Account) Fix(webhookAccount string) string {
+	if a.RoleKey && a.Name == webhookAccount {
+		return fmt.Sprintf("bind it to a Role that allows it, or set spec.serviceAccount to %s too: "+
+			"the webhook binds its account for the FlinkDeployments that name it there", webhookAccount)
+	}
+	if a.RoleKey {
+		return fmt.Sprintf("bind it to a Role that allows it, or set the key to the webhook's account (%s), "+
+			"or remove it for %s to run under spec.serviceAccount", webhookAccount, a.Role())
+	}
+	return fmt.Sprintf("bind it to a Role that allows it, or leave the account to the webhook (%s)", webhookAccount)
 }
 
 // Access is one verb on one resource of one API group.
@@ -58,7 +96,8 @@ func flinkOf(o *cluster.Object) flinkconf.Range {
 }
 
 // WorkloadAccount returns the account to check of a Flink workload that
-// runs with HA under an account of the user's choosing.
+// runs with HA under an account of the user's choosing: a JobManager's
+// with the JobManager's needs, a TaskManager's with the TaskManagers'.
 func WorkloadAccount(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *policy.Policy) (Account, bool) {
 	if p.Exempt(meta.Namespace) || !chosen(tpl.Spec.ServiceAccountName, p) {
 		return Account{}, false
@@ -68,24 +107,73 @@ func WorkloadAccount(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *po
 		return Account{}, false
 	}
 	return Account{Namespace: meta.Namespace, Name: tpl.Spec.ServiceAccountName,
-		Path:   field.NewPath("spec", "template", "spec", "serviceAccountName"),
-		Native: w.Pod.Native && w.Pod.Role == recognise.JobManager, Flink: flinkOf(&w.Object)}, true
+		Path:        field.NewPath("spec", "template", "spec", "serviceAccountName"),
+		TaskManager: w.Pod.Role == recognise.TaskManager, Native: w.Pod.Native && w.Pod.Role == recognise.JobManager, Flink: flinkOf(&w.Object)}, true
 }
 
-// FlinkDeploymentAccount returns the account to check of a FlinkDeployment
-// under an account of the user's choosing. The operator runs Flink in
-// native mode unless spec.mode is standalone: the account then also manages
-// pods.
-func FlinkDeploymentAccount(u *unstructured.Unstructured, p *policy.Policy) (Account, bool) {
+// checked reports whether the account a role runs under is one to check:
+// one the user chose. A role's own key is taken as written, "default"
+// included, since mutation leaves it alone; spec.serviceAccount as
+// chosen says. A role's key naming the webhook's account is checked too
+// while spec.serviceAccount names another: the webhook binds its account
+// for the FlinkDeployments that name it in spec.serviceAccount (package
+// accounts), native rights included, and not for this one.
+func checked(r cluster.RoleAccount, sa string, p *policy.Policy) bool {
+	if r.Own {
+		return r.Name != p.ServiceAccount || sa != p.ServiceAccount
+	}
+	return chosen(r.Name, p)
+}
+
+// FlinkDeploymentAccounts returns the accounts to check of a
+// FlinkDeployment: the JobManager's, with a native cluster's needs unless
+// spec.mode is standalone (the operator runs Flink native by default),
+// and the TaskManagers', with theirs, where each is of the user's
+// choosing. Both roles under spec.serviceAccount are one account, whose
+// JobManager's needs cover the TaskManagers'.
+func FlinkDeploymentAccounts(u *unstructured.Unstructured, p *policy.Policy) []Account {
+	if p.Exempt(u.GetNamespace()) {
+		return nil
+	}
 	sa, _, _ := unstructured.NestedString(u.Object, "spec", "serviceAccount")
-	if p.Exempt(u.GetNamespace()) || !chosen(sa, p) {
-		return Account{}, false
+	if conf, _, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "flinkConfiguration"); !chosen(sa, p) && !namesAccounts(conf, 0) {
+		return nil // the common case, told without reading the configuration
 	}
 	o := cluster.FlinkDeployment(u, p)
-	if o.Decision == policy.Skip {
-		return Account{}, false
+	if o.Spec == nil || o.Decision == policy.Skip {
+		return nil
 	}
-	mode, _, _ := unstructured.NestedString(u.Object, "spec", "mode")
-	return Account{Namespace: u.GetNamespace(), Name: sa, Path: field.NewPath("spec", "serviceAccount"),
-		Native: mode != "standalone", Flink: flinkOf(&o.Object)}, true
+	mode, _ := o.Spec["mode"].(string)
+	jm, tm := o.RoleAccounts()
+	var out []Account
+	if checked(jm, sa, p) {
+		out = append(out, Account{Namespace: u.GetNamespace(), Name: jm.Name, Path: jm.Path, RoleKey: jm.Own,
+			Native: mode != "standalone", Flink: flinkOf(&o.Object)})
+	}
+	if checked(tm, sa, p) && (tm.Own || jm.Own) { // else both are spec.serviceAccount, checked as the JobManager's
+		out = append(out, Account{Namespace: u.GetNamespace(), Name: tm.Name, Path: tm.Path, RoleKey: tm.Own,
+			TaskManager: true, Flink: flinkOf(&o.Object)})
+	}
+	return out
+}
+
+// namesAccounts reports whether a flinkConfiguration may name a role's
+// account: whether a key at any depth ends with "service-account", as
+// the roles' keys do flat or nested. It errs towards yes, for a cheap
+// test before the configuration is read; deeper than Flink's keys nest it
+// says yes.
+func namesAccounts(conf any, depth int) bool {
+	m, ok := conf.(map[string]any)
+	if !ok {
+		return false
+	}
+	if depth > 8 {
+		return true
+	}
+	for k, v := range m {
+		if strings.HasSuffix(k, "service-account") || namesAccounts(v, depth+1) {
+			return true
+		}
+	}
+	return false
 }

@@ -523,13 +523,10 @@ func TestAccounts(t *testing.T) {
 		return &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{"name": "orders", "namespace": "team"},
 			"spec": map[string]any{"flinkVersion": "v2_1", "serviceAccount": "flink", "mode": mode}}}
 	}
-	a, ok = FlinkDeploymentAccount(fd("native"), p)
-	require.True(t, ok)
-	assert.Equal(t, Account{Namespace: "team", Name: "flink", Path: field.NewPath("spec", "serviceAccount"), Native: true,
-		Flink: flinkconf.Exactly(flinkconf.V2_1)}, a, "the operator's default mode is native: the account makes TaskManager pods")
-	a, ok = FlinkDeploymentAccount(fd("standalone"), p)
-	require.True(t, ok)
-	assert.False(t, a.Native, "in standalone mode the operator makes the TaskManagers")
+	assert.Equal(t, []Account{{Namespace: "team", Name: "flink", Path: field.NewPath("spec", "serviceAccount"), Native: true,
+		Flink: flinkconf.Exactly(flinkconf.V2_1)}}, FlinkDeploymentAccounts(fd("native"), p), "the operator's default mode is native: the account makes TaskManager pods")
+	assert.Equal(t, []Account{{Namespace: "team", Name: "flink", Path: field.NewPath("spec", "serviceAccount"),
+		Flink: flinkconf.Exactly(flinkconf.V2_1)}}, FlinkDeploymentAccounts(fd("standalone"), p), "in standalone mode the operator makes the TaskManagers")
 }
 
 // TestAccountsNotChecked names the objects whose account the webhook does
@@ -550,8 +547,7 @@ func TestAccountsNotChecked(t *testing.T) {
 			u := &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{"name": "orders", "namespace": ns},
 				"spec": map[string]any{"flinkVersion": "v1_20", "serviceAccount": account}}}
 			u.SetAnnotations(annotations)
-			_, ok := FlinkDeploymentAccount(u, p)
-			return ok
+			return len(FlinkDeploymentAccounts(u, p)) > 0
 		}
 	}
 	cases := map[string]struct {

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
 	"github.com/flink-ha-webhook/flink-ha-webhook/handler"
@@ -27,18 +28,9 @@ func TestChosenAccountsAreCheckedWithTheAuthorizer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ns := plane.Namespace(t)
-	rbac := plane.Clientset.RbacV1()
 	_, err := plane.Clientset.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "bound"}}, metav1.CreateOptions{})
 	require.NoError(t, err)
-	_, err = rbac.Roles(ns).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "flink"},
-		Rules: rights.Rules(rights.Standalone, flinkconf.Exactly(flinkconf.V1_20))}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	_, err = rbac.RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "flink"},
-		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: "bound", Namespace: ns}},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "flink"},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
+	bindRole(ctx, t, ns, "bound", rights.Rules(rights.Standalone, flinkconf.Exactly(flinkconf.V1_20)))
 	// The authorizer learns of the binding from its own watch: the webhook's
 	// first question must not race it.
 	require.Eventually(t, func() bool {
@@ -94,7 +86,98 @@ spec:
 
 	assert.Equal(t, []string{field + `Invalid value: "nobody": may not get configmaps, list configmaps, watch configmaps, create configmaps, ` +
 		`update configmaps, patch configmaps, delete configmaps in ` + ns +
-		`, which Flink's HA needs: bind it to a Role that allows it, or leave the account to the webhook (flink-ha)`},
+		`, which the JobManager needs with Flink's HA: bind it to a Role that allows it, or leave the account to the webhook (flink-ha)`},
 		checked("unbound", "nobody"), "an account the authorizer allows nothing lacks every right")
 	assert.Empty(t, checked("bound", "bound"), "an account with Flink 1.20's rights passes the check, without 1.18's deletecollection")
+}
+
+// TestJobManagerKeyOfAFlinkDeploymentIsChecked: a FlinkDeployment whose
+// kubernetes.jobmanager.service-account names an account without Flink's
+// rights runs its JobManager under that account whatever spec.serviceAccount
+// says, so under checkAccounts: enforce it is refused on that key, and
+// admitted once the account is bound to a native cluster's rights. Dry runs
+// store nothing, so each attempt is a new review.
+func TestJobManagerKeyOfAFlinkDeploymentIsChecked(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ns := plane.Namespace(t)
+	_, err := plane.Clientset.CoreV1().Namespaces().Patch(ctx, ns, types.MergePatchType,
+		[]byte(`{"metadata":{"labels":{"flink-role-accounts":"enforce"}}}`), metav1.PatchOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, _, _ = plane.Kubectl(context.Background(), "", "delete", "flinkhapolicies", "e2e-role-accounts", "--ignore-not-found")
+	})
+	_, _, err = plane.Kubectl(ctx, `apiVersion: flink-ha-webhook.io/v1alpha1
+kind: FlinkHAPolicy
+metadata: {name: e2e-role-accounts}
+spec:
+  namespaceSelector: {matchLabels: {flink-role-accounts: enforce}}
+  checkAccounts: enforce
+`, "apply", "-f", "-")
+	require.NoError(t, err)
+	_, err = plane.Clientset.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "leader"}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+
+	const fd = `apiVersion: flink.apache.org/v1beta1
+kind: FlinkDeployment
+metadata:
+  name: orders
+spec:
+  image: flink:1.20
+  flinkVersion: v1_20
+  flinkConfiguration:
+    kubernetes.jobmanager.service-account: leader
+  jobManager:
+    resource: {memory: "2048m", cpu: 1}
+  taskManager:
+    resource: {memory: "2048m", cpu: 1}
+`
+	var lacks []string
+	for _, a := range rights.Needs(rights.Native, flinkconf.Exactly(flinkconf.V1_20)) {
+		lacks = append(lacks, a.Verb+" "+a.Resource)
+	}
+	refusal := `The FlinkDeployment "orders" is invalid: spec.flinkConfiguration[kubernetes.jobmanager.service-account]: ` +
+		`Invalid value: "leader": may not ` + strings.Join(lacks, ", ") + ` in ` + ns + `, which the JobManager needs with Flink's HA: ` +
+		`bind it to a Role that allows it, or set the key to the webhook's account (flink-ha), ` +
+		`or remove it for the JobManager to run under spec.serviceAccount`
+	var errOut string
+	// Until the webhook's cache has the namespace's policy, and the
+	// authorizer's first answer (a review waits for it only briefly), a
+	// review only warns.
+	require.Eventually(t, func() bool {
+		_, errOut, err = kubectlIn(ctx, ns, fd, "apply", "--dry-run=server", "-f", "-")
+		return err != nil
+	}, 30*time.Second, 200*time.Millisecond, "the JobManager's account should be refused")
+	assert.Equal(t, refusal, lastLine(errOut), "refused on the key, for a native JobManager's rights; the TaskManagers run under flink-ha")
+
+	bindRole(ctx, t, ns, "leader", rights.Rules(rights.Native, flinkconf.Exactly(flinkconf.V1_20)))
+	// The webhook keeps an answer and asks again in the background once
+	// it is 30 s old: a review after that gets the new one.
+	require.Eventually(t, func() bool {
+		_, errOut, err = kubectlIn(ctx, ns, fd, "apply", "--dry-run=server", "-f", "-")
+		return err == nil
+	}, 90*time.Second, time.Second, "the bound account should pass: %s", errOut)
+	out, errOut, err := kubectlIn(ctx, ns, fd, "apply", "-f", "-")
+	require.NoError(t, err, errOut)
+	assert.Equal(t, "flinkdeployment.flink.apache.org/orders created\n", out)
+	assert.NotContains(t, errOut, "kubernetes.jobmanager.service-account]: Invalid value", "the bound account lacks nothing")
+}
+
+// lastLine is the last line of kubectl's output.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// bindRole binds the account to a Role of its name holding rules.
+func bindRole(ctx context.Context, t *testing.T, ns, account string, rules []rbacv1.PolicyRule) {
+	t.Helper()
+	_, err := plane.Clientset.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: account}, Rules: rules}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	_, err = plane.Clientset.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: account},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: account, Namespace: ns}},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: account},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
 }
