@@ -262,6 +262,11 @@ func read(args []string, ep entrypoint, set optionSet, props []prop) reading {
 	if p.failAt >= 0 {
 		p.r.failed = true
 		t := p.tok(p.failAt)
+		if t.tail && p.has && !p.tok(p.cur.from).tail {
+			// What jobmanager.sh adds after the arguments shows that an
+			// option among them lacks its value.
+			t, p.why = p.tok(p.cur.from), "an option lacks its value"
+		}
 		if !t.tail {
 			p.r.stop = t.arg
 			p.r.warnings = append(p.r.warnings, fmt.Sprintf("argument %d (%s): %s there; Flink refuses the arguments and does not start", t.arg, excerpt(t.text), p.why))

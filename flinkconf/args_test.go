@@ -215,6 +215,20 @@ func TestArgsReadAsFlinkReadsThem(t *testing.T) {
 			warnings: []string{`argument 5: Flink 2.0-2.1 reads no options after argument 3 ("-x"): this -D goes to the program`},
 			afterSet: []string{"jobmanager", "-D", "a=1", "-D", "new.key=v", "-x", "cluster", "-Db=2"},
 		},
+		"an option lacking its value before jobmanager's host makes Flink refuse the arguments on 1.x": {
+			end:      3,
+			args:     []string{"jobmanager", "h", "8081", "-c"},
+			versions: lines1x,
+			warnings: []string{`argument 3 ("-c"): an option lacks its value there; Flink refuses the arguments and does not start`},
+			afterSet: []string{"jobmanager", "h", "8081", "-D", "new.key=v", "-c"},
+		},
+		"an option lacking its value before jobmanager's host makes Flink refuse the arguments on 2.x": {
+			end:      3,
+			args:     []string{"jobmanager", "h", "8081", "-c"},
+			versions: lines2x,
+			warnings: []string{`argument 3 ("-c"): an option lacks its value there; Flink refuses the arguments and does not start`},
+			afterSet: []string{"jobmanager", "h", "8081", "-D", "new.key=v", "-c"},
+		},
 		"a jobmanager that starts with -D reads every property": {
 			args:     []string{"jobmanager", "-D", "a=1", "-Db=2"},
 			entries:  []entry{{"a", "1", 2}, {"b", "2", 3}},
