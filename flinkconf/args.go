@@ -306,9 +306,10 @@ func Positional(args []string) (host, port int) {
 // jobmanager.sh hands to Flink as an option: after the host and port it
 // takes positionally.
 func positionalEnd(args []string) int {
-	// jobmanager.sh tests "[ -z $2 ]" unquoted: white space alone is
-	// empty too.
-	empty := func(i int) bool { return i >= len(args) || strings.TrimSpace(args[i]) == "" || args[i] == "-D" }
+	// jobmanager.sh tests "[ -z $2 ]" unquoted: what the shell splits
+	// words at (space, tab, newline) alone is empty too; any other white
+	// space is a word.
+	empty := func(i int) bool { return i >= len(args) || strings.Trim(args[i], " \t\n") == "" || args[i] == "-D" }
 	switch {
 	case empty(1):
 		return 1

@@ -390,13 +390,14 @@ func TestPositional(t *testing.T) {
 		args       []string
 		host, port int
 	}{
-		"jobmanager alone":              {[]string{"jobmanager"}, -1, -1},
-		"jobmanager with -D first":      {[]string{"jobmanager", "-D", "a=b"}, -1, -1},
-		"jobmanager with a host":        {[]string{"jobmanager", "h"}, 1, -1},
-		"jobmanager with a host and -D": {[]string{"jobmanager", "h", "-D", "a=b"}, 1, -1},
-		"jobmanager with host and port": {[]string{"jobmanager", "h", "8081", "-D", "a=b"}, 1, 2},
-		"an empty first argument":       {[]string{"jobmanager", " ", "x"}, -1, -1},
-		"standalone-job has none":       {[]string{"standalone-job", "h"}, -1, -1},
+		"jobmanager alone":                                          {[]string{"jobmanager"}, -1, -1},
+		"jobmanager with -D first":                                  {[]string{"jobmanager", "-D", "a=b"}, -1, -1},
+		"jobmanager with a host":                                    {[]string{"jobmanager", "h"}, 1, -1},
+		"jobmanager with a host and -D":                             {[]string{"jobmanager", "h", "-D", "a=b"}, 1, -1},
+		"jobmanager with host and port":                             {[]string{"jobmanager", "h", "8081", "-D", "a=b"}, 1, 2},
+		"an empty first argument":                                   {[]string{"jobmanager", " ", "x"}, -1, -1},
+		"a carriage return alone is a word to the shell, so a host": {[]string{"jobmanager", "\r", "x"}, 1, 2},
+		"standalone-job has none":                                   {[]string{"standalone-job", "h"}, -1, -1},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
