@@ -71,6 +71,16 @@ func (a *Args) parse() {
 	// Each option set that some release line in range uses reads the
 	// arguments; the one that stops first decides what counts, so that a
 	// property counts only when every line reads it.
+	if cap(a.bufs[0]) == 0 {
+		// One allocation for every set's properties, each with room for
+		// an argument apiece and a few more added, rather than each
+		// growing its own.
+		n := len(a.args) + 4
+		all := make([]prop, 0, n*len(ep.sets))
+		for k := range ep.sets {
+			a.bufs[k] = all[k*n : k*n : (k+1)*n]
+		}
+	}
 	var readings [maxSets]reading
 	var best *reading
 	var bestLines Range
