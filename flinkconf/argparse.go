@@ -27,10 +27,12 @@ type cliOption struct {
 }
 
 // The options of the entrypoints' parsers, checked against Flink's source
-// of 1.15.0, 1.16, 1.19.3, 1.20.4, 2.0.2 and 2.1.2 (2.0.0 and 2.1.0 have the
-// same files). Every parser is commons-cli 1.5.0's DefaultParser told to
-// stop at the first non-option (flink-runtime .../entrypoint/parser/
-// CommandLineParser.java).
+// of 1.15.0, 1.16, 1.19.3, 1.20.4, 2.0.2 and 2.1.2 and the history between
+// them (release-1.16, 1.19, 1.20, 2.0 and 2.1 changed none of these
+// files after their cut; release-1.15 changed jobmanager.sh, see below;
+// 1.17 and 1.18 are read from master at their cut). Every
+// parser is commons-cli 1.5.0's DefaultParser told to stop at the first
+// non-option (flink-runtime .../entrypoint/parser/CommandLineParser.java).
 var (
 	// flink-runtime .../entrypoint/parser/CommandLineOptions.java: -D and
 	// --configDir on every line; --webui-port, --host and --executionMode
