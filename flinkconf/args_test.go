@@ -407,3 +407,26 @@ func TestPositional(t *testing.T) {
 		})
 	}
 }
+
+// TestEntrypointOptionSetsCoverEachLineOnce holds the option sets to what
+// parse assumes: oldest first, at most maxSets, every supported release
+// line in exactly one set of each entrypoint.
+func TestEntrypointOptionSetsCoverEachLineOnce(t *testing.T) {
+	t.Parallel()
+	lines := []Version{V1_15, V1_16, V1_17, V1_18, V1_19, V1_20, V2_0, V2_1}
+	for name, ep := range entrypoints {
+		assert.LessOrEqual(t, len(ep.sets), maxSets, name)
+		for k := 1; k < len(ep.sets); k++ {
+			assert.True(t, ep.sets[k-1].versions.Max.Less(ep.sets[k].versions.Min), "%s: set %d is not newer than set %d", name, k, k-1)
+		}
+		for _, v := range lines {
+			n := 0
+			for _, set := range ep.sets {
+				if _, ok := set.versions.Intersect(Exactly(v)); ok {
+					n++
+				}
+			}
+			assert.Equal(t, 1, n, "%s: %s is in %d option sets", name, v, n)
+		}
+	}
+}
