@@ -22,65 +22,94 @@ const (
 // the dynamic property option, which takes two values split at '='.
 type cliOption struct {
 	short, long string
-	arg         bool
+	arg         bool // takes a value
+	unlimited   bool // takes every value up to the next option (commons-cli's hasArgs)
 }
 
+// The options of the entrypoints' parsers, checked against Flink's source
+// of 1.15.0, 1.16, 1.19.3, 1.20.4, 2.0.2 and 2.1.2 and the history between
+// them (release-1.16, 1.19, 1.20, 2.0 and 2.1 changed none of these
+// files after their cut; release-1.15 changed jobmanager.sh, see below;
+// 1.17 and 1.18 are read from master at their cut). Every
+// parser is commons-cli 1.5.0's DefaultParser told to stop at the first
+// non-option (flink-runtime .../entrypoint/parser/CommandLineParser.java).
 var (
-	optDynamic = cliOption{short: "D"}
-	// flink-runtime .../entrypoint/parser/CommandLineOptions.java
-	optConfigDir     = cliOption{"c", "configDir", true}
-	optWebUIPort     = cliOption{"r", "webui-port", true}
-	optHost          = cliOption{"h", "host", true}
-	optExecutionMode = cliOption{"x", "executionMode", true}
-	// flink-container .../StandaloneApplicationClusterConfigurationParserFactory.java
-	optJarFile  = cliOption{"jarfile", "jar-file", true}
-	optJobClass = cliOption{"j", "job-classname", true}
-	optJobID    = cliOption{"jid", "job-id", true}
-	// flink-clients .../cli/CliFrontendParser.java
-	optFromSavepoint  = cliOption{"s", "fromSavepoint", true}
-	optNonRestored    = cliOption{"n", "allowNonRestoredState", false}
-	newestLine        = Version{Major: 99}
-	applicationCommon = []cliOption{optConfigDir, optJarFile, optWebUIPort, optJobClass, optJobID, optDynamic, optFromSavepoint, optNonRestored}
+	// flink-runtime .../entrypoint/parser/CommandLineOptions.java: -D and
+	// --configDir on every line; --webui-port, --host and --executionMode
+	// up to 1.20, removed in 2.0 (FLINK-36355).
+	optDynamic       = cliOption{short: "D"}
+	optConfigDir     = cliOption{short: "c", long: "configDir", arg: true}
+	optWebUIPort     = cliOption{short: "r", long: "webui-port", arg: true}
+	optHost          = cliOption{short: "h", long: "host", arg: true}
+	optExecutionMode = cliOption{short: "x", long: "executionMode", arg: true}
+	// flink-container .../StandaloneApplicationClusterConfigurationParser-
+	// Factory.java: --jars since 1.19 (FLINK-28915), taking every value up
+	// to the next option; no release has had a --jar-file.
+	optJobClass = cliOption{short: "j", long: "job-classname", arg: true}
+	optJobID    = cliOption{short: "jid", long: "job-id", arg: true}
+	optJars     = cliOption{short: "jars", long: "jars", arg: true, unlimited: true}
+	// flink-clients .../cli/CliFrontendParser.java, the two savepoint
+	// options standalone-job adds; the CLI's --claimMode and --restoreMode
+	// are not among them on any line.
+	optFromSavepoint = cliOption{short: "s", long: "fromSavepoint", arg: true}
+	optNonRestored   = cliOption{short: "n", long: "allowNonRestoredState"}
+	newestLine       = Version{Major: 99}
 )
+
+// maxSets is the most option sets one entrypoint has across release lines.
+const maxSets = 3
 
 // optionSet is the options an entrypoint's parser knows on some release
 // lines.
 type optionSet struct {
 	versions Range
 	options  []cliOption
+	// hostAsProperty: jobmanager.sh hands its positional host and port on
+	// as "-D jobmanager.rpc.address=<host>" and "-D rest.port=<port>"
+	// (2.0+) rather than as --host and --webui-port.
+	hostAsProperty bool
 }
 
 type entrypoint struct {
 	name Entrypoint
-	sets []optionSet // oldest first
+	sets []optionSet // oldest first, at most maxSets
 }
 
 // entrypoints are the official image's commands and the options the Java
 // entrypoint each one starts parses. Anything else ends the options, as an
-// unknown token does for Flink: --restoreMode and --claimMode, which the
-// flink CLI knows, are no options of standalone-job (FLINK-40559), and an
-// option a release line may have beyond these lists only makes new
-// properties go before it and the ones after it go uncounted, the safe
-// side.
+// unknown token does for Flink.
+//
+// The official image's docker-entrypoint.sh (apache/flink-docker, the same
+// for the 1.15 to 2.1 images) drops the command and hands every other
+// argument unchanged to bin/<command>.sh start-foreground; each script
+// puts --configDir and the memory properties BashJavaUtils derives (all
+// options) before them.
 var entrypoints = map[string]entrypoint{
 	// standalone-job.sh hands every argument after the command to
-	// StandaloneApplicationClusterEntryPoint; Flink 2.0 removed --host
-	// (FLINK-36355).
+	// StandaloneApplicationClusterEntryPoint.
 	string(EntrypointApplication): {name: EntrypointApplication, sets: []optionSet{
-		{Range{Min: V1_15, Max: V1_20}, append([]cliOption{optHost}, applicationCommon...)},
-		{Range{Min: V2_0, Max: newestLine}, applicationCommon},
+		{versions: Range{Min: V1_15, Max: V1_18}, options: []cliOption{
+			optConfigDir, optWebUIPort, optJobClass, optJobID, optDynamic, optHost, optFromSavepoint, optNonRestored}},
+		{versions: Range{Min: V1_19, Max: V1_20}, options: []cliOption{
+			optConfigDir, optJars, optWebUIPort, optJobClass, optJobID, optDynamic, optHost, optFromSavepoint, optNonRestored}},
+		{versions: Range{Min: V2_0, Max: newestLine}, options: []cliOption{
+			optConfigDir, optJars, optJobClass, optJobID, optDynamic, optFromSavepoint, optNonRestored}},
 	}},
 	// jobmanager.sh takes up to two positional arguments (host, web UI
-	// port) and hands the rest, then --host and --webui-port, to
+	// port; see Positional) and hands the rest, then the host and port, to
 	// StandaloneSessionClusterEntrypoint (EntrypointClusterConfiguration-
-	// ParserFactory).
+	// ParserFactory). 1.15.0 to 1.15.2 predate this (FLINK-28733 reached
+	// 1.15.3): their jobmanager.sh passes on the host and port alone and
+	// drops every later argument; the rules read 1.15 as its later
+	// releases do.
 	string(EntrypointSession): {name: EntrypointSession, sets: []optionSet{
-		{Range{Min: V1_15, Max: newestLine}, []cliOption{optConfigDir, optDynamic, optExecutionMode, optHost, optWebUIPort}},
+		{versions: Range{Min: V1_15, Max: V1_20}, options: []cliOption{optConfigDir, optWebUIPort, optDynamic, optHost, optExecutionMode}},
+		{versions: Range{Min: V2_0, Max: newestLine}, options: []cliOption{optConfigDir, optDynamic}, hostAsProperty: true},
 	}},
 	// taskmanager.sh hands every argument after the command to
 	// TaskManagerRunner (ClusterConfigurationParserFactory).
 	string(EntrypointTaskManager): {name: EntrypointTaskManager, sets: []optionSet{
-		{Range{Min: V1_15, Max: newestLine}, []cliOption{optConfigDir, optDynamic}},
+		{versions: Range{Min: V1_15, Max: newestLine}, options: []cliOption{optConfigDir, optDynamic}},
 	}},
 }
 
@@ -119,14 +148,27 @@ type pending struct {
 	to     int // the last token so far
 }
 
+// accepts tells whether the option takes one more value (commons-cli's
+// acceptsArg).
 func (p *pending) accepts() bool {
 	switch {
+	case p.opt.unlimited:
+		return true
 	case p.opt.short == "D":
 		return p.n < 2
 	case p.opt.arg:
 		return p.n < 1
 	}
 	return false
+}
+
+// requires tells whether the option still lacks a value it must have
+// (commons-cli's requiresArg): one with unlimited values needs one.
+func (p *pending) requires() bool {
+	if p.opt.unlimited {
+		return p.n == 0
+	}
+	return p.accepts()
 }
 
 func (p *pending) add(v string, tok int) {
@@ -173,10 +215,11 @@ func (p *parser) tok(i int) token {
 	return token{text: p.args[p.r.start+i], arg: p.r.start + i}
 }
 
-// read runs the parser of ep with options over args as the entrypoint's
-// script hands them on, appending the properties it reads to props.
-func read(args []string, ep entrypoint, options []cliOption, props []prop) reading {
-	p := parser{opts: options, args: args, failAt: -1}
+// read runs the parser of ep with the options of set over args as the
+// entrypoint's script hands them on, appending the properties it reads to
+// props.
+func read(args []string, ep entrypoint, set optionSet, props []prop) reading {
+	p := parser{opts: set.options, args: args, failAt: -1}
 	p.r.props = props[:0]
 	p.r.start = 1
 	host, port := -1, -1
@@ -187,10 +230,12 @@ func read(args []string, ep entrypoint, options []cliOption, props []prop) readi
 	p.r.start = min(p.r.start, len(args))
 	p.r.stop = len(args)
 	if host >= 0 {
-		p.tail[0], p.tail[1], p.ntail = token{text: "--host", arg: -1, tail: true}, token{text: args[host], arg: host, tail: true}, 2
+		p.tail[0], p.tail[1] = positionalTail(set, "--host", "jobmanager.rpc.address=", args, host)
+		p.ntail = 2
 	}
 	if port >= 0 {
-		p.tail[2], p.tail[3], p.ntail = token{text: "--webui-port", arg: -1, tail: true}, token{text: args[port], arg: port, tail: true}, 4
+		p.tail[2], p.tail[3] = positionalTail(set, "--webui-port", "rest.port=", args, port)
+		p.ntail = 4
 	}
 	for _, i := range []int{host, port} {
 		if i < 0 || !strings.HasPrefix(args[i], "-") {
@@ -210,7 +255,7 @@ func read(args []string, ep entrypoint, options []cliOption, props []prop) readi
 		p.token(i)
 	}
 	if !p.done && p.has {
-		if p.cur.accepts() {
+		if p.cur.requires() {
 			p.fail(p.ntoks()-1, "an option lacks its value")
 		} else {
 			p.finish()
@@ -219,12 +264,28 @@ func read(args []string, ep entrypoint, options []cliOption, props []prop) readi
 	if p.failAt >= 0 {
 		p.r.failed = true
 		t := p.tok(p.failAt)
+		if t.tail && p.has && !p.tok(p.cur.from).tail {
+			// What jobmanager.sh adds after the arguments shows that an
+			// option among them lacks its value.
+			t, p.why = p.tok(p.cur.from), "an option lacks its value"
+		}
 		if !t.tail {
 			p.r.stop = t.arg
 			p.r.warnings = append(p.r.warnings, fmt.Sprintf("argument %d (%s): %s there; Flink refuses the arguments and does not start", t.arg, excerpt(t.text), p.why))
 		}
 	}
 	return p.r
+}
+
+// positionalTail is the two tokens jobmanager.sh adds after the arguments
+// for args[i], its positional host or port: the option, then the value up
+// to 1.20; "-D" and the property from 2.0.
+func positionalTail(set optionSet, option, property string, args []string, i int) (opt, value token) {
+	opt, value = token{text: option, arg: -1, tail: true}, token{text: args[i], arg: i, tail: true}
+	if set.hostAsProperty {
+		opt.text, value.text = "-D", property+args[i]
+	}
+	return opt, value
 }
 
 func (p *parser) fail(tok int, why string) {
@@ -247,7 +308,7 @@ func (p *parser) token(i int) {
 	t := p.tok(i).text
 	switch {
 	case t == "--":
-		if p.has && p.cur.accepts() {
+		if p.has && p.cur.requires() {
 			p.fail(i, "an option lacks its value")
 			return
 		}
@@ -270,13 +331,13 @@ func (p *parser) token(i int) {
 // is a parse error, as in commons-cli's checkRequiredArgs.
 func (p *parser) option(i int, opt *cliOption) {
 	if p.has {
-		if p.cur.accepts() {
+		if p.cur.requires() {
 			p.fail(i, "the option before it lacks its value")
 			return
 		}
 		p.finish()
 	}
-	p.cur, p.has = pending{opt: opt, from: i, to: i}, opt.arg || opt.short == "D"
+	p.cur, p.has = pending{opt: opt, from: i, to: i}, opt.arg || opt.unlimited || opt.short == "D"
 }
 
 // optionWith starts opt at token i with a value written in the same token.

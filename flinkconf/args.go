@@ -14,16 +14,17 @@ import (
 //
 // Only properties before the point where Flink's entrypoint stops reading
 // options count: the official image's entrypoints parse their options with
-// commons-cli's DefaultParser told to stop at the first argument that is
-// not an option (apache/flink flink-runtime/.../entrypoint/parser/
-// CommandLineParser.java), so every argument after it, "-D" or not, reaches
-// the program as an argument and never the configuration.
+// commons-cli 1.5.0's DefaultParser told to stop at the first argument that
+// is not an option (apache/flink flink-runtime/.../entrypoint/parser/
+// CommandLineParser.java, the same from 1.15 to 2.1), so every argument
+// after it, "-D" or not, reaches the program as an argument and never the
+// configuration.
 type Args struct {
 	index
 	args     []string
 	versions Range
-	forms    []argForm // parallel to entries
-	bufs     [2][]prop // reused by each parse, one per option set (at most two)
+	forms    []argForm       // parallel to entries
+	bufs     [maxSets][]prop // reused by each parse, one per option set
 	// insertAt is where a new property goes: right after the last
 	// property read, else where the entrypoint starts reading options,
 	// never past where it stops.
@@ -70,22 +71,35 @@ func (a *Args) parse() {
 	// Each option set that some release line in range uses reads the
 	// arguments; the one that stops first decides what counts, so that a
 	// property counts only when every line reads it.
-	var readings [2]reading // an entrypoint has at most two option sets
+	if cap(a.bufs[0]) == 0 {
+		// One allocation for every set's properties, each with room for
+		// an argument apiece and a few more added, rather than each
+		// growing its own.
+		n := len(a.args) + 4
+		all := make([]prop, 0, n*len(ep.sets))
+		for k := range ep.sets {
+			a.bufs[k] = all[k*n : k*n : (k+1)*n]
+		}
+	}
+	var readings [maxSets]reading
 	var best *reading
 	var bestLines Range
+	joined := -1 // the last set whose lines bestLines holds
 	for k, set := range ep.sets {
 		lines, ok := set.versions.Intersect(a.versions)
 		if !ok {
 			continue
 		}
 		r := &readings[k]
-		*r = read(a.args, ep, set.options, a.bufs[k])
+		*r = read(a.args, ep, set, a.bufs[k])
 		a.bufs[k] = r.props
 		switch {
 		case best == nil || r.stop < best.stop:
-			best, bestLines = r, lines
-		case r.stop == best.stop:
-			bestLines.Max = lines.Max // the sets are contiguous, oldest first
+			best, bestLines, joined = r, lines, k
+		case r.stop == best.stop && joined == k-1:
+			// The sets are contiguous, oldest first: the lines of
+			// neighbours that stop alike make one range.
+			bestLines.Max, joined = lines.Max, k
 		}
 	}
 	if best == nil { // no line the rules know: read as the nearest does
@@ -93,7 +107,7 @@ func (a *Args) parse() {
 		if a.versions.Max.Less(ep.sets[0].versions.Min) {
 			set = ep.sets[0]
 		}
-		readings[0] = read(a.args, ep, set.options, a.bufs[0])
+		readings[0] = read(a.args, ep, set, a.bufs[0])
 		a.bufs[0] = readings[0].props
 		best, bestLines = &readings[0], a.versions
 	}
@@ -275,8 +289,14 @@ func (a *Args) Delete(key string) (bool, error) {
 // Positional reports the arguments jobmanager.sh takes as the JobManager's
 // host name and web UI port (-1 when there is none): the one after
 // "jobmanager" unless it is empty or exactly "-D", and the one after that
-// under the same condition once there is a host (flink-dist's
-// bin/jobmanager.sh). Other commands have none.
+// under the same condition once there is a host. Other commands have none.
+//
+// Checked against flink-dist's bin/jobmanager.sh of 1.15.3 to 2.1 (the
+// test came with FLINK-28733 in 1.16 and 1.15.3): up to 1.20 it hands the
+// host and port on after the other arguments as --host and --webui-port,
+// from 2.0 as "-D jobmanager.rpc.address=<host>" and "-D
+// rest.port=<port>" (FLINK-36355), so either way they count only where
+// Flink still reads options there.
 func Positional(args []string) (host, port int) {
 	host, port = -1, -1
 	if len(args) == 0 || args[0] != string(EntrypointSession) {
@@ -296,9 +316,10 @@ func Positional(args []string) (host, port int) {
 // jobmanager.sh hands to Flink as an option: after the host and port it
 // takes positionally.
 func positionalEnd(args []string) int {
-	// jobmanager.sh tests "[ -z $2 ]" unquoted: white space alone is
-	// empty too.
-	empty := func(i int) bool { return i >= len(args) || strings.TrimSpace(args[i]) == "" || args[i] == "-D" }
+	// jobmanager.sh tests "[ -z $2 ]" unquoted: what the shell splits
+	// words at (space, tab, newline) alone is empty too; any other white
+	// space is a word.
+	empty := func(i int) bool { return i >= len(args) || strings.Trim(args[i], " \t\n") == "" || args[i] == "-D" }
 	switch {
 	case empty(1):
 		return 1

@@ -8,8 +8,10 @@ import (
 )
 
 var (
-	lines1x = Range{Min: V1_15, Max: V1_20}
-	lines2x = Range{Min: V2_0, Max: V2_1}
+	lines1x     = Range{Min: V1_15, Max: V1_20}
+	lines2x     = Range{Min: V2_0, Max: V2_1}
+	lines115118 = Range{Min: V1_15, Max: V1_18}
+	lines119120 = Range{Min: V1_19, Max: V1_20}
 )
 
 // TestArgsReadAsFlinkReadsThem checks which -D arguments count, what Flink
@@ -83,6 +85,80 @@ func TestArgsReadAsFlinkReadsThem(t *testing.T) {
 			warnings: []string{`argument 3: Flink 2.0-2.1 reads no options after argument 1 ("--host"): this -D goes to the program`},
 			afterSet: []string{"standalone-job", "-D", "new.key=v", "--host", "$(POD_IP)", "-Dk=v"},
 		},
+		"--jar-file is no option of standalone-job on 1.15-1.18": {
+			end:      1,
+			args:     []string{"standalone-job", "--jar-file", "local:///job.jar", "-Dk=v"},
+			versions: lines115118,
+			warnings: []string{`argument 3: Flink 1.15-1.18 reads no options after argument 1 ("--jar-file"): this -D goes to the program`},
+			afterSet: []string{"standalone-job", "-D", "new.key=v", "--jar-file", "local:///job.jar", "-Dk=v"},
+		},
+		"--jar-file is no option of standalone-job on 1.19-1.20": {
+			end:      1,
+			args:     []string{"standalone-job", "--jar-file", "local:///job.jar", "-Dk=v"},
+			versions: lines119120,
+			warnings: []string{`argument 3: Flink 1.19-1.20 reads no options after argument 1 ("--jar-file"): this -D goes to the program`},
+			afterSet: []string{"standalone-job", "-D", "new.key=v", "--jar-file", "local:///job.jar", "-Dk=v"},
+		},
+		"--jar-file is no option of standalone-job on 2.x": {
+			end:      1,
+			args:     []string{"standalone-job", "--jar-file", "local:///job.jar", "-Dk=v"},
+			versions: lines2x,
+			warnings: []string{`argument 3: Flink 2.0-2.1 reads no options after argument 1 ("--jar-file"): this -D goes to the program`},
+			afterSet: []string{"standalone-job", "-D", "new.key=v", "--jar-file", "local:///job.jar", "-Dk=v"},
+		},
+		"--jars is no option of standalone-job on 1.15-1.18": {
+			end:      1,
+			args:     []string{"standalone-job", "--jars", "local:///job.jar", "-Dk=v"},
+			versions: lines115118,
+			warnings: []string{`argument 3: Flink 1.15-1.18 reads no options after argument 1 ("--jars"): this -D goes to the program`},
+			afterSet: []string{"standalone-job", "-D", "new.key=v", "--jars", "local:///job.jar", "-Dk=v"},
+		},
+		"--jars takes every value up to the next option on 1.19-1.20": {
+			args:     []string{"standalone-job", "--jars", "local:///a.jar", "local:///b.jar", "-Dk=v", "--job-classname", "com.Foo"},
+			versions: lines119120,
+			entries:  []entry{{"k", "v", 4}},
+			afterSet: []string{"standalone-job", "--jars", "local:///a.jar", "local:///b.jar", "-Dk=v", "-D", "new.key=v", "--job-classname", "com.Foo"},
+		},
+		"--jars takes every value up to the next option on 2.x": {
+			args:     []string{"standalone-job", "--jars", "local:///a.jar", "local:///b.jar", "-Dk=v", "--job-classname", "com.Foo"},
+			versions: lines2x,
+			entries:  []entry{{"k", "v", 4}},
+			afterSet: []string{"standalone-job", "--jars", "local:///a.jar", "local:///b.jar", "-Dk=v", "-D", "new.key=v", "--job-classname", "com.Foo"},
+		},
+		"--jars with no value before the next option makes Flink refuse the arguments on 1.19-1.20": {
+			end:      2,
+			args:     []string{"standalone-job", "--jars", "-Dk=v"},
+			versions: lines119120,
+			warnings: []string{`argument 2 ("-Dk=v"): the option before it lacks its value there; Flink refuses the arguments and does not start`},
+			afterSet: []string{"standalone-job", "-D", "new.key=v", "--jars", "-Dk=v"},
+		},
+		"--jars with no value before the next option makes Flink refuse the arguments on 2.x": {
+			end:      2,
+			args:     []string{"standalone-job", "--jars", "-Dk=v"},
+			versions: lines2x,
+			warnings: []string{`argument 2 ("-Dk=v"): the option before it lacks its value there; Flink refuses the arguments and does not start`},
+			afterSet: []string{"standalone-job", "-D", "new.key=v", "--jars", "-Dk=v"},
+		},
+		"-- after the values of --jars ends the options on 2.x": {
+			end:      3,
+			args:     []string{"standalone-job", "--jars", "local:///a.jar", "--", "-Dk=v"},
+			versions: lines2x,
+			warnings: []string{`argument 4: Flink 2.0-2.1 reads no options after argument 3 ("--"): this -D goes to the program`},
+			afterSet: []string{"standalone-job", "-D", "new.key=v", "--jars", "local:///a.jar", "--", "-Dk=v"},
+		},
+		"--webui-port is an option of standalone-job on 1.x": {
+			args:     []string{"standalone-job", "--webui-port", "8081", "-Dk=v"},
+			versions: lines1x,
+			entries:  []entry{{"k", "v", 3}},
+			afterSet: []string{"standalone-job", "--webui-port", "8081", "-Dk=v", "-D", "new.key=v"},
+		},
+		"--webui-port ends the options of standalone-job on 2.x": {
+			end:      1,
+			args:     []string{"standalone-job", "--webui-port", "8081", "-Dk=v"},
+			versions: lines2x,
+			warnings: []string{`argument 3: Flink 2.0-2.1 reads no options after argument 1 ("--webui-port"): this -D goes to the program`},
+			afterSet: []string{"standalone-job", "-D", "new.key=v", "--webui-port", "8081", "-Dk=v"},
+		},
 		"a range of lines counts only what every line reads": {
 			end:      1,
 			args:     []string{"standalone-job", "--host", "$(POD_IP)", "-Dk=v"},
@@ -108,6 +184,50 @@ func TestArgsReadAsFlinkReadsThem(t *testing.T) {
 			entries:  []entry{{"a", "1", 4}},
 			warnings: []string{`argument 2 ("-Dk=v"): jobmanager.sh takes it for the web UI port; write "-D", "key=value"`},
 			afterSet: []string{"jobmanager", "$(POD_IP)", "-Dk=v", "-D", "a=1", "-D", "new.key=v"},
+		},
+		"--webui-port, --host and --executionMode are options of jobmanager on 1.x": {
+			args:     []string{"jobmanager", "-D", "a=1", "--webui-port", "8081", "--host", "h", "-x", "cluster", "-Db=2"},
+			versions: lines1x,
+			entries:  []entry{{"a", "1", 2}, {"b", "2", 9}},
+			afterSet: []string{"jobmanager", "-D", "a=1", "--webui-port", "8081", "--host", "h", "-x", "cluster", "-Db=2", "-D", "new.key=v"},
+		},
+		"--webui-port ends the options of jobmanager on 2.x": {
+			end:      3,
+			args:     []string{"jobmanager", "-D", "a=1", "--webui-port", "8081", "-Db=2"},
+			versions: lines2x,
+			entries:  []entry{{"a", "1", 2}},
+			warnings: []string{`argument 5: Flink 2.0-2.1 reads no options after argument 3 ("--webui-port"): this -D goes to the program`},
+			afterSet: []string{"jobmanager", "-D", "a=1", "-D", "new.key=v", "--webui-port", "8081", "-Db=2"},
+		},
+		"--host ends the options of jobmanager on 2.x": {
+			end:      3,
+			args:     []string{"jobmanager", "-D", "a=1", "--host", "h", "-Db=2"},
+			versions: lines2x,
+			entries:  []entry{{"a", "1", 2}},
+			warnings: []string{`argument 5: Flink 2.0-2.1 reads no options after argument 3 ("--host"): this -D goes to the program`},
+			afterSet: []string{"jobmanager", "-D", "a=1", "-D", "new.key=v", "--host", "h", "-Db=2"},
+		},
+		"-x ends the options of jobmanager on 2.x": {
+			end:      3,
+			args:     []string{"jobmanager", "-D", "a=1", "-x", "cluster", "-Db=2"},
+			versions: lines2x,
+			entries:  []entry{{"a", "1", 2}},
+			warnings: []string{`argument 5: Flink 2.0-2.1 reads no options after argument 3 ("-x"): this -D goes to the program`},
+			afterSet: []string{"jobmanager", "-D", "a=1", "-D", "new.key=v", "-x", "cluster", "-Db=2"},
+		},
+		"an option lacking its value before jobmanager's host makes Flink refuse the arguments on 1.x": {
+			end:      3,
+			args:     []string{"jobmanager", "h", "8081", "-c"},
+			versions: lines1x,
+			warnings: []string{`argument 3 ("-c"): an option lacks its value there; Flink refuses the arguments and does not start`},
+			afterSet: []string{"jobmanager", "h", "8081", "-D", "new.key=v", "-c"},
+		},
+		"an option lacking its value before jobmanager's host makes Flink refuse the arguments on 2.x": {
+			end:      3,
+			args:     []string{"jobmanager", "h", "8081", "-c"},
+			versions: lines2x,
+			warnings: []string{`argument 3 ("-c"): an option lacks its value there; Flink refuses the arguments and does not start`},
+			afterSet: []string{"jobmanager", "h", "8081", "-D", "new.key=v", "-c"},
 		},
 		"a jobmanager that starts with -D reads every property": {
 			args:     []string{"jobmanager", "-D", "a=1", "-Db=2"},
@@ -270,13 +390,14 @@ func TestPositional(t *testing.T) {
 		args       []string
 		host, port int
 	}{
-		"jobmanager alone":              {[]string{"jobmanager"}, -1, -1},
-		"jobmanager with -D first":      {[]string{"jobmanager", "-D", "a=b"}, -1, -1},
-		"jobmanager with a host":        {[]string{"jobmanager", "h"}, 1, -1},
-		"jobmanager with a host and -D": {[]string{"jobmanager", "h", "-D", "a=b"}, 1, -1},
-		"jobmanager with host and port": {[]string{"jobmanager", "h", "8081", "-D", "a=b"}, 1, 2},
-		"an empty first argument":       {[]string{"jobmanager", " ", "x"}, -1, -1},
-		"standalone-job has none":       {[]string{"standalone-job", "h"}, -1, -1},
+		"jobmanager alone":                                          {[]string{"jobmanager"}, -1, -1},
+		"jobmanager with -D first":                                  {[]string{"jobmanager", "-D", "a=b"}, -1, -1},
+		"jobmanager with a host":                                    {[]string{"jobmanager", "h"}, 1, -1},
+		"jobmanager with a host and -D":                             {[]string{"jobmanager", "h", "-D", "a=b"}, 1, -1},
+		"jobmanager with host and port":                             {[]string{"jobmanager", "h", "8081", "-D", "a=b"}, 1, 2},
+		"an empty first argument":                                   {[]string{"jobmanager", " ", "x"}, -1, -1},
+		"a carriage return alone is a word to the shell, so a host": {[]string{"jobmanager", "\r", "x"}, 1, 2},
+		"standalone-job has none":                                   {[]string{"standalone-job", "h"}, -1, -1},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -284,5 +405,28 @@ func TestPositional(t *testing.T) {
 			host, port := Positional(tc.args)
 			assert.Equal(t, [2]int{tc.host, tc.port}, [2]int{host, port})
 		})
+	}
+}
+
+// TestEntrypointOptionSetsCoverEachLineOnce holds the option sets to what
+// parse assumes: oldest first, at most maxSets, every supported release
+// line in exactly one set of each entrypoint.
+func TestEntrypointOptionSetsCoverEachLineOnce(t *testing.T) {
+	t.Parallel()
+	lines := []Version{V1_15, V1_16, V1_17, V1_18, V1_19, V1_20, V2_0, V2_1}
+	for name, ep := range entrypoints {
+		assert.LessOrEqual(t, len(ep.sets), maxSets, name)
+		for k := 1; k < len(ep.sets); k++ {
+			assert.True(t, ep.sets[k-1].versions.Max.Less(ep.sets[k].versions.Min), "%s: set %d is not newer than set %d", name, k, k-1)
+		}
+		for _, v := range lines {
+			n := 0
+			for _, set := range ep.sets {
+				if _, ok := set.versions.Intersect(Exactly(v)); ok {
+					n++
+				}
+			}
+			assert.Equal(t, 1, n, "%s: %s is in %d option sets", name, v, n)
+		}
 	}
 }

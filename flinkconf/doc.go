@@ -52,7 +52,7 @@
 //	flink-conf.yaml       ~27 µs    32 allocations
 //	config.yaml          ~0.5 ms  2470 allocations (three full YAML parses: one, and one per verified edit)
 //	config.yaml again      ~4 µs     7 allocations (the same text parsed before)
-//	-D arguments          ~10 µs    46 allocations (the release line unknown: both option sets read)
+//	-D arguments          ~12 µs    38 allocations (the release line unknown: standalone-job's three option sets read)
 //	flinkConfiguration    ~28 µs   186 allocations
 //
 // BenchmarkScaling reads the worst shapes found (one-line JSON, long flow

@@ -122,9 +122,14 @@ func FuzzArgs(f *testing.F) {
 	f.Add("standalone-job\n-Dx=y\n--job-classname\nX\n--input\n-Dy=z", 1, "x", "z")
 	f.Add("taskmanager\n-D\nk\nv\n-nDa", 2, "k", "w")
 	f.Add("-D", 0, "a", "b")
+	f.Add("standalone-job\n--jars\na.jar\nb.jar\n-Dk=v\n--webui-port\n1\n-D\nx=y", 3, "k", "w")
+	f.Add("standalone-job\n--jars\n-D\na=b\n--\n-Dc=d", 4, "a", "c")
+	f.Add("jobmanager\nh\n8081\n-D\na=b\n--host\nx\n-c", 2, "a", "b")
 	f.Fuzz(func(t *testing.T, joined string, line int, key, value string) {
-		// line picks the release lines: all, 1.x only, or 2.x only.
-		versions := []Range{Supported, {Min: V1_15, Max: V1_20}, {Min: V2_0, Max: V2_1}}[(line%3+3)%3]
+		// line picks the release lines: all, 1.x, 2.x, 1.15-1.18 or
+		// 1.19-1.20, the ranges where the entrypoints' options differ.
+		ranges := []Range{Supported, {Min: V1_15, Max: V1_20}, {Min: V2_0, Max: V2_1}, {Min: V1_15, Max: V1_18}, {Min: V1_19, Max: V1_20}}
+		versions := ranges[(line%len(ranges)+len(ranges))%len(ranges)]
 		a := ParseArgs(strings.Split(joined, "\n"), versions)
 		checkEdit(t, a, key, value, func(s Source) (Source, error) { return ParseArgs(s.(*Args).Args(), versions), nil })
 	})
