@@ -94,6 +94,21 @@ func TestWorkload(t *testing.T) {
 				{env, flinkconf.Range{Min: flinkconf.V1_19, Max: flinkconf.V2_1}, true, true}}},
 		"FLINK_PROPERTIES of an image older than the supported lines is still read": {tpl: tpl("flink:1.14", "kubernetes.cluster-id: jm\n", "jobmanager"),
 			from: "image flink:1.14", carried: true, want: []reading{{env, flinkconf.Exactly(flinkconf.Version{Major: 1, Minor: 14}), false, false}}},
+		"-D arguments after an option only 1.x knows are read by 1.x alone; the lines that stop first come first": {
+			tpl:     tpl("example/job:1", "", "jobmanager", "-D", "parallelism.default=2", "--webui-port", "8081", "-Dhigh-availability.type=kubernetes"),
+			carried: true, want: []reading{
+				{"spec.template.spec.containers[0].args", flinkconf.Range{Min: flinkconf.V2_0, Max: flinkconf.V2_1}, false, false},
+				{"spec.template.spec.containers[0].args", flinkconf.Range{Min: flinkconf.V1_15, Max: flinkconf.V1_20}, false, true}}},
+		"every part of the lines keeps the environment's rules": {
+			tpl:     tpl("example/job:1", "kubernetes.cluster-id: jm\n", "standalone-job", "--jars", "a.jar", "-Dhigh-availability.type=kubernetes"),
+			carried: true, want: []reading{
+				{env, flinkconf.Range{Min: flinkconf.V1_15, Max: flinkconf.V1_18}, false, false},
+				{env, flinkconf.Range{Min: flinkconf.V1_19, Max: flinkconf.V2_1}, true, true}}},
+		"the lines split where they stop apart, though each counts the same -D": {
+			tpl:     tpl("example/job:1", "", "jobmanager", "-D", "parallelism.default=2", "--webui-port", "8081"),
+			carried: true, want: []reading{
+				{"spec.template.spec.containers[0].args", flinkconf.Range{Min: flinkconf.V2_0, Max: flinkconf.V2_1}, false, false},
+				{"spec.template.spec.containers[0].args", flinkconf.Range{Min: flinkconf.V1_15, Max: flinkconf.V1_20}, false, false}}},
 		"the JobManager's own address is no configuration the container carries": {
 			tpl: tpl("flink:2.1", "", "standalone-job", "-D", "jobmanager.rpc.address=$(POD_IP)"), from: "image flink:2.1"},
 	}

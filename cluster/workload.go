@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 
@@ -90,9 +91,24 @@ func (w *WorkloadObject) read(paths containerPaths) {
 	// is no option, and new properties go before that point.
 	args := flinkconf.ParseArgs(c.Args, w.Versions)
 	w.ArgsWarnings = args.Warnings()
+	// Where the lines that may run it stop reading options at different
+	// arguments (an option only some of them know, such as jobmanager's
+	// --webui-port up to 1.20), each part of them reads the -D it reads:
+	// a property only some lines read is what those lines run with.
+	// Edits go to args, the reading every line shares, before the first
+	// stop.
+	readings := []argsReading{{w.Versions, args}}
+	if lines := args.Lines(); len(lines) > 1 {
+		readings = make([]argsReading, 0, len(lines))
+		for _, l := range lines {
+			readings = append(readings, argsReading{l, flinkconf.ParseArgs(c.Args, l)})
+		}
+	}
 	// The JobManager's own address, which HA makes its pod IP, is no
 	// configuration the container carries.
-	hasArgs := slices.ContainsFunc(args.Entries(), func(e flinkconf.Entry) bool { return e.Key != RPCAddress })
+	hasArgs := slices.ContainsFunc(readings, func(r argsReading) bool {
+		return slices.ContainsFunc(r.args.Entries(), func(e flinkconf.Entry) bool { return e.Key != RPCAddress })
+	})
 
 	i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == EnvProperties })
 	// Each release line that may run the container reads FLINK_PROPERTIES
@@ -158,39 +174,63 @@ func (w *WorkloadObject) read(paths containerPaths) {
 		edit, editPath, store = legacy, envPath.path, func() { c.Env[i].Value = string(legacy.Bytes()) }
 	}
 
-	add := func(versions flinkconf.Range, nested bool, env flinkconf.Source) {
-		layers, named := make([]flinkconf.Layer, 0, 2), make([]fieldPath, 0, 2)
-		if env != nil {
-			layers, named = append(layers, layer(envPath, env)), append(named, envPath)
-		}
-		if hasArgs {
-			layers, named = append(layers, layer(argsPath, args)), append(named, argsPath)
-		}
-		w.Configs = append(w.Configs, stacked(Configuration{
-			Path: named[0].path, Versions: versions, Nested: nested,
-			Standalone: w.Mode == Standalone, Overrides: w.Pod.ConfigMounted,
-			Edit: edit, EditPath: editPath, Store: store,
-		}, layers, named))
+	// The rules the environment is read by, each for some lines.
+	type envRules struct {
+		versions flinkconf.Range
+		nested   bool
+		env      flinkconf.Source
 	}
+	var rules [2]envRules
+	n := 0
 	switch {
 	case legacy == nil && !hasArgs:
 		return
 	case legacy == nil:
-		add(w.Versions, false, nil)
+		rules[n], n = envRules{w.Versions, false, nil}, n+1
 	default:
 		// Images older or newer than the supported lines read it as the
 		// oldest or newest do; lines that ignore it read the -D only.
-		w.Configs = make([]*Configuration, 0, 2)
 		if readsOld {
-			add(oldLines, false, legacy)
+			rules[n], n = envRules{oldLines, false, legacy}, n+1
 		}
 		switch {
 		case readsNew && props != nil:
-			add(newLines, true, props)
+			rules[n], n = envRules{newLines, true, props}, n+1
 		case readsNew && hasArgs:
-			add(newLines, false, nil)
+			rules[n], n = envRules{newLines, false, nil}, n+1
 		}
 	}
+	// The lines that stop reading arguments first come first: the first
+	// configuration of an edit is the one the mutating rules complete
+	// (mutate.completeAll), and it must read what every line reads.
+	slices.SortStableFunc(readings, func(a, b argsReading) int { return cmp.Compare(a.args.OptionsEnd(), b.args.OptionsEnd()) })
+	w.Configs = make([]*Configuration, 0, n*len(readings))
+	for _, r := range readings {
+		for _, e := range rules[:n] {
+			lines, ok := r.lines.Intersect(e.versions)
+			if !ok {
+				continue
+			}
+			layers, named := make([]flinkconf.Layer, 0, 2), make([]fieldPath, 0, 2)
+			if e.env != nil {
+				layers, named = append(layers, layer(envPath, e.env)), append(named, envPath)
+			}
+			if hasArgs {
+				layers, named = append(layers, layer(argsPath, r.args)), append(named, argsPath)
+			}
+			w.Configs = append(w.Configs, stacked(Configuration{
+				Path: named[0].path, Versions: lines, Nested: e.nested,
+				Standalone: w.Mode == Standalone, Overrides: w.Pod.ConfigMounted,
+				Edit: edit, EditPath: editPath, Store: store,
+			}, layers, named))
+		}
+	}
+}
+
+// argsReading is the -D arguments as some release lines read them.
+type argsReading struct {
+	lines flinkconf.Range
+	args  *flinkconf.Args
 }
 
 // setsHA reports whether the arguments set any HA key.

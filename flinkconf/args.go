@@ -30,6 +30,9 @@ type Args struct {
 	// never past where it stops.
 	insertAt int
 	stop     int // see OptionsEnd
+	// lines are the parts of versions whose entrypoints stop reading
+	// options at the same argument, oldest first (see Lines).
+	lines []Range
 }
 
 // argForm is how one property is written, for rewriting it in place.
@@ -85,6 +88,8 @@ func (a *Args) parse() {
 	var best *reading
 	var bestLines Range
 	joined := -1 // the last set whose lines bestLines holds
+	a.lines = a.lines[:0]
+	prev := -1 // the last set read, for a.lines
 	for k, set := range ep.sets {
 		lines, ok := set.versions.Intersect(a.versions)
 		if !ok {
@@ -93,6 +98,12 @@ func (a *Args) parse() {
 		r := &readings[k]
 		*r = read(a.args, ep, set, a.bufs[k])
 		a.bufs[k] = r.props
+		if prev == k-1 && prev >= 0 && readings[prev].stop == r.stop {
+			a.lines[len(a.lines)-1].Max = lines.Max
+		} else {
+			a.lines = append(a.lines, lines)
+		}
+		prev = k
 		switch {
 		case best == nil || r.stop < best.stop:
 			best, bestLines, joined = r, lines, k
@@ -103,6 +114,7 @@ func (a *Args) parse() {
 		}
 	}
 	if best == nil { // no line the rules know: read as the nearest does
+		a.lines = append(a.lines[:0], a.versions)
 		set := ep.sets[len(ep.sets)-1]
 		if a.versions.Max.Less(ep.sets[0].versions.Min) {
 			set = ep.sets[0]
@@ -138,11 +150,25 @@ func (a *Args) parse() {
 	}
 }
 
+// Lines are the parts of the release lines the arguments were parsed for
+// (ParseArgs' versions) whose entrypoints stop reading options at the
+// same argument, oldest first: one range when every line reads the
+// arguments alike. Where there are more, the properties this parse
+// counts are those every line reads, and ParseArgs of one part counts
+// what that part's lines read.
+func (a *Args) Lines() []Range {
+	if len(a.lines) == 0 {
+		return []Range{a.versions}
+	}
+	return a.lines
+}
+
 // parseUnknown reads the "-D" anywhere in arguments of a command that is no
 // entrypoint of the official image: nothing is known of where it stops.
 // New properties go at the end.
 func (a *Args) parseUnknown() {
 	a.reset(0)
+	a.lines = a.lines[:0]
 	a.insertAt, a.stop = len(a.args), len(a.args)
 	for i := 0; i < len(a.args); i++ {
 		arg := a.args[i]

@@ -430,3 +430,43 @@ func TestEntrypointOptionSetsCoverEachLineOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestArgsLines checks how the release lines split by where their
+// entrypoints stop reading options.
+func TestArgsLines(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		args     []string
+		versions Range
+		want     []Range
+	}{
+		"arguments every line reads alike are one range": {
+			args: []string{"jobmanager", "-D", "a=b"}, versions: Supported, want: []Range{Supported}},
+		"--webui-port, an option of jobmanager up to 1.20 only, splits 1.x from 2.x": {
+			args: []string{"jobmanager", "-D", "a=b", "--webui-port", "8081", "-Dc=d"}, versions: Supported, want: []Range{lines1x, lines2x}},
+		"--host, an option of standalone-job up to 1.20, splits 1.x from 2.x; the 1.x sets stop alike": {
+			args: []string{"standalone-job", "--host", "h", "-Dc=d"}, versions: Supported, want: []Range{lines1x, lines2x}},
+		"--jars, an option of standalone-job from 1.19, splits 1.15-1.18 from the rest": {
+			args: []string{"standalone-job", "--jars", "a.jar", "-Dc=d"}, versions: Supported, want: []Range{lines115118, {Min: V1_19, Max: V2_1}}},
+		"one line pinned is one range": {
+			args: []string{"jobmanager", "--webui-port", "8081", "-Dc=d"}, versions: Exactly(V1_20), want: []Range{Exactly(V1_20)}},
+		"a command that is no entrypoint's is one range": {
+			args: []string{"bash", "-c", "x", "-Dc=d"}, versions: Supported, want: []Range{Supported}},
+		"no arguments are one range": {versions: Supported, want: []Range{Supported}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			a := ParseArgs(tc.args, tc.versions)
+			assert.Equal(t, tc.want, a.Lines())
+			if len(tc.want) > 1 {
+				// Each part, parsed alone, is one range and counts at
+				// least what every line counts.
+				for _, l := range tc.want {
+					part := ParseArgs(tc.args, l)
+					assert.Equal(t, []Range{l}, part.Lines(), l.String())
+					assert.GreaterOrEqual(t, len(part.Entries()), len(a.Entries()), l.String())
+				}
+			}
+		})
+	}
+}

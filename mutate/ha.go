@@ -2,6 +2,7 @@ package mutate
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/cluster"
 	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
@@ -98,6 +99,11 @@ func completeAll(o *cluster.Object, p *policy.Policy) Result {
 			// One text read by several rule sets: write what all of them
 			// read alike.
 			versions, nested = o.Versions, o.Nested()
+			if foreignHA(o.Configs, c.Edit) {
+				// Some lines run ZooKeeper or custom HA from it (a -D
+				// only they read): never switched, validation reports it.
+				continue
+			}
 		}
 		res := completeHA(o, c, p, versions, nested)
 		r.add(res)
@@ -106,6 +112,18 @@ func completeAll(o *cluster.Object, p *policy.Policy) Result {
 		}
 	}
 	return r
+}
+
+// foreignHA reports whether a configuration edited through edit runs
+// ZooKeeper or custom HA on some release line.
+func foreignHA(configs []*cluster.Configuration, edit flinkconf.Source) bool {
+	return slices.ContainsFunc(configs, func(c *cluster.Configuration) bool {
+		if c.Edit != edit || c.HAOn() {
+			return false
+		}
+		m := c.HA.Newest().Mode
+		return m == flinkconf.HAZooKeeper || m == flinkconf.HAFactory
+	})
 }
 
 // completeHA turns Kubernetes HA on where the decision says so, in the
