@@ -84,6 +84,12 @@ func identifyCases() (map[string]identifyCase, ConfigMaps) {
 			want: Identity{Key: "a/native/fd", Object: "FlinkDeployment/fd", Namespace: "a", ClusterID: "fd", Mode: Operator,
 				HA: HAOn, StorageDir: "s3://b/ha/", StoragePath: "s3://b/ha/fd", Versions: flinkconf.Exactly(flinkconf.V1_19), Account: "flink", JobManager: true},
 		},
+		"a FlinkDeployment's JobManager runs under its own key's account where flinkConfiguration sets one": {
+			obj: flinkDeployment("a", "fd", "v1_19", map[string]any{"high-availability.type": "kubernetes", "high-availability.storageDir": "s3://b/ha/",
+				"kubernetes.jobmanager.service-account": "jm", "kubernetes.taskmanager.service-account": "tm"}), ok: true,
+			want: Identity{Key: "a/native/fd", Object: "FlinkDeployment/fd", Namespace: "a", ClusterID: "fd", Mode: Operator,
+				HA: HAOn, StorageDir: "s3://b/ha/", StoragePath: "s3://b/ha/fd", Versions: flinkconf.Exactly(flinkconf.V1_19), Account: "jm", JobManager: true},
+		},
 		"a TaskManager defines no cluster": {
 			obj: &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "tm"}, Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "tm", Image: "flink", Args: []string{"taskmanager"}}}}}}},

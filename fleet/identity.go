@@ -180,7 +180,11 @@ func workloadIdentity(kind string, meta *metav1.ObjectMeta, tpl *corev1.PodTempl
 func flinkDeploymentIdentity(u *unstructured.Unstructured, o *cluster.FlinkDeploymentObject) (Identity, []*cluster.Configuration, bool) {
 	id := Identity{Key: nativeKey(u.GetNamespace(), u.GetName()), Object: "FlinkDeployment/" + u.GetName(), Namespace: u.GetNamespace(),
 		ClusterID: o.ClusterID, Mode: o.Mode, Versions: o.Versions, JobManager: true}
-	id.Account, _ = o.Spec["serviceAccount"].(string)
+	// The JobManager runs under its own key's account where
+	// flinkConfiguration sets one, as Flink reads it before the account
+	// the operator copies from spec.serviceAccount.
+	jm, _ := o.RoleAccounts()
+	id.Account = jm.Name
 	return id, o.Configs, true
 }
 
