@@ -20,7 +20,8 @@ import (
 // runs under kubernetes.jobmanager.service-account where flinkConfiguration
 // sets it, its TaskManagers under spec.serviceAccount otherwise. The
 // webhook's account is made and bound for whichever role runs under it,
-// native rights only for the JobManager of a native cluster: with the
+// native rights only for the JobManager of a native cluster (so admission
+// asks nothing about a key naming it): with the
 // real authorizer, the account may create pods where the JobManager of a
 // native FlinkDeployment runs under it by its key, and may not where only
 // the TaskManagers do, though it may still list and watch ConfigMaps as
@@ -62,8 +63,9 @@ spec:
 	// The JobManager under the webhook's account by its key, the
 	// TaskManagers under another.
 	ns := plane.Namespace(t)
-	out, _, err := kubectlIn(ctx, ns, flinkDeployment("runner", "flink-ha"), "apply", "-f", "-")
+	out, errOut, err := kubectlIn(ctx, ns, flinkDeployment("runner", "flink-ha"), "apply", "-f", "-")
 	require.NoError(t, err, out)
+	assert.NotContains(t, errOut, "kubernetes.jobmanager.service-account]", "a key naming the webhook's account is not asked about: the webhook binds it")
 	boundTo(ctx, t, ns, rights.Native)
 	boundTo(ctx, t, ns, rights.Standalone)
 	require.Eventually(t, func() bool { return allowed(ctx, t, account(ns), ns, "create", "pods") },
