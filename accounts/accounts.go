@@ -468,8 +468,9 @@ func (r *Reconciler) cleanUp(ctx context.Context, ns, keep string, used map[stri
 // must be: the account bound to the install's ClusterRole of standalone
 // Flink's rights, and while the JobManager of a native cluster runs under
 // it (runsNative: of a FlinkDeployment in native mode, or of native
-// Flink's own) also to the one of native Flink's rights. Objects of the same names that this
-// package did not create are left alone and reported.
+// Flink's own) also to the one of native Flink's rights. Objects of the
+// same names that this package did not create are left alone and
+// reported.
 func (r *Reconciler) Ensure(ctx context.Context, ns string) error {
 	p, err := r.policyOf(ctx, ns)
 	if err != nil {

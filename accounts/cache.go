@@ -48,14 +48,14 @@ func CacheOptions() map[client.Object]cache.ByObject {
 // CacheOptions cannot name. A FlinkDeployment (whose CRD may be missing)
 // keeps only its name, recorded annotations and what the accounts its
 // roles run under and its mode are read from (slimFlinkDeployment).
-// Objects watched as metadata (ConfigMaps, which the
-// safety net and the collision check read; namespaces, whose labels
-// select namespace policies) keep their names, labels and owner
-// references, and of their annotations only the webhook's own: a
-// ConfigMap applied with kubectl carries a copy of all its data in an
-// annotation, and an HA ConfigMap Flink's leader record, renewed every few
-// seconds. Everything else only loses its managed fields, which nothing
-// reads. CacheOptions' own transforms take precedence.
+// Objects watched as metadata (ConfigMaps, which the safety net and the
+// collision check read; namespaces, whose labels select namespace
+// policies) keep their names, labels and owner references, and of their
+// annotations only the webhook's own: a ConfigMap applied with kubectl
+// carries a copy of all its data in an annotation, and an HA ConfigMap
+// Flink's leader record, renewed every few seconds. Everything else only
+// loses its managed fields, which nothing reads. CacheOptions' own
+// transforms take precedence.
 func Transform() toolscache.TransformFunc {
 	strip := cache.TransformStripManagedFields()
 	return func(o any) (any, error) {
