@@ -2,9 +2,12 @@
 // real: in every namespace that runs a Flink cluster under it, the account
 // exists, bound to the install's ClusterRoles holding exactly the rights
 // Flink needs (package rights): standalone Flink's always, native Flink's
-// while a native cluster runs under the account (a FlinkDeployment in
-// native mode, or a JobManager Flink's own client made). It acts on stored
-// objects only, so dry runs create nothing.
+// while the JobManager of a native cluster runs under the account (that of
+// a FlinkDeployment in native mode, or one Flink's own client made). A
+// FlinkDeployment's JobManager and TaskManagers each run under their own
+// key of flinkConfiguration where set, else under spec.serviceAccount
+// (cluster.FlinkDeploymentObject.RoleAccounts). It acts on stored objects
+// only, so dry runs create nothing.
 package accounts
 
 import (
@@ -34,6 +37,8 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/flink-ha-webhook/flink-ha-webhook/cluster"
+	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
 	"github.com/flink-ha-webhook/flink-ha-webhook/nspolicy"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
 	"github.com/flink-ha-webhook/flink-ha-webhook/recognise"
@@ -103,10 +108,11 @@ func Setup(mgr ctrl.Manager, p *policy.Policy, live *nspolicy.Live, clusterRoleP
 // workloadEvents queues the namespace of a workload that runs under the
 // account of its namespace's policy and, with live namespace policies
 // (live), of a deleted one that ran under any named account. An update
-// queues it only when it changes the pod account or whether the object
-// runs native Flink (runsNative): the account reconciler reads nothing
-// else of a workload, and the controllers' status updates and the
-// operator's would otherwise each reconcile the namespace.
+// queues it only when it changes an account the object runs pods under
+// (accountsOf) or whether it runs native Flink (runsNative): the account
+// reconciler reads nothing else of a workload, and the controllers'
+// status updates and the operator's would otherwise each reconcile the
+// namespace.
 func (r *Reconciler) workloadEvents(live bool) handler.EventHandler {
 	return workloads{EventHandler: handler.EnqueueRequestsFromMapFunc(r.namespaceOf), live: live}
 }
@@ -171,7 +177,9 @@ type workloads struct {
 }
 
 func (w workloads) Update(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	if accountOf(e.ObjectOld) != accountOf(e.ObjectNew) || runsNative(e.ObjectOld) != runsNative(e.ObjectNew) {
+	oldJM, oldTM := accountsOf(e.ObjectOld)
+	newJM, newTM := accountsOf(e.ObjectNew)
+	if oldJM != newJM || oldTM != newTM || runsNative(e.ObjectOld) != runsNative(e.ObjectNew) {
 		w.EventHandler.Update(ctx, e, q)
 	}
 }
@@ -181,7 +189,7 @@ func (w workloads) Delete(ctx context.Context, e event.DeleteEvent, q workqueue.
 		w.EventHandler.Delete(ctx, e, q)
 		return
 	}
-	if accountOf(e.Object) != "" {
+	if namesAccount(e.Object) {
 		queueNamespace(e.Object, q)
 	}
 }
@@ -199,7 +207,7 @@ func (r *Reconciler) namespacesWithFlink(ctx context.Context, _ client.Object) [
 		}
 		_ = meta.EachListItem(list, func(o runtime.Object) error {
 			if m, ok := o.(client.Object); ok {
-				if _, sa := m.(*corev1.ServiceAccount); sa || accountOf(m) != "" {
+				if _, sa := m.(*corev1.ServiceAccount); sa || namesAccount(m) {
 					seen[m.GetNamespace()] = true
 				}
 			}
@@ -216,20 +224,48 @@ func (r *Reconciler) namespacesWithFlink(ctx context.Context, _ client.Object) [
 // FlinkDeploymentGVK is the operator's cluster resource.
 var FlinkDeploymentGVK = recognise.FlinkDeploymentKind.WithVersion("v1beta1")
 
-// accountOf returns the account a watched workload runs its pods under.
-func accountOf(o client.Object) string {
+// accountsOf returns the accounts a watched object runs its pods under,
+// the JobManager's first: of a FlinkDeployment each role's (roleAccounts),
+// of a workload its pod account, twice ("" where it names none).
+func accountsOf(o client.Object) (jm, tm string) {
+	var sa string
 	switch o := o.(type) {
 	case *appsv1.Deployment:
-		return o.Spec.Template.Spec.ServiceAccountName
+		sa = o.Spec.Template.Spec.ServiceAccountName
 	case *appsv1.StatefulSet:
-		return o.Spec.Template.Spec.ServiceAccountName
+		sa = o.Spec.Template.Spec.ServiceAccountName
 	case *batchv1.Job:
-		return o.Spec.Template.Spec.ServiceAccountName
+		sa = o.Spec.Template.Spec.ServiceAccountName
 	case *unstructured.Unstructured:
-		sa, _, _ := unstructured.NestedString(o.Object, "spec", "serviceAccount")
-		return sa
+		return roleAccounts(o)
 	}
-	return ""
+	return sa, sa
+}
+
+// namesAccount reports whether a watched object runs some pods under a
+// named account.
+func namesAccount(o client.Object) bool {
+	jm, tm := accountsOf(o)
+	return jm != "" || tm != ""
+}
+
+// roleAccounts returns the accounts a FlinkDeployment's JobManager and
+// TaskManagers run under, read as admission reads them
+// (cluster.FlinkDeploymentObject.RoleAccounts): each role's key in
+// spec.flinkConfiguration where set ("" being "default"), else
+// spec.serviceAccount. RoleAccounts reads only the spec and the parsed
+// configuration of what cluster.FlinkDeployment returns, and no policy;
+// those two are made here as FlinkDeployment makes them (a configuration
+// that is no object or cannot be parsed is none), without the rest of the
+// model, which an event of every FlinkDeployment would pay for.
+func roleAccounts(u *unstructured.Unstructured) (jm, tm string) {
+	o := &cluster.FlinkDeploymentObject{}
+	o.Spec, _ = u.Object["spec"].(map[string]any)
+	if fc, ok := o.Spec["flinkConfiguration"].(map[string]any); ok {
+		o.Conf, _ = flinkconf.ParseObject(fc)
+	}
+	j, t := o.RoleAccounts()
+	return j.Name, t.Name
 }
 
 // Flink's labels of the objects of a native cluster
@@ -252,10 +288,11 @@ const standaloneMode = "standalone"
 
 // runsNative reports whether a watched object runs Flink's native resource
 // manager, which creates and deletes the TaskManager pods and deletes the
-// JobManager Deployment, under its account: a FlinkDeployment in native
-// mode, or a workload that runs the JobManager of a native cluster. In
-// standalone mode the operator makes the TaskManagers itself, and the
-// account needs no rights on pods.
+// JobManager Deployment, under its JobManager's account (accountsOf): a
+// FlinkDeployment in native mode, or a workload that runs the JobManager
+// of a native cluster. In standalone mode the operator makes the
+// TaskManagers itself, and the account needs no rights on pods; nor do
+// TaskManagers, native or not, under whichever account they run.
 func runsNative(o client.Object) bool {
 	if u, ok := o.(*unstructured.Unstructured); ok {
 		mode, _, _ := unstructured.NestedString(u.Object, "spec", "mode")
@@ -273,16 +310,17 @@ func nativeJobManager(o client.Object) bool {
 	return l[labelType] == nativeType && l[labelComponent] == string(recognise.JobManager)
 }
 
-// usesAccount reports whether a watched object runs Flink pods under the
-// account of its namespace's policy.
+// usesAccount reports whether a watched object runs Flink pods, of
+// either role, under the account of its namespace's policy.
 func (r *Reconciler) usesAccount(ctx context.Context, o client.Object) bool {
 	// With an error, p is what admission applies (or nil, and the
 	// namespace is queued for Reconcile to report it).
 	p, _ := r.policyOf(ctx, o.GetNamespace())
 	if p == nil {
-		return accountOf(o) != ""
+		return namesAccount(o)
 	}
-	return !p.Exempt(o.GetNamespace()) && accountOf(o) == p.ServiceAccount
+	jm, tm := accountsOf(o)
+	return !p.Exempt(o.GetNamespace()) && (jm == p.ServiceAccount || tm == p.ServiceAccount)
 }
 
 // policyOf returns the policy of namespace ns.
@@ -350,8 +388,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, ns string) error {
 }
 
 // inUse is what the workloads and FlinkDeployments of a namespace run
-// under: any lists every account, native those a native cluster runs
-// under (runsNative).
+// under: any lists every account some pods run under, native those the
+// JobManager of a native cluster runs under (runsNative).
 type inUse struct{ any, native map[string]bool }
 
 // accountsInUse returns the accounts the workloads and FlinkDeployments
@@ -359,10 +397,10 @@ type inUse struct{ any, native map[string]bool }
 func (r *Reconciler) accountsInUse(ctx context.Context, ns string) (inUse, error) {
 	used := inUse{any: map[string]bool{}, native: map[string]bool{}}
 	add := func(o client.Object) {
-		account := accountOf(o)
-		used.any[account] = true
+		jm, tm := accountsOf(o)
+		used.any[jm], used.any[tm] = true, true
 		if runsNative(o) {
-			used.native[account] = true
+			used.native[jm] = true
 		}
 	}
 	for _, list := range []client.ObjectList{&appsv1.DeploymentList{}, &appsv1.StatefulSetList{}, &batchv1.JobList{}} {
@@ -428,10 +466,11 @@ func (r *Reconciler) cleanUp(ctx context.Context, ns, keep string, used map[stri
 
 // Ensure makes the account and its RoleBindings in namespace ns what they
 // must be: the account bound to the install's ClusterRole of standalone
-// Flink's rights, and while a native cluster runs under it (runsNative: a
-// FlinkDeployment in native mode, or a JobManager of native Flink's) also
-// to the one of native Flink's rights. Objects of the same names that this
-// package did not create are left alone and reported.
+// Flink's rights, and while the JobManager of a native cluster runs under
+// it (runsNative: of a FlinkDeployment in native mode, or of native
+// Flink's own) also to the one of native Flink's rights. Objects of the
+// same names that this package did not create are left alone and
+// reported.
 func (r *Reconciler) Ensure(ctx context.Context, ns string) error {
 	p, err := r.policyOf(ctx, ns)
 	if err != nil {

@@ -17,7 +17,9 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/yaml"
 
+	"github.com/flink-ha-webhook/flink-ha-webhook/cluster"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
 )
 
@@ -41,9 +43,21 @@ func TestUsesAccount(t *testing.T) {
 		"a StatefulSet under the policy's account": {&appsv1.StatefulSet{ObjectMeta: meta("team"), Spec: appsv1.StatefulSetSpec{Template: under("flink-ha")}}, true},
 		"a Job under the policy's account":         {&batchv1.Job{ObjectMeta: meta("team"), Spec: batchv1.JobSpec{Template: under("flink-ha")}}, true},
 		"a FlinkDeployment under it":               {fd("flink-ha"), true},
-		"a Deployment under another account":       {&appsv1.Deployment{ObjectMeta: meta("team"), Spec: appsv1.DeploymentSpec{Template: under("web")}}, false},
-		"a FlinkDeployment under another":          {fd("flink"), false},
-		"an exempt namespace":                      {&appsv1.Deployment{ObjectMeta: meta("legacy"), Spec: appsv1.DeploymentSpec{Template: under("flink-ha")}}, false},
+		"a FlinkDeployment whose JobManager key names it, beside another spec.serviceAccount": {
+			withConf(fd("flink"), jmKey, "flink-ha"), true},
+		"a FlinkDeployment whose TaskManager key names it, beside another spec.serviceAccount": {
+			withConf(fd("flink"), tmKey, "flink-ha"), true},
+		"a FlinkDeployment whose JobManager key names it nested": {
+			inConf(fd("flink"), map[string]any{"kubernetes": map[string]any{"jobmanager": map[string]any{"service-account": "flink-ha"}}}), true},
+		"a FlinkDeployment under it whose JobManager key names another: its TaskManagers still run under it": {
+			withConf(fd("flink-ha"), jmKey, "leader"), true},
+		"a FlinkDeployment under it whose role keys both name others: no pod runs under it": {
+			withConf(withConf(fd("flink-ha"), jmKey, "leader"), tmKey, "workers"), false},
+		"a FlinkDeployment whose kubernetes.service-account names it: the operator overwrites that key": {
+			withConf(fd("flink"), "kubernetes.service-account", "flink-ha"), false},
+		"a Deployment under another account": {&appsv1.Deployment{ObjectMeta: meta("team"), Spec: appsv1.DeploymentSpec{Template: under("web")}}, false},
+		"a FlinkDeployment under another":    {fd("flink"), false},
+		"an exempt namespace":                {&appsv1.Deployment{ObjectMeta: meta("legacy"), Spec: appsv1.DeploymentSpec{Template: under("flink-ha")}}, false},
 	}
 	for name, tc := range cases {
 		assert.Equal(t, tc.want, r.usesAccount(context.Background(), tc.obj), name)
@@ -143,6 +157,27 @@ func TestCachedObjectsKeepOnlyWhatIsRead(t *testing.T) {
 			in:        fd(big, map[string]any{"serviceAccount": "flink-ha", "mode": "native", "image": "flink:1.20"}),
 			want:      fd(slim, map[string]any{"serviceAccount": "flink-ha"}),
 		},
+		"a FlinkDeployment whose JobManager key names another account keeps that key, flat": {
+			transform: Transform(),
+			in: fd(big, map[string]any{"serviceAccount": "flink-ha", "image": "flink:1.20", "flinkConfiguration": map[string]any{
+				"kubernetes": map[string]any{"jobmanager": map[string]any{"service-account": "leader"}}, "taskmanager.numberOfTaskSlots": "2"}}),
+			want: fd(slim, map[string]any{"serviceAccount": "flink-ha", "flinkConfiguration": map[string]any{jmKey: "leader"}}),
+		},
+		"a standalone FlinkDeployment whose empty TaskManager key means the default account keeps it so, and its mode": {
+			transform: Transform(),
+			in:        fd(big, map[string]any{"serviceAccount": "flink-ha", "mode": "standalone", "flinkConfiguration": map[string]any{tmKey: ""}}),
+			want:      fd(slim, map[string]any{"serviceAccount": "flink-ha", "mode": "standalone", "flinkConfiguration": map[string]any{tmKey: "default"}}),
+		},
+		"role keys naming spec.serviceAccount's account keep no configuration": {
+			transform: Transform(),
+			in:        fd(big, map[string]any{"serviceAccount": "flink-ha", "flinkConfiguration": map[string]any{jmKey: "flink-ha", tmKey: "flink-ha"}}),
+			want:      fd(slim, map[string]any{"serviceAccount": "flink-ha"}),
+		},
+		"a FlinkDeployment without spec.serviceAccount keeps the one role key that names an account": {
+			transform: Transform(),
+			in:        fd(big, map[string]any{"flinkConfiguration": map[string]any{jmKey: "leader", "state.backend.type": "rocksdb"}}),
+			want:      fd(slim, map[string]any{"flinkConfiguration": map[string]any{jmKey: "leader"}}),
+		},
 		"a FlinkDeployment without an account keeps no spec": {
 			transform: Transform(), in: fd(big, map[string]any{"image": "flink:1.20"}), want: fd(slim, nil),
 		},
@@ -156,6 +191,85 @@ func TestCachedObjectsKeepOnlyWhatIsRead(t *testing.T) {
 			got, err := tc.transform(tc.in)
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+// TestRoleAccountsAreAdmissions: the reconciler reads the accounts a
+// FlinkDeployment's roles run under as admission does
+// (cluster.FlinkDeployment, RoleAccounts), whatever the policy, and
+// reads the same of the object the cache keeps; and its mode too.
+func TestRoleAccountsAreAdmissions(t *testing.T) {
+	t.Parallel()
+	var policies []*policy.Policy
+	for _, text := range []string{"{}\n", "mode: opt-in\n", "exemptNamespaces: [team]\n", "serviceAccount: leader\nallowOptOut: false\n"} {
+		p, err := policy.Parse([]byte(text))
+		require.NoError(t, err)
+		policies = append(policies, p)
+	}
+	deep := map[string]any{jmKey: "leader"}
+	for range 70 {
+		deep = map[string]any{"x": deep}
+	}
+	cases := map[string]struct {
+		spec           any
+		wantJM, wantTM string
+	}{
+		"no configuration: both roles under spec.serviceAccount": {
+			spec: `{serviceAccount: mine, flinkVersion: v1_20}`, wantJM: "mine", wantTM: "mine"},
+		"a flat JobManager key": {
+			spec: `{serviceAccount: mine, flinkConfiguration: {kubernetes.jobmanager.service-account: leader}}`, wantJM: "leader", wantTM: "mine"},
+		"nested keys of both roles, on Flink 2": {
+			spec:   `{serviceAccount: mine, flinkVersion: v2_0, flinkConfiguration: {kubernetes: {jobmanager: {service-account: leader}, taskmanager: {service-account: workers}}}}`,
+			wantJM: "leader", wantTM: "workers"},
+		"a key nested under a flat prefix": {
+			spec: `{serviceAccount: mine, flinkConfiguration: {kubernetes.taskmanager: {service-account: workers}}}`, wantJM: "mine", wantTM: "workers"},
+		"an empty key is the default account": {
+			spec: `{serviceAccount: mine, flinkConfiguration: {kubernetes.jobmanager.service-account: ""}}`, wantJM: "default", wantTM: "mine"},
+		"a null key is no key": {
+			spec: `{serviceAccount: mine, flinkConfiguration: {kubernetes.jobmanager.service-account: null}}`, wantJM: "mine", wantTM: "mine"},
+		"a key set twice, nested and flat: the flat one": {
+			spec:   `{serviceAccount: mine, flinkConfiguration: {kubernetes.jobmanager.service-account: flat, kubernetes: {jobmanager: {service-account: nested}}}}`,
+			wantJM: "flat", wantTM: "mine"},
+		"kubernetes.service-account in flinkConfiguration, which the operator overwrites": {
+			spec: `{serviceAccount: mine, flinkConfiguration: {kubernetes.service-account: other}}`, wantJM: "mine", wantTM: "mine"},
+		"a flinkConfiguration that is no object": {
+			spec: `{serviceAccount: mine, flinkConfiguration: "kubernetes.jobmanager.service-account: leader"}`, wantJM: "mine", wantTM: "mine"},
+		"a flinkConfiguration too deep to read": {
+			spec: map[string]any{"serviceAccount": "mine", "flinkConfiguration": deep}, wantJM: "mine", wantTM: "mine"},
+		"no spec.serviceAccount, a TaskManager key, standalone": {
+			spec: `{mode: standalone, flinkConfiguration: {kubernetes.taskmanager.service-account: workers}}`, wantJM: "", wantTM: "workers"},
+		"a spec.serviceAccount that is no string": {
+			spec: `{serviceAccount: 7, flinkConfiguration: {kubernetes.jobmanager.service-account: leader}}`, wantJM: "leader", wantTM: ""},
+		"no spec": {},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			u := &unstructured.Unstructured{Object: map[string]any{}}
+			u.SetGroupVersionKind(FlinkDeploymentGVK)
+			u.SetNamespace("team")
+			u.SetName("orders")
+			u.SetAnnotations(map[string]string{policy.AnnotationHA: "off"})
+			switch spec := tc.spec.(type) {
+			case string:
+				var m map[string]any
+				require.NoError(t, yaml.Unmarshal([]byte(spec), &m))
+				u.Object["spec"] = m
+			case map[string]any:
+				u.Object["spec"] = spec
+			}
+			jm, tm := accountsOf(u)
+			assert.Equal(t, [2]string{tc.wantJM, tc.wantTM}, [2]string{jm, tm})
+			for _, p := range policies {
+				ajm, atm := cluster.FlinkDeployment(u.DeepCopy(), p).RoleAccounts()
+				assert.Equal(t, [2]string{ajm.Name, atm.Name}, [2]string{jm, tm}, "as admission reads them")
+			}
+			slim, err := Transform()(u.DeepCopy())
+			require.NoError(t, err)
+			sjm, stm := accountsOf(slim.(client.Object))
+			assert.Equal(t, [2]string{jm, tm}, [2]string{sjm, stm}, "as the cache keeps them")
+			assert.Equal(t, runsNative(u), runsNative(slim.(client.Object)), "the mode as the cache keeps it")
 		})
 	}
 }

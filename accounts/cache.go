@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
 	"github.com/flink-ha-webhook/flink-ha-webhook/recognise"
 )
 
@@ -45,15 +46,16 @@ func CacheOptions() map[client.Object]cache.ByObject {
 
 // Transform is the default transform of the manager's cache, for what
 // CacheOptions cannot name. A FlinkDeployment (whose CRD may be missing)
-// keeps only its name, account and recorded annotations, as workloads do
-// (CacheOptions), and its mode when standalone (runsNative). Objects watched as metadata (ConfigMaps, which the
-// safety net and the collision check read; namespaces, whose labels
-// select namespace policies) keep their names, labels and owner
-// references, and of their annotations only the webhook's own: a
-// ConfigMap applied with kubectl carries a copy of all its data in an
-// annotation, and an HA ConfigMap Flink's leader record, renewed every few
-// seconds. Everything else only loses its managed fields, which nothing
-// reads. CacheOptions' own transforms take precedence.
+// keeps only its name, recorded annotations and what the accounts its
+// roles run under and its mode are read from (slimFlinkDeployment).
+// Objects watched as metadata (ConfigMaps, which the safety net and the
+// collision check read; namespaces, whose labels select namespace
+// policies) keep their names, labels and owner references, and of their
+// annotations only the webhook's own: a ConfigMap applied with kubectl
+// carries a copy of all its data in an annotation, and an HA ConfigMap
+// Flink's leader record, renewed every few seconds. Everything else only
+// loses its managed fields, which nothing reads. CacheOptions' own
+// transforms take precedence.
 func Transform() toolscache.TransformFunc {
 	strip := cache.TransformStripManagedFields()
 	return func(o any) (any, error) {
@@ -71,6 +73,13 @@ func Transform() toolscache.TransformFunc {
 	}
 }
 
+// slimFlinkDeployment keeps of a FlinkDeployment its name, recorded
+// annotations, spec.serviceAccount, its mode when standalone (runsNative)
+// and, in a flat flinkConfiguration, each role's key whose account is not
+// spec.serviceAccount's, resolved (an empty key is "default"): roleAccounts
+// reads the same accounts of it as of the whole object, and the common
+// FlinkDeployment, whose roles both run under spec.serviceAccount, keeps
+// no configuration at all.
 func slimFlinkDeployment(u *unstructured.Unstructured) *unstructured.Unstructured {
 	slim := &unstructured.Unstructured{Object: map[string]any{}}
 	slim.SetGroupVersionKind(u.GroupVersionKind())
@@ -79,11 +88,35 @@ func slimFlinkDeployment(u *unstructured.Unstructured) *unstructured.Unstructure
 	slim.SetUID(u.GetUID())
 	slim.SetResourceVersion(u.GetResourceVersion())
 	slim.SetAnnotations(recordedAnnotations(u.GetAnnotations()))
-	if sa := accountOf(u); sa != "" {
-		_ = unstructured.SetNestedField(slim.Object, sa, "spec", "serviceAccount")
+	// spec is made only when something goes into it: a FlinkDeployment
+	// without an account keeps none.
+	var spec map[string]any
+	set := func(key string, v any) {
+		if spec == nil {
+			spec = map[string]any{}
+			slim.Object["spec"] = spec
+		}
+		spec[key] = v
+	}
+	sa, _, _ := unstructured.NestedString(u.Object, "spec", "serviceAccount")
+	if sa != "" {
+		set("serviceAccount", sa)
+	}
+	jm, tm := roleAccounts(u)
+	var conf map[string]any
+	for _, role := range [...]struct{ key, account string }{
+		{flinkconf.JobManagerServiceAccount.Key, jm}, {flinkconf.TaskManagerServiceAccount.Key, tm},
+	} {
+		if role.account != sa {
+			if conf == nil {
+				conf = map[string]any{}
+				set("flinkConfiguration", conf)
+			}
+			conf[role.key] = role.account
+		}
 	}
 	if !runsNative(u) {
-		_ = unstructured.SetNestedField(slim.Object, standaloneMode, "spec", "mode")
+		set("mode", standaloneMode)
 	}
 	return slim
 }

@@ -205,7 +205,8 @@ func retained(transform func(any) (any, error), in func() any, n int) float64 {
 
 // BenchmarkCachedObject reports the memory each object holds in the cache
 // once transformed (retained-B/object), beside what transforming
-// allocates: a FlinkDeployment, and the metadata of a flink-conf.yaml
+// allocates: a FlinkDeployment (one whose JobManager's key names an
+// account of its own keeps that key), and the metadata of a flink-conf.yaml
 // ConfigMap applied with kubectl, slimmed and with its managed fields
 // stripped only (as before slimming metadata).
 func BenchmarkCachedObject(b *testing.B) {
@@ -227,12 +228,18 @@ func BenchmarkCachedObject(b *testing.B) {
 		u.Object["spec"].(map[string]any)["mode"] = "standalone"
 		return u
 	}
+	ownJobManagerAccount := func() any {
+		u := appliedFlinkDeployment("flink")
+		u.Object["spec"].(map[string]any)["flinkConfiguration"].(map[string]any)["kubernetes.jobmanager.service-account"] = "leader"
+		return u
+	}
 	for name, c := range map[string]struct {
 		transform func(any) (any, error)
 		in        func() any
 	}{
 		"FlinkDeployment":                         {Transform(), func() any { return appliedFlinkDeployment("flink") }},
 		"FlinkDeployment, standalone":             {Transform(), standaloneFlinkDeployment},
+		"FlinkDeployment, JobManager key":         {Transform(), ownJobManagerAccount},
 		"Deployment, standalone JobManager":       {workloads, func() any { return jobManagerDeployment(false) }},
 		"Deployment, native JobManager":           {workloads, func() any { return jobManagerDeployment(true) }},
 		"ConfigMap metadata":                      {Transform(), configMap},

@@ -44,6 +44,24 @@ func inMode(u *unstructured.Unstructured, mode string) *unstructured.Unstructure
 	return u
 }
 
+// The keys of a FlinkDeployment's flinkConfiguration that name the
+// account of each role's pods.
+const jmKey, tmKey = "kubernetes.jobmanager.service-account", "kubernetes.taskmanager.service-account"
+
+// withConf sets a key of a FlinkDeployment's flinkConfiguration, flat.
+func withConf(u *unstructured.Unstructured, key, value string) *unstructured.Unstructured {
+	u = u.DeepCopy()
+	_ = unstructured.SetNestedField(u.Object, value, "spec", "flinkConfiguration", key)
+	return u
+}
+
+// inConf sets a FlinkDeployment's whole flinkConfiguration.
+func inConf(u *unstructured.Unstructured, conf map[string]any) *unstructured.Unstructured {
+	u = u.DeepCopy()
+	_ = unstructured.SetNestedMap(u.Object, conf, "spec", "flinkConfiguration")
+	return u
+}
+
 var ours = map[string]string{managedByLabel: ManagedBy}
 
 func binding(name, roleKind, role string, labels map[string]string) *rbacv1.RoleBinding {
@@ -120,6 +138,26 @@ func TestEnsure(t *testing.T) {
 		},
 		"a FlinkDeployment under another account binds nothing native": {
 			existing:    []client.Object{flinkDeployment("team", "mine")},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
+		},
+		"a native FlinkDeployment whose JobManager key names the account, beside another spec.serviceAccount, binds native Flink's rights": {
+			existing:    []client.Object{withConf(flinkDeployment("team", "mine"), jmKey, "flink-ha")},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone, native},
+		},
+		"a FlinkDeployment under the account whose JobManager key names another binds nothing native: only its TaskManagers run under it": {
+			existing:    []client.Object{withConf(flinkDeployment("team", "flink-ha"), jmKey, "leader")},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
+		},
+		"a JobManager key moved off the account takes our native binding away": {
+			existing:    []client.Object{ourAccount, standalone, native, withConf(flinkDeployment("team", "flink-ha"), jmKey, "leader")},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
+		},
+		"a FlinkDeployment whose TaskManager key names the account binds nothing native": {
+			existing:    []client.Object{withConf(flinkDeployment("team", "mine"), tmKey, "flink-ha")},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
+		},
+		"a FlinkDeployment whose kubernetes.service-account names the account binds nothing native: the operator overwrites that key": {
+			existing:    []client.Object{withConf(flinkDeployment("team", "mine"), "kubernetes.service-account", "flink-ha")},
 			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
 		},
 		"our native binding goes when no native cluster runs under the account": {

@@ -92,6 +92,34 @@ func TestEventsQueueNamespaces(t *testing.T) {
 		"a FlinkDeployment the operator updated, under the same account, queues nothing": {
 			handler: workloads, event: updated(flinkDeployment("team", "flink-ha"), flinkDeployment("team", "flink-ha")),
 		},
+		"a FlinkDeployment made with its JobManager key on the policy's account, beside another spec.serviceAccount, queues its namespace": {
+			handler: workloads, event: created(withConf(flinkDeployment("team", "mine"), jmKey, "flink-ha")), want: team,
+		},
+		"a FlinkDeployment made with its TaskManager key on the policy's account queues its namespace": {
+			handler: workloads, event: created(withConf(flinkDeployment("team", "mine"), tmKey, "flink-ha")), want: team,
+		},
+		"a FlinkDeployment whose JobManager key moved onto the policy's account queues its namespace": {
+			handler: workloads, want: team,
+			event: updated(withConf(flinkDeployment("team", "mine"), jmKey, "leader"), withConf(flinkDeployment("team", "mine"), jmKey, "flink-ha")),
+		},
+		"a FlinkDeployment whose JobManager key moved off the policy's account, under the same spec.serviceAccount, queues its namespace": {
+			handler: workloads, event: updated(flinkDeployment("team", "flink-ha"), withConf(flinkDeployment("team", "flink-ha"), jmKey, "leader")), want: team,
+		},
+		"a FlinkDeployment whose TaskManager key changed, under the same spec.serviceAccount, queues its namespace": {
+			handler: workloads, want: team,
+			event: updated(withConf(flinkDeployment("team", "flink-ha"), tmKey, "workers"), withConf(flinkDeployment("team", "flink-ha"), tmKey, "others")),
+		},
+		"a FlinkDeployment whose other configuration changed queues nothing": {
+			handler: workloads,
+			event: updated(withConf(flinkDeployment("team", "flink-ha"), "taskmanager.numberOfTaskSlots", "2"),
+				withConf(flinkDeployment("team", "flink-ha"), "taskmanager.numberOfTaskSlots", "4")),
+		},
+		"a FlinkDeployment whose role keys name other accounts queues nothing": {
+			handler: workloads, event: created(withConf(withConf(flinkDeployment("team", "mine"), jmKey, "leader"), tmKey, "workers")),
+		},
+		"under namespace policies, a deleted FlinkDeployment that named an account only in its JobManager key queues its namespace": {
+			live: true, handler: workloads, event: deleted(withConf(flinkDeployment("team", ""), jmKey, "old")), want: team,
+		},
 		"under namespace policies, a Deployment moved onto the namespace's account queues its namespace": {
 			live: true, handler: workloads, event: updated(deploymentUnder("jm", ""), deploymentUnder("jm", "flink-ha")), want: team,
 		},

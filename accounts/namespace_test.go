@@ -91,6 +91,27 @@ func TestReconcileFollowsTheNamespacePolicy(t *testing.T) {
 			existing:     []client.Object{accountNamed("team-flink", ours), teamStandalone, teamNative},
 			wantAccounts: []string{"team-flink"}, wantBindings: []*rbacv1.RoleBinding{teamStandalone},
 		},
+		"a native FlinkDeployment whose JobManager key names the namespace's account, beside another spec.serviceAccount, gets that account bound native": {
+			policy: team, existing: []client.Object{withConf(flinkDeployment("team", "other"), jmKey, "team-flink")},
+			wantAccounts: []string{"team-flink"}, wantBindings: []*rbacv1.RoleBinding{teamStandalone, teamNative},
+		},
+		"a FlinkDeployment whose TaskManager key names the namespace's account gets that account, bound standalone only": {
+			policy: team, existing: []client.Object{withConf(flinkDeployment("team", "other"), tmKey, "team-flink")},
+			wantAccounts: []string{"team-flink"}, wantBindings: []*rbacv1.RoleBinding{teamStandalone},
+		},
+		"a FlinkDeployment under the namespace's account whose JobManager key names another keeps the account for its TaskManagers, without native rights": {
+			policy:       team,
+			existing:     []client.Object{withConf(flinkDeployment("team", "team-flink"), jmKey, "leader"), accountNamed("team-flink", ours), teamStandalone, teamNative},
+			wantAccounts: []string{"team-flink"}, wantBindings: []*rbacv1.RoleBinding{teamStandalone},
+		},
+		"nothing is made for a FlinkDeployment whose role keys both name other accounts: no pod runs under spec.serviceAccount": {
+			policy: team, existing: []client.Object{withConf(withConf(flinkDeployment("team", "team-flink"), jmKey, "leader"), tmKey, "workers")},
+		},
+		"the account of the former policy stays while TaskManagers still run under it": {
+			policy:       team,
+			existing:     []client.Object{withConf(flinkDeployment("team", "team-flink"), tmKey, "flink-ha"), accountNamed("flink-ha", ours), fileStandalone},
+			wantAccounts: []string{"flink-ha", "team-flink"}, wantBindings: []*rbacv1.RoleBinding{fileStandalone, teamStandalone, teamNative},
+		},
 		"the policy file's account is not made where the namespace's policy names another": {
 			policy: team, existing: []client.Object{deploymentUnder("jm", "flink-ha")},
 		},
@@ -286,12 +307,14 @@ func TestEventsFollowTheNamespacePolicy(t *testing.T) {
 		obj  client.Object
 		want bool
 	}{
-		"under the account of its namespace's FlinkHAPolicy":     {in("team", "team-flink"), true},
-		"under the policy file's account where a policy applies": {in("team", "flink-ha"), false},
-		"under the policy file's account where none applies":     {in("web", "flink-ha"), true},
-		"under the FlinkHAPolicy's account in another namespace": {in("web", "team-flink"), false},
-		"a FlinkDeployment under its namespace's account":        {flinkDeployment("team", "team-flink"), true},
-		"in an exempt namespace":                                 {in("legacy", "flink-ha"), false},
+		"under the account of its namespace's FlinkHAPolicy":                                            {in("team", "team-flink"), true},
+		"under the policy file's account where a policy applies":                                        {in("team", "flink-ha"), false},
+		"under the policy file's account where none applies":                                            {in("web", "flink-ha"), true},
+		"under the FlinkHAPolicy's account in another namespace":                                        {in("web", "team-flink"), false},
+		"a FlinkDeployment under its namespace's account":                                               {flinkDeployment("team", "team-flink"), true},
+		"a FlinkDeployment whose JobManager key names its namespace's account":                          {withConf(flinkDeployment("team", "other"), jmKey, "team-flink"), true},
+		"a FlinkDeployment whose JobManager key names the policy file's account where a policy applies": {withConf(flinkDeployment("team", "other"), jmKey, "flink-ha"), false},
+		"in an exempt namespace":                                                                        {in("legacy", "flink-ha"), false},
 	} {
 		assert.Equal(t, tc.want, r.usesAccount(context.Background(), tc.obj), name)
 	}

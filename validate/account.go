@@ -65,10 +65,6 @@ func (a Account) Role() string {
 // Fix says how to run the role under an account that may do what it
 // needs, webhookAccount being the one the webhook makes and binds.
 func (a Account) Fix(webhookAccount string) string {
-	if a.RoleKey && a.Name == webhookAccount {
-		return fmt.Sprintf("bind it to a Role that allows it, or set spec.serviceAccount to %s too: "+
-			"the webhook binds its account for the FlinkDeployments that name it there", webhookAccount)
-	}
 	if a.RoleKey {
 		return fmt.Sprintf("bind it to a Role that allows it, or set the key to the webhook's account (%s), "+
 			"or remove it for %s to run under spec.serviceAccount", webhookAccount, a.Role())
@@ -114,13 +110,13 @@ func WorkloadAccount(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *po
 // checked reports whether the account a role runs under is one to check:
 // one the user chose. A role's own key is taken as written, "default"
 // included, since mutation leaves it alone; spec.serviceAccount as
-// chosen says. A role's key naming the webhook's account is checked too
-// while spec.serviceAccount names another: the webhook binds its account
-// for the FlinkDeployments that name it in spec.serviceAccount (package
-// accounts), native rights included, and not for this one.
-func checked(r cluster.RoleAccount, sa string, p *policy.Policy) bool {
+// chosen says. Neither is checked where it names the webhook's account,
+// whichever field names it: the webhook makes and binds its account for
+// each role that runs under it (package accounts), native rights included
+// where that role is a native cluster's JobManager.
+func checked(r cluster.RoleAccount, p *policy.Policy) bool {
 	if r.Own {
-		return r.Name != p.ServiceAccount || sa != p.ServiceAccount
+		return r.Name != p.ServiceAccount
 	}
 	return chosen(r.Name, p)
 }
@@ -146,11 +142,11 @@ func FlinkDeploymentAccounts(u *unstructured.Unstructured, p *policy.Policy) []A
 	mode, _ := o.Spec["mode"].(string)
 	jm, tm := o.RoleAccounts()
 	var out []Account
-	if checked(jm, sa, p) {
+	if checked(jm, p) {
 		out = append(out, Account{Namespace: u.GetNamespace(), Name: jm.Name, Path: jm.Path, RoleKey: jm.Own,
 			Native: mode != "standalone", Flink: flinkOf(&o.Object)})
 	}
-	if checked(tm, sa, p) && (tm.Own || jm.Own) { // else both are spec.serviceAccount, checked as the JobManager's
+	if checked(tm, p) && (tm.Own || jm.Own) { // else both are spec.serviceAccount, checked as the JobManager's
 		out = append(out, Account{Namespace: u.GetNamespace(), Name: tm.Name, Path: tm.Path, RoleKey: tm.Own,
 			TaskManager: true, Flink: flinkOf(&o.Object)})
 	}

@@ -151,9 +151,16 @@ func TestFlinkDeploymentAccountsFollowTheRoles(t *testing.T) {
 			spec: `{serviceAccount: mine, flinkConfiguration: {kubernetes.jobmanager.service-account: mine}}`,
 			want: []Account{jm("mine", jmKey, true), tm("mine", sa)},
 		},
-		"a JobManager key naming the webhook's account beside another spec.serviceAccount is checked: the webhook binds its account by spec.serviceAccount": {
+		"a JobManager key naming the webhook's account beside another spec.serviceAccount is not checked, the webhook binds its account for the JobManager: only the TaskManagers' account to check": {
 			spec: `{serviceAccount: mine, flinkConfiguration: {kubernetes.jobmanager.service-account: flink-ha}}`,
-			want: []Account{jm("flink-ha", jmKey, true), tm("mine", sa)},
+			want: []Account{tm("mine", sa)},
+		},
+		"a TaskManager key naming the webhook's account beside another spec.serviceAccount is not checked: only the JobManager's account to check": {
+			spec: `{serviceAccount: mine, flinkConfiguration: {kubernetes.taskmanager.service-account: flink-ha}}`,
+			want: []Account{jm("mine", sa, true)},
+		},
+		"role keys naming the webhook's account beside another spec.serviceAccount: nothing to check, no pod runs under spec.serviceAccount": {
+			spec: `{serviceAccount: mine, flinkConfiguration: {kubernetes.jobmanager.service-account: flink-ha, kubernetes.taskmanager.service-account: flink-ha}}`,
 		},
 		"a JobManager key naming the webhook's account beside the webhook's spec.serviceAccount: only the TaskManagers' own key to check": {
 			spec: `{serviceAccount: flink-ha, flinkConfiguration: {kubernetes.jobmanager.service-account: flink-ha, kubernetes.taskmanager.service-account: workers}}`,
@@ -204,7 +211,7 @@ func TestAccountFixNamesTheField(t *testing.T) {
 	assert.Equal(t, "bind it to a Role that allows it, or set the key to the webhook's account (flink-ha), "+
 		"or remove it for the TaskManagers to run under spec.serviceAccount",
 		Account{Name: "workers", RoleKey: true, TaskManager: true}.Fix("flink-ha"))
-	assert.Equal(t, "bind it to a Role that allows it, or set spec.serviceAccount to flink-ha too: "+
-		"the webhook binds its account for the FlinkDeployments that name it there",
-		Account{Name: "flink-ha", RoleKey: true}.Fix("flink-ha"))
+	assert.Equal(t, "bind it to a Role that allows it, or set the key to the webhook's account (flink-ha), "+
+		"or remove it for the JobManager to run under spec.serviceAccount",
+		Account{Name: "leader", RoleKey: true}.Fix("flink-ha"))
 }
