@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/test/controlplane"
 )
@@ -20,9 +22,11 @@ var (
 	server *controlplane.WebhookServer
 )
 
-// The webhook runs as installed (--leader-elect: its reconcilers run in
-// the elected replica), looking for the CRD every second rather than
-// every 30.
+// The webhook runs as installed: under its own account with the install's
+// RBAC (manifests/rbac*.yaml, through the API server's impersonation and
+// its authorizer), so that nothing it does here needs rights the install
+// does not give; with --leader-elect, its reconcilers running in the
+// elected replica. It looks for the CRD every second rather than every 30.
 func TestMain(m *testing.M) {
 	os.Exit(controlplane.Run(m, controlplane.Options{
 		CRDDirectories:     []string{"../../manifests/crds"},
@@ -36,13 +40,42 @@ func TestMain(m *testing.M) {
 		if err != nil {
 			return nil, err
 		}
+		kubeconfig, err := asInstalled(p, dir)
+		if err != nil {
+			return nil, err
+		}
+		admin := p.Kubeconfig
+		p.Kubeconfig = kubeconfig // only for the server's own connection
 		server, err = p.ServeWebhookOn(bin, "storageDir: s3://flink-ha/{namespace}/{clusterId}\nserviceAccount: flink\n", p.Webhook.Port,
-			"--leader-elect", "--leader-election-namespace=default", "--crd-discovery-interval=1s")
+			"--leader-elect", "--leader-election-namespace=flink-ha-webhook", "--crd-discovery-interval=1s")
+		p.Kubeconfig = admin
 		if err != nil {
 			return nil, fmt.Errorf("starting the webhook: %w", err)
 		}
 		return func() { server.Stop(); os.RemoveAll(dir) }, nil
 	}))
+}
+
+// asInstalled applies the install's namespace and RBAC and writes, into
+// dir, a kubeconfig that acts as the webhook's own account.
+func asInstalled(p *controlplane.Plane, dir string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, f := range []string{"namespace.yaml", "rbac.yaml", "rbac-policies.yaml", "rbac-reports.yaml"} {
+		if _, _, err := p.Kubectl(ctx, "", "apply", "--namespace", "flink-ha-webhook", "-f", filepath.Join("..", "..", "manifests", f)); err != nil {
+			return "", err
+		}
+	}
+	kc, err := clientcmd.LoadFromFile(p.Kubeconfig)
+	if err != nil {
+		return "", err
+	}
+	for _, auth := range kc.AuthInfos {
+		auth.Impersonate = "system:serviceaccount:flink-ha-webhook:flink-ha-webhook"
+		auth.ImpersonateGroups = []string{"system:serviceaccounts", "system:serviceaccounts:flink-ha-webhook", "system:authenticated"}
+	}
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	return kubeconfig, clientcmd.WriteToFile(*kc, kubeconfig)
 }
 
 // watchingNow is what serve logs once it watches FlinkDeployments whose
