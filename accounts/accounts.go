@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -29,6 +30,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -36,6 +38,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/cluster"
 	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
@@ -70,12 +73,12 @@ type Reconciler struct {
 
 // Setup registers the reconciler: a Deployment, StatefulSet, Job or
 // FlinkDeployment running under the account of its namespace's policy puts
-// its namespace in the queue. FlinkDeployments are watched only where their
-// CRD is installed. With live namespace policies (live not nil) a change
-// of a FlinkHAPolicy or of a namespace's labels, and a workload's deletion,
-// also do, so the account follows the namespace's policy without a
-// restart.
-func Setup(mgr ctrl.Manager, p *policy.Policy, live *nspolicy.Live, clusterRolePrefix string) error {
+// its namespace in the queue. FlinkDeployments are watched where their CRD
+// is installed, or once it is (Controller.WatchFlinkDeployments). With
+// live namespace policies (live not nil) a change of a FlinkHAPolicy or of
+// a namespace's labels, and a workload's deletion, also do, so the account
+// follows the namespace's policy without a restart.
+func Setup(mgr ctrl.Manager, p *policy.Policy, live *nspolicy.Live, clusterRolePrefix string) (*Controller, error) {
 	r := &Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Policy: p, ClusterRolePrefix: clusterRolePrefix}
 	if live != nil {
 		r.PolicyFor = live.For
@@ -89,20 +92,54 @@ func Setup(mgr ctrl.Manager, p *policy.Policy, live *nspolicy.Live, clusterRoleP
 		Watches(&appsv1.Deployment{}, byNamespace).
 		Watches(&appsv1.StatefulSet{}, byNamespace).
 		Watches(&batchv1.Job{}, byNamespace)
-	fd := &unstructured.Unstructured{}
-	fd.SetGroupVersionKind(FlinkDeploymentGVK)
-	if _, err := mgr.GetRESTMapper().RESTMapping(FlinkDeploymentGVK.GroupKind(), FlinkDeploymentGVK.Version); err == nil {
-		b = b.Watches(fd, byNamespace)
-	} else {
-		mgr.GetLogger().Info("not watching FlinkDeployments: their CRD is not installed", "reason", err.Error())
-	}
 	if live != nil {
 		policies := &unstructured.Unstructured{}
 		policies.SetGroupVersionKind(nspolicy.GroupVersionKind)
 		b = b.Watches(policies, handler.EnqueueRequestsFromMapFunc(r.namespacesWithFlink)).
 			WatchesMetadata(&corev1.Namespace{}, relabelled)
 	}
-	return b.Complete(reconcile.Func(r.reconcileRequest))
+	built, err := b.Build(reconcile.Func(r.reconcileRequest))
+	if err != nil {
+		return nil, err
+	}
+	c := &Controller{controller: built, cache: mgr.GetCache(), events: byNamespace}
+	if _, err := mgr.GetRESTMapper().RESTMapping(FlinkDeploymentGVK.GroupKind(), FlinkDeploymentGVK.Version); err == nil {
+		if err := c.WatchFlinkDeployments(); err != nil {
+			return nil, err
+		}
+	} else {
+		mgr.GetLogger().Info("not watching FlinkDeployments until their CRD is installed", "reason", err.Error())
+	}
+	return c, nil
+}
+
+// Controller is the account reconciler's controller (Setup).
+type Controller struct {
+	mu       sync.Mutex
+	watching bool
+
+	controller controller.Controller
+	cache      cache.Cache
+	events     handler.EventHandler
+}
+
+// WatchFlinkDeployments makes the reconciler watch FlinkDeployments, once
+// their CRD is installed; where it watches them already it does nothing.
+// Before the controller starts (in a replica not elected leader) the watch
+// waits for its start.
+func (c *Controller) WatchFlinkDeployments() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.watching {
+		return nil
+	}
+	fd := &unstructured.Unstructured{}
+	fd.SetGroupVersionKind(FlinkDeploymentGVK)
+	if err := c.controller.Watch(source.Kind[client.Object](c.cache, fd, c.events)); err != nil {
+		return fmt.Errorf("watching FlinkDeployments for their accounts: %w", err)
+	}
+	c.watching = true
+	return nil
 }
 
 // workloadEvents queues the namespace of a workload that runs under the

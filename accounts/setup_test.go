@@ -118,7 +118,8 @@ func TestSetup(t *testing.T) {
 			defer cancel()
 			live, err := nspolicy.Setup(ctx, mgr, file)
 			require.NoError(t, err)
-			require.NoError(t, Setup(mgr, file, live, DefaultClusterRolePrefix))
+			_, err = Setup(mgr, file, live, DefaultClusterRolePrefix)
+			require.NoError(t, err)
 			done := make(chan error)
 			go func() { done <- mgr.Start(ctx) }()
 
@@ -137,4 +138,42 @@ func TestSetup(t *testing.T) {
 			require.NoError(t, <-done)
 		})
 	}
+}
+
+// TestFlinkDeploymentsWatchedOnceTheirCRDIsInstalled starts the reconciler
+// where FlinkDeployments are not served, then has it watch them as serve
+// does once their CRD appears: the running controller takes the watch,
+// and a FlinkDeployment under the account makes it, bound to native
+// Flink's rights too. Asked twice, it watches them once.
+func TestFlinkDeploymentsWatchedOnceTheirCRDIsInstalled(t *testing.T) {
+	t.Parallel()
+	file, err := policy.Parse([]byte("serviceAccount: flink-ha\n"))
+	require.NoError(t, err)
+	c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(flinkDeployment("team", "flink-ha")).Build()
+	mgr := fakemanager.New(t, c)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	reconciler, err := Setup(mgr, file, nil, DefaultClusterRolePrefix)
+	require.NoError(t, err)
+	done := make(chan error)
+	go func() { done <- mgr.Start(ctx) }()
+
+	workloads := []string{"Deployment", "Job", "RoleBinding", "ServiceAccount", "StatefulSet"}
+	require.Eventually(t, func() bool { return assert.ObjectsAreEqual(workloads, mgr.Cache.Watched()) },
+		20*time.Second, 10*time.Millisecond, "the controller runs, without FlinkDeployments")
+	added := func(h toolscache.ResourceEventHandler) { h.OnAdd(flinkDeployment("team", "flink-ha"), false) }
+	assert.False(t, mgr.Cache.Informer("FlinkDeployment").Send(added), "nothing watches FlinkDeployments yet")
+
+	require.NoError(t, reconciler.WatchFlinkDeployments())
+	require.NoError(t, reconciler.WatchFlinkDeployments())
+	assert.Eventually(t, func() bool {
+		if !mgr.Cache.Informer("FlinkDeployment").Send(added) {
+			return false
+		}
+		accounts, bindings, _ := names(t, c)
+		return assert.ObjectsAreEqual([]string{"flink-ha"}, accounts) && assert.ObjectsAreEqual([]string{"flink-ha", "flink-ha-native"}, bindings)
+	}, 20*time.Second, 10*time.Millisecond, "the account and both bindings are made")
+	assert.Equal(t, []string{"Deployment", "FlinkDeployment", "Job", "RoleBinding", "ServiceAccount", "StatefulSet"}, mgr.Cache.Watched())
+	cancel()
+	require.NoError(t, <-done)
 }

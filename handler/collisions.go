@@ -3,7 +3,10 @@ package handler
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	gomodulesjsonpatch "gomodules.xyz/jsonpatch/v2"
@@ -152,7 +155,12 @@ func annotation(o metav1.Object, key string) string {
 // costs a map look-up per kind and key, and an annotated object two index
 // entries.
 type Collisions struct {
-	kinds []collisionKind
+	// kinds is read by every review while a kind whose CRD was installed
+	// after the start may be added: an immutable slice, replaced whole.
+	kinds atomic.Pointer[[]collisionKind]
+	// mu orders additions; informers is where they come from.
+	mu        sync.Mutex
+	informers cache.Informers
 }
 
 type collisionKind struct {
@@ -164,11 +172,21 @@ type collisionKind struct {
 // newCollisions reads indexers (each with collisionIndexers) as the given
 // kinds, in order, all synced.
 func newCollisions(kinds []string, indexers []toolscache.Indexer) *Collisions {
-	c := &Collisions{}
+	read := make([]collisionKind, 0, len(kinds))
 	for i, k := range kinds {
-		c.kinds = append(c.kinds, collisionKind{kind: k, indexer: indexers[i], synced: func() bool { return true }})
+		read = append(read, collisionKind{kind: k, indexer: indexers[i], synced: func() bool { return true }})
 	}
+	c := &Collisions{}
+	c.kinds.Store(&read)
 	return c
+}
+
+// read returns the kinds c reads now.
+func (c *Collisions) read() []collisionKind {
+	if kinds := c.kinds.Load(); kinds != nil {
+		return *kinds
+	}
+	return nil
 }
 
 // ValidatingWithCollisions is Validating that also denies a cluster whose
@@ -184,13 +202,14 @@ const collisionTimeout = time.Second
 
 // SetupCollisions indexes ConfigMaps (their metadata), Deployments,
 // StatefulSets, Jobs and, where their CRD is installed, FlinkDeployments
-// in mgr's cache by the recorded annotations. The cache should keep those
-// annotations in whatever it strips (accounts.CacheOptions does). It must
-// run before mgr starts.
+// in mgr's cache by the recorded annotations (WatchFlinkDeployments adds
+// them later). The cache should keep those annotations in whatever it
+// strips (accounts.CacheOptions does). It must run before mgr starts.
 func SetupCollisions(ctx context.Context, mgr ctrl.Manager) (*Collisions, error) {
 	configMaps := &metav1.PartialObjectMetadata{}
 	configMaps.SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"})
-	kinds := []struct {
+	c := &Collisions{informers: mgr.GetCache()}
+	for _, k := range []struct {
 		kind string
 		obj  client.Object
 	}{
@@ -198,33 +217,60 @@ func SetupCollisions(ctx context.Context, mgr ctrl.Manager) (*Collisions, error)
 		{"Deployment", &appsv1.Deployment{}},
 		{"StatefulSet", &appsv1.StatefulSet{}},
 		{"Job", &batchv1.Job{}},
+	} {
+		if err := c.watch(ctx, k.kind, k.obj); err != nil {
+			return nil, err
+		}
 	}
-	fd := FlinkDeploymentKind.WithVersion("v1beta1")
-	if _, err := mgr.GetRESTMapper().RESTMapping(FlinkDeploymentKind, fd.Version); err == nil {
-		obj := &unstructured.Unstructured{}
-		obj.SetGroupVersionKind(fd)
-		kinds = append(kinds, struct {
-			kind string
-			obj  client.Object
-		}{fd.Kind, obj})
-	}
-	c := &Collisions{}
-	for _, k := range kinds {
-		informer, err := mgr.GetCache().GetInformer(ctx, k.obj, cache.BlockUntilSynced(false))
-		if err != nil {
-			return nil, fmt.Errorf("watching %ss for the collision check: %w", k.kind, err)
+	if _, err := mgr.GetRESTMapper().RESTMapping(FlinkDeploymentKind, flinkDeploymentVersion); err == nil {
+		if err := c.WatchFlinkDeployments(ctx); err != nil {
+			return nil, err
 		}
-		withIndexer, ok := informer.(interface{ GetIndexer() toolscache.Indexer })
-		if !ok {
-			return nil, fmt.Errorf("the cache's informer of %ss (%T) has no indexer for the collision check to read; "+
-				"run it with the manager's own cache or --check-collisions=false", k.kind, informer)
-		}
-		if err := informer.AddIndexers(collisionIndexers); err != nil {
-			return nil, fmt.Errorf("indexing %ss for the collision check: %w", k.kind, err)
-		}
-		c.kinds = append(c.kinds, collisionKind{kind: k.kind, indexer: withIndexer.GetIndexer(), synced: informer.HasSynced})
 	}
 	return c, nil
+}
+
+// flinkDeploymentVersion is the version of FlinkDeployments the webhook
+// reads.
+const flinkDeploymentVersion = "v1beta1"
+
+// WatchFlinkDeployments adds FlinkDeployments to what c reads, once their
+// CRD is installed; where c reads them already it does nothing. It is safe
+// while reviews read c.
+func (c *Collisions) WatchFlinkDeployments(ctx context.Context) error {
+	obj := &unstructured.Unstructured{}
+	obj.SetGroupVersionKind(FlinkDeploymentKind.WithVersion(flinkDeploymentVersion))
+	return c.watch(ctx, FlinkDeploymentKind.Kind, obj)
+}
+
+// watch adds the informer of obj, with collisionIndexers, to what c reads
+// as kind, unless c reads kind already.
+func (c *Collisions) watch(ctx context.Context, kind string, obj client.Object) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.read()
+	for _, k := range old {
+		if k.kind == kind {
+			return nil
+		}
+	}
+	informer, err := c.informers.GetInformer(ctx, obj, cache.BlockUntilSynced(false))
+	if err != nil {
+		return fmt.Errorf("watching %ss for the collision check: %w", kind, err)
+	}
+	withIndexer, ok := informer.(interface{ GetIndexer() toolscache.Indexer })
+	if !ok {
+		return fmt.Errorf("the cache's informer of %ss (%T) has no indexer for the collision check to read; "+
+			"run it with the manager's own cache or --check-collisions=false", kind, informer)
+	}
+	// An informer already running (the account reconciler's) indexes
+	// what it holds as the indexers are added.
+	if err := informer.AddIndexers(collisionIndexers); err != nil {
+		return fmt.Errorf("indexing %ss for the collision check: %w", kind, err)
+	}
+	kinds := append(slices.Clip(old), collisionKind{kind: kind, indexer: withIndexer.GetIndexer(), synced: informer.HasSynced})
+	c.kinds.Store(&kinds)
+	return nil
 }
 
 // check reports the clusters other than the object's own that already use
@@ -274,7 +320,7 @@ func (c *Collisions) check(ctx context.Context, obj metav1.Object, namespace str
 // synced yet is waited for until ctx ends, then it is an error.
 func (c *Collisions) other(ctx context.Context, id fleet.Identity, key string, inNamespace bool) (string, error) {
 	selfKind, selfName, _ := strings.Cut(id.Object, "/")
-	for _, k := range c.kinds {
+	for _, k := range c.read() {
 		if !k.synced() && !toolscache.WaitForCacheSync(ctx.Done(), k.synced) {
 			return "", fmt.Errorf("the cache of %ss has not synced yet", k.kind)
 		}

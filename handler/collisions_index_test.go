@@ -210,7 +210,7 @@ func TestCollisionsCheckReadsTheIndex(t *testing.T) {
 func TestCollisionsCheckWarnsBeforeTheCacheSynced(t *testing.T) {
 	t.Parallel()
 	_, c := collisionStores(map[string][]metav1.Object{"ConfigMap": {cachedConfigMap("payments", "orders", "payments/ConfigMap/orders", "x", "s3://b/ha/orders")}})
-	c.kinds[1].synced = func() bool { return false }
+	(*c.kinds.Load())[1].synced = func() bool { return false }
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // the review's own deadline has passed: no waiting
 	errs, warnings := c.check(ctx, reviewed("orders-v2"), "analytics", policy.Default())
@@ -218,7 +218,7 @@ func TestCollisionsCheckWarnsBeforeTheCacheSynced(t *testing.T) {
 	assert.Equal(t, []string{`could not check whether another cluster uses cluster-id "orders": the cache of Deployments has not synced yet`}, warnings)
 
 	var synced atomic.Bool
-	c.kinds[1].synced = synced.Load
+	(*c.kinds.Load())[1].synced = synced.Load
 	go synced.Store(true)
 	errs, warnings = c.check(context.Background(), reviewed("orders-v2"), "analytics", policy.Default())
 	assert.Equal(t, field.ErrorList{storagePathTaken("ConfigMap/orders in namespace payments")}, errs, "a cache that syncs in time answers")

@@ -45,6 +45,7 @@ func serve(args []string, stderr io.Writer) int {
 	ensureAccounts := fs.Bool("ensure-accounts", true, "create the policy's service account, its Role and RoleBinding where Flink runs under it")
 	checkCollisions := fs.Bool("check-collisions", true, "deny a cluster whose cluster-id or HA storage path another cluster uses (needs the API server)")
 	auditInterval := fs.Duration("audit-interval", 10*time.Minute, "how often the leader audits every Flink cluster for the gauges and policy reports; 0 disables it")
+	crdInterval := fs.Duration("crd-discovery-interval", 30*time.Second, "while the FlinkDeployment CRD is not installed, how often to ask the API server whether it is; once it is, FlinkDeployments are watched without a restart")
 	namespacePolicies := fs.Bool("namespace-policies", true, "apply FlinkHAPolicy resources, where their CRD is installed, over the policy file")
 	leaderElect := fs.Bool("leader-elect", false, "run the background reconcilers in one replica at a time (the webhook serves in all)")
 	leaderNamespace := fs.String("leader-election-namespace", "", "namespace of the leader election Lease; in a pod, its own")
@@ -62,6 +63,9 @@ func serve(args []string, stderr io.Writer) int {
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "flink-ha-webhook: %v\n", err)
 		return 1
+	}
+	if *crdInterval <= 0 {
+		return fail(fmt.Errorf("--crd-discovery-interval %s: expected a positive duration, such as 30s", *crdInterval))
 	}
 	p, err := policy.LoadOrDefault(*policyPath)
 	if err != nil {
@@ -158,8 +162,22 @@ func serve(args []string, stderr io.Writer) int {
 			return fail(err)
 		}
 	}
+	// What reads FlinkDeployments watches them once their CRD is
+	// installed, whether before serve starts or after.
+	var watchFlinkDeployments []func(context.Context) error
+	if collisions != nil {
+		watchFlinkDeployments = append(watchFlinkDeployments, collisions.WatchFlinkDeployments)
+	}
 	if *ensureAccounts {
-		if err := accounts.Setup(mgr, p, live, *clusterRoles); err != nil {
+		reconciler, err := accounts.Setup(mgr, p, live, *clusterRoles)
+		if err != nil {
+			return fail(err)
+		}
+		watchFlinkDeployments = append(watchFlinkDeployments, func(context.Context) error { return reconciler.WatchFlinkDeployments() })
+	}
+	if len(watchFlinkDeployments) > 0 {
+		if err := mgr.Add(&lateKind{mapper: mgr.GetRESTMapper(), kind: accounts.FlinkDeploymentGVK, interval: *crdInterval,
+			watch: watchFlinkDeployments, log: ctrl.Log.WithName("crd")}); err != nil {
 			return fail(err)
 		}
 	}

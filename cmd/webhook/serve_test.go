@@ -439,6 +439,10 @@ func TestServeRefuses(t *testing.T) {
 			args: append(slices.Clone(quiet), "--pprof-bind-address", "0.0.0.0:6060"), code: 1,
 			stderr: "flink-ha-webhook: --pprof-bind-address \"0.0.0.0:6060\": expected a loopback host (127.0.0.1, ::1 or localhost), so that profiles never leave the pod\n",
 		},
+		"a CRD discovery interval that is not positive": {
+			args: append(slices.Clone(quiet), "--crd-discovery-interval=0s"), code: 1,
+			stderr: "flink-ha-webhook: --crd-discovery-interval 0s: expected a positive duration, such as 30s\n",
+		},
 		"leader election outside a pod without a namespace for its Lease": {
 			args: append(slices.Clone(quiet), "--leader-elect"), code: 1,
 			stderr: "flink-ha-webhook: unable to find leader election namespace: not running in-cluster, please specify LeaderElectionNamespace\n",
