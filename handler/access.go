@@ -93,17 +93,17 @@ type question struct {
 // cluster's JobManager and another's TaskManagers). The field that names
 // the account is not part of it.
 type accountKey struct {
-	namespace, name     string
-	taskManager, native bool
-	flink               flinkconf.Range
+	namespace, name                  string
+	taskManager, native, hostNetwork bool
+	flink                            flinkconf.Range
 }
 
 func keyOf(a validate.Account) accountKey {
-	return accountKey{namespace: a.Namespace, name: a.Name, taskManager: a.TaskManager, native: a.Native, flink: a.Flink}
+	return accountKey{namespace: a.Namespace, name: a.Name, taskManager: a.TaskManager, native: a.Native, hostNetwork: a.HostNetwork, flink: a.Flink}
 }
 
 func (k accountKey) account() validate.Account {
-	return validate.Account{Namespace: k.namespace, Name: k.name, TaskManager: k.taskManager, Native: k.native, Flink: k.flink}
+	return validate.Account{Namespace: k.namespace, Name: k.name, TaskManager: k.taskManager, Native: k.native, HostNetwork: k.hostNetwork, Flink: k.flink}
 }
 
 type answer struct {

@@ -122,6 +122,16 @@ func TestAccessCheckTellsTheRolesApart(t *testing.T) {
 	assert.Equal(t, []validate.Access{{Resource: "configmaps", Verb: "get"}, {Resource: "configmaps", Verb: "create"}, {Resource: "configmaps", Verb: "update"},
 		{Resource: "configmaps", Verb: "patch"}, {Resource: "configmaps", Verb: "delete"}}, denied,
 		"the same account running a JobManager is asked again, for a JobManager's needs")
+
+	native := validate.Account{Namespace: "team", Name: "mine", Native: true, Flink: team.Flink}
+	denied, err = s.Denied(context.Background(), native)
+	require.NoError(t, err)
+	onHost := native
+	onHost.HostNetwork = true
+	deniedOnHost, err := s.Denied(context.Background(), onHost)
+	require.NoError(t, err)
+	assert.Equal(t, append(denied, validate.Access{Resource: "services", Verb: "get"}, validate.Access{Resource: "services", Verb: "update"}), deniedOnHost,
+		"a native JobManager on the host network is asked again, for its Service too")
 }
 
 func TestAccessCheckWaitsNoLongerThanFirstWait(t *testing.T) {

@@ -110,7 +110,8 @@ func (n need) usedByAll(r flinkconf.Range) bool {
 //     grants it for the same reason).
 //
 // Services are left out: only a native cluster on the host network updates
-// its Service's target port, and the operator's job Role does not grant
+// its Service's target port (HostNetworkNeeds, which the account check asks
+// of such a cluster's account), and the operator's job Role does not grant
 // it either.
 var needs = []need{
 	{Access: Access{"", "configmaps", "get"}},
@@ -151,6 +152,18 @@ func Needs(m Mode, r flinkconf.Range) []Access {
 // needs. A zero Range means the release line is unknown.
 func TaskManagerNeeds(r flinkconf.Range) []Access {
 	return list(Standalone, r, func(n need, _ flinkconf.Range) bool { return n.taskManager })
+}
+
+// HostNetworkNeeds lists what the account of a native cluster's JobManager
+// on the host network (kubernetes.hostnetwork.enabled) needs besides
+// Needs(Native, ...), in every supported line (FLINK-24947, 1.15): its
+// resource manager points the JobManager Service's target port at the
+// port the JobManager bound when it starts (KubernetesUtils
+// .updateKubernetesServiceTargetPortIfNecessary: the Service is read, then
+// replaced) and fails to start where it may not. Grants leaves them out:
+// the webhook binds no rights on Services.
+func HostNetworkNeeds() []Access {
+	return []Access{{"", "services", "get"}, {"", "services", "update"}}
 }
 
 // Grants lists what a Role for a Flink cluster of mode m that may run any

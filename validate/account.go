@@ -33,6 +33,9 @@ type Account struct {
 	// Native accounts run a JobManager that also creates and deletes the
 	// TaskManager pods.
 	Native bool
+	// HostNetwork marks a native JobManager on the host network, which
+	// also updates its Service (rights.HostNetworkNeeds).
+	HostNetwork bool
 	// Flink is the release lines the cluster may run; the zero Range is
 	// unknown, which means any supported one.
 	Flink flinkconf.Range
@@ -50,7 +53,11 @@ func (a Account) Needs() []Access {
 	if a.Native {
 		m = rights.Native
 	}
-	return rights.Needs(m, a.Flink)
+	needs := rights.Needs(m, a.Flink)
+	if a.Native && a.HostNetwork {
+		needs = append(needs, rights.HostNetworkNeeds()...)
+	}
+	return needs
 }
 
 // Role names the part of the cluster that runs under the account, for
@@ -102,9 +109,12 @@ func WorkloadAccount(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *po
 	if !ok || w.Decision == policy.Skip {
 		return Account{}, false
 	}
+	native := w.Pod.Native && w.Pod.Role == recognise.JobManager
 	return Account{Namespace: meta.Namespace, Name: tpl.Spec.ServiceAccountName,
 		Path:        field.NewPath("spec", "template", "spec", "serviceAccountName"),
-		TaskManager: w.Pod.Role == recognise.TaskManager, Native: w.Pod.Native && w.Pod.Role == recognise.JobManager, Flink: flinkOf(&w.Object)}, true
+		TaskManager: w.Pod.Role == recognise.TaskManager, Native: native,
+		// What Flink's client writes for kubernetes.hostnetwork.enabled.
+		HostNetwork: native && tpl.Spec.HostNetwork, Flink: flinkOf(&w.Object)}, true
 }
 
 // checked reports whether the account a role runs under is one to check:
@@ -144,7 +154,7 @@ func FlinkDeploymentAccounts(u *unstructured.Unstructured, p *policy.Policy) []A
 	var out []Account
 	if checked(jm, p) {
 		out = append(out, Account{Namespace: u.GetNamespace(), Name: jm.Name, Path: jm.Path, RoleKey: jm.Own,
-			Native: mode != "standalone", Flink: flinkOf(&o.Object)})
+			Native: mode != "standalone", HostNetwork: mode != "standalone" && onHostNetwork(o), Flink: flinkOf(&o.Object)})
 	}
 	if checked(tm, p) && (tm.Own || jm.Own) { // else both are spec.serviceAccount, checked as the JobManager's
 		out = append(out, Account{Namespace: u.GetNamespace(), Name: tm.Name, Path: tm.Path, RoleKey: tm.Own,

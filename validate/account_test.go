@@ -23,19 +23,23 @@ func TestAccountsCarryModeAndVersion(t *testing.T) {
 	t.Parallel()
 	p, err := policy.Parse([]byte("{}\n"))
 	require.NoError(t, err)
-	jm := func(image string, native bool) (Account, bool) {
+	jmOn := func(image string, native, hostNetwork bool) (Account, bool) {
 		labels := map[string]string{"component": "jobmanager"}
 		if native {
 			labels["type"] = "flink-native-kubernetes"
 		}
-		tpl := &corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{ServiceAccountName: "mine",
+		tpl := &corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{ServiceAccountName: "mine", HostNetwork: hostNetwork,
 			Containers: []corev1.Container{{Name: "jobmanager", Image: image, Args: []string{"jobmanager"}}}}}
 		return WorkloadAccount(&metav1.ObjectMeta{Namespace: "team", Name: "jm"}, tpl, p)
 	}
-	fd := func(version string) (Account, bool) {
+	jm := func(image string, native bool) (Account, bool) { return jmOn(image, native, false) }
+	fdWith := func(version string, extra map[string]any) (Account, bool) {
 		spec := map[string]any{"serviceAccount": "mine"}
 		if version != "" {
 			spec["flinkVersion"] = version
+		}
+		for k, v := range extra {
+			spec[k] = v
 		}
 		u := &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{"namespace": "team", "name": "orders"}, "spec": spec}}
 		as := FlinkDeploymentAccounts(u, p)
@@ -43,6 +47,11 @@ func TestAccountsCarryModeAndVersion(t *testing.T) {
 			return Account{}, false
 		}
 		return as[0], true
+	}
+	fd := func(version string) (Account, bool) { return fdWith(version, nil) }
+	onHost := map[string]any{"flinkConfiguration": map[string]any{"kubernetes.hostnetwork.enabled": " True"}}
+	hostNetworkNeeds := func(r flinkconf.Range) []rights.Access {
+		return append(rights.Needs(rights.Native, r), rights.HostNetworkNeeds()...)
 	}
 	tm := func(image string) (Account, bool) {
 		tpl := &corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"component": "taskmanager"}}, Spec: corev1.PodSpec{ServiceAccountName: "mine",
@@ -79,6 +88,29 @@ func TestAccountsCarryModeAndVersion(t *testing.T) {
 			got:       func() (Account, bool) { return fd("v1_16") },
 			want:      Account{Namespace: "team", Name: "mine", Path: field.NewPath("spec", "serviceAccount"), Native: true, Flink: flinkconf.Exactly(flinkconf.V1_16)},
 			wantNeeds: rights.Needs(rights.Native, flinkconf.Exactly(flinkconf.V1_16)),
+		},
+		"a native JobManager on the host network also updates its Service": {
+			got:       func() (Account, bool) { return jmOn("flink:1.20", true, true) },
+			want:      Account{Namespace: "team", Name: "mine", Path: workload, Native: true, HostNetwork: true, Flink: flinkconf.Exactly(flinkconf.V1_20)},
+			wantNeeds: hostNetworkNeeds(flinkconf.Exactly(flinkconf.V1_20)),
+		},
+		"a standalone JobManager on the host network runs no resource manager and needs no Service": {
+			got:       func() (Account, bool) { return jmOn("flink:1.20", false, true) },
+			want:      Account{Namespace: "team", Name: "mine", Path: workload, Flink: flinkconf.Exactly(flinkconf.V1_20)},
+			wantNeeds: rights.Needs(rights.Standalone, flinkconf.Exactly(flinkconf.V1_20)),
+		},
+		"a native FlinkDeployment with kubernetes.hostnetwork.enabled also updates its Service": {
+			got: func() (Account, bool) { return fdWith("v1_19", onHost) },
+			want: Account{Namespace: "team", Name: "mine", Path: field.NewPath("spec", "serviceAccount"), Native: true, HostNetwork: true,
+				Flink: flinkconf.Exactly(flinkconf.V1_19)},
+			wantNeeds: hostNetworkNeeds(flinkconf.Exactly(flinkconf.V1_19)),
+		},
+		"a standalone FlinkDeployment on the host network needs no Service": {
+			got: func() (Account, bool) {
+				return fdWith("v1_19", map[string]any{"mode": "standalone", "flinkConfiguration": onHost["flinkConfiguration"]})
+			},
+			want:      Account{Namespace: "team", Name: "mine", Path: field.NewPath("spec", "serviceAccount"), Flink: flinkconf.Exactly(flinkconf.V1_19)},
+			wantNeeds: rights.Needs(rights.Standalone, flinkconf.Exactly(flinkconf.V1_19)),
 		},
 		"a FlinkDeployment without flinkVersion needs what any release needs": {
 			got:       func() (Account, bool) { return fd("") },

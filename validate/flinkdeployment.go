@@ -27,6 +27,26 @@ const hostNetworkKey = "kubernetes.hostnetwork.enabled"
 const hostNetworkNeeds = "on the host network the JobManager updates its Service at start (services get, update), which the " +
 	"roles the webhook binds do not grant: bind them to the account yourself, or the JobManager fails to start"
 
+// onHostNetwork reports whether a FlinkDeployment's configuration puts its
+// cluster on the host network. Flink reads a boolean option as "true" or
+// "false" in any case.
+func onHostNetwork(o *cluster.FlinkDeploymentObject) bool {
+	if o.Conf == nil {
+		return false
+	}
+	s, ok := o.Conf.Get(hostNetworkKey)
+	return ok && strings.EqualFold(strings.TrimSpace(s.Value), "true")
+}
+
+// accountChecked reports whether the account a FlinkDeployment's JobManager
+// runs under is one the account check asks the API server about, which
+// then names any right it lacks, the Service's included: an account of the
+// user's choosing, with the check on.
+func accountChecked(o *cluster.FlinkDeploymentObject, p *policy.Policy) bool {
+	jm, _ := o.RoleAccounts()
+	return p.CheckAccounts != policy.CheckOff && checked(jm, p)
+}
+
 // FlinkDeployment checks a FlinkDeployment as it will be stored: its name is
 // its cluster-id, its flinkConfiguration must make Kubernetes HA work in the
 // Flink version it names, and standby JobManagers need HA.
@@ -67,9 +87,8 @@ func FlinkDeployment(u *unstructured.Unstructured, p *policy.Policy) (field.Erro
 			"more than one JobManager needs HA for leader election: set "+haSetting(c)+" or use 1 replica"))
 	}
 	if mode, _, _ := unstructured.NestedString(u.Object, "spec", "mode"); mode != "standalone" {
-		// Flink reads a boolean option as "true" or "false" in any case.
-		if s, ok := o.Conf.Get(hostNetworkKey); ok && strings.EqualFold(strings.TrimSpace(s.Value), "true") {
-			v.warn("%s: %s", o.ConfPath.Key(s.Key), hostNetworkNeeds)
+		if onHostNetwork(o) && !accountChecked(o, p) {
+			v.warn("%s: %s", o.ConfPath.Key(hostNetworkKey), hostNetworkNeeds)
 		}
 	}
 	if m, _, _ := unstructured.NestedString(u.Object, "spec", "job", "upgradeMode"); m == "last-state" && haOff {

@@ -53,6 +53,7 @@ type workloadCase struct {
 	subPath     string // mounted alone from the ConfigMap, when mounted
 	emptyDir    bool   // a writable emptyDir at the conf directory
 	hostNetwork bool
+	account     string // the pod template's serviceAccountName
 	replicas    int32
 	policy      string
 	want        []string
@@ -68,7 +69,7 @@ func (tc workloadCase) objects() (*metav1.ObjectMeta, *corev1.PodTemplateSpec) {
 	}
 	c := corev1.Container{Name: "jobmanager", Image: image, Args: tc.args, Env: tc.env}
 	tpl := &corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{Containers: []corev1.Container{c}}}
-	tpl.Spec.HostNetwork = tc.hostNetwork
+	tpl.Spec.HostNetwork, tpl.Spec.ServiceAccountName = tc.hostNetwork, tc.account
 	if tc.mounted {
 		mount := corev1.VolumeMount{Name: "conf", MountPath: "/opt/flink/conf"}
 		if tc.subPath != "" {
@@ -152,6 +153,15 @@ func TestWorkload(t *testing.T) {
 				"to native Flink's rights while a native JobManager runs under it",
 				"warn: spec.template.spec.hostNetwork: on the host network the JobManager updates its Service at start (services get, update), " +
 					"which the roles the webhook binds do not grant: bind them to the account yourself, or the JobManager fails to start"},
+		},
+		"a native JobManager on the host network under an account the check asks about is not told again": {
+			labels: native, args: []string{"bash", "-c", "kubernetes-jobmanager.sh kubernetes-session"}, replicas: 1, hostNetwork: true, account: "mine",
+		},
+		"with the account check off, a native JobManager on the host network under its own account is told": {
+			labels: native, args: []string{"bash", "-c", "kubernetes-jobmanager.sh kubernetes-session"}, replicas: 1, hostNetwork: true, account: "mine",
+			policy: "checkAccounts: off\n",
+			want: []string{"warn: spec.template.spec.hostNetwork: on the host network the JobManager updates its Service at start (services get, update), " +
+				"which the roles the webhook binds do not grant: bind them to the account yourself, or the JobManager fails to start"},
 		},
 		"a standalone JobManager on the host network updates no Service": {
 			args: []string{"jobmanager"}, mounted: true, replicas: 1, hostNetwork: true,
@@ -324,6 +334,15 @@ func TestFlinkDeployment(t *testing.T) {
 		"a native cluster on the host network is told its account needs to update its Service": {obj: fd("orders", nil, map[string]any{
 			"flinkVersion": "v1_20", "flinkConfiguration": map[string]any{"high-availability.type": "kubernetes",
 				"high-availability.storageDir": "s3://b/ha", "kubernetes.hostnetwork.enabled": "TRUE"}}),
+			want: []string{"warn: " + fc + "[kubernetes.hostnetwork.enabled]: on the host network the JobManager updates its Service at start " +
+				"(services get, update), which the roles the webhook binds do not grant: bind them to the account yourself, or the JobManager fails to start"}},
+		"a native cluster on the host network under an account the check asks about is not told again": {obj: fd("orders", nil, map[string]any{
+			"flinkVersion": "v1_20", "serviceAccount": "mine", "flinkConfiguration": map[string]any{"high-availability.type": "kubernetes",
+				"high-availability.storageDir": "s3://b/ha", "kubernetes.hostnetwork.enabled": "true"}})},
+		"with the account check off, a native cluster on the host network under its own account is told": {obj: fd("orders", nil, map[string]any{
+			"flinkVersion": "v1_20", "serviceAccount": "mine", "flinkConfiguration": map[string]any{"high-availability.type": "kubernetes",
+				"high-availability.storageDir": "s3://b/ha", "kubernetes.hostnetwork.enabled": "true"}}),
+			policy: "checkAccounts: off\n",
 			want: []string{"warn: " + fc + "[kubernetes.hostnetwork.enabled]: on the host network the JobManager updates its Service at start " +
 				"(services get, update), which the roles the webhook binds do not grant: bind them to the account yourself, or the JobManager fails to start"}},
 		"a standalone cluster on the host network needs no Service rights: the operator makes its TaskManagers": {obj: fd("orders", nil, map[string]any{

@@ -81,8 +81,11 @@ func Workload(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, replicas int
 			"manage its HA ConfigMaps or pods; set kubernetes.service-account: %s, the policy's account, which is bound "+
 			"to native Flink's rights while a native JobManager runs under it", p.ServiceAccount)
 	}
-	if w.Pod.Native && w.Pod.Role == recognise.JobManager && w.Decision != policy.Skip && tpl.Spec.HostNetwork {
-		// What Flink's client writes for kubernetes.hostnetwork.enabled.
+	if w.Pod.Native && w.Pod.Role == recognise.JobManager && w.Decision != policy.Skip && tpl.Spec.HostNetwork &&
+		(p.CheckAccounts == policy.CheckOff || !chosen(tpl.Spec.ServiceAccountName, p)) {
+		// What Flink's client writes for kubernetes.hostnetwork.enabled;
+		// an account of the user's choosing is asked for the Service by
+		// the account check.
 		v.warn("spec.template.spec.hostNetwork: %s", hostNetworkNeeds)
 	}
 	return v.errs, v.warnings

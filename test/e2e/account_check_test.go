@@ -89,6 +89,59 @@ spec:
 		`, which the JobManager needs with Flink's HA: bind it to a Role that allows it, or leave the account to the webhook (flink-ha)`},
 		checked("unbound", "nobody"), "an account the authorizer allows nothing lacks every right")
 	assert.Empty(t, checked("bound", "bound"), "an account with Flink 1.20's rights passes the check, without 1.18's deletecollection")
+
+	// A native JobManager on the host network also updates its Service at
+	// start: an account with every other right of a native cluster is told
+	// of the Service, and passes once bound to it.
+	_, err = plane.Clientset.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "native"}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	bindRole(ctx, t, ns, "native", rights.Rules(rights.Native, flinkconf.Exactly(flinkconf.V1_20)))
+	require.Eventually(t, func() bool {
+		return allowed(ctx, t, "system:serviceaccount:"+ns+":native", ns, "create", "pods")
+	}, 20*time.Second, 100*time.Millisecond, "the authorizer should allow the native account its Role")
+	hostJM := func(name string) string {
+		return strings.NewReplacer("NAME", name).Replace(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: NAME
+  labels: {app: NAME, type: flink-native-kubernetes, component: jobmanager}
+spec:
+  replicas: 0
+  selector: {matchLabels: {app: NAME, component: jobmanager, type: flink-native-kubernetes}}
+  template:
+    metadata:
+      labels: {app: NAME, component: jobmanager, type: flink-native-kubernetes}
+    spec:
+      hostNetwork: true
+      serviceAccountName: native
+      containers:
+      - name: flink-main-container
+        image: "flink:1.20"
+        command: [/docker-entrypoint.sh]
+        args: [bash, -c, kubernetes-jobmanager.sh kubernetes-session]
+`)
+	}
+	onHost := func(name string) []string {
+		_, errOut, err := kubectlIn(ctx, ns, hostJM(name), "apply", "--dry-run=server", "-f", "-")
+		require.NoError(t, err, "the default policy only warns")
+		return accountWarnings(errOut)
+	}
+	notYet := []string{field + "could not check the rights of account native: " + handler.ErrNotChecked.Error()}
+	var got []string
+	require.Eventually(t, func() bool {
+		got = onHost("on-host")
+		return !slices.Equal(got, notYet)
+	}, 20*time.Second, 200*time.Millisecond, "the check's answer should reach a review")
+	assert.Equal(t, []string{field + `Invalid value: "native": may not get services, update services in ` + ns +
+		`, which the JobManager needs with Flink's HA: bind it to a Role that allows it, or leave the account to the webhook (flink-ha)`},
+		got, "a native JobManager on the host network needs its Service")
+	bindRole(ctx, t, ns, "native-service", []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"get", "update"}}})
+	_, err = plane.Clientset.RbacV1().RoleBindings(ns).Patch(ctx, "native-service", types.JSONPatchType,
+		[]byte(`[{"op":"replace","path":"/subjects/0/name","value":"native"}]`), metav1.PatchOptions{})
+	require.NoError(t, err)
+	// The webhook keeps an answer for 30 s before asking again.
+	assert.Eventually(t, func() bool { return len(onHost("on-host-bound")) == 0 }, 45*time.Second, time.Second,
+		"an account bound to its Service passes")
 }
 
 // TestJobManagerKeyOfAFlinkDeploymentIsChecked: a FlinkDeployment whose
