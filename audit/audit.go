@@ -200,7 +200,7 @@ func (a *auditor) run(ctx context.Context) (*Report, error) {
 		cl.Namespace, cl.ClusterID, cl.Mode, cl.HA = id.Namespace, id.ClusterID, id.Mode, id.HA
 		cl.FlinkVersion, cl.StorageDir, cl.StoragePath, cl.Account = id.Versions.String(), id.StorageDir, id.StoragePath, id.Account
 		if id.HA == fleet.HAOn && id.Account != "" {
-			cl.Rights = a.rights(ctx, validate.Account{Namespace: id.Namespace, Name: id.Account, Native: id.Mode != fleet.Standalone, Flink: id.Versions})
+			cl.Rights = a.rights(ctx, validate.Account{Namespace: id.Namespace, Name: id.Account, Native: id.Native, HostNetwork: id.HostNetwork, Flink: id.Versions})
 		}
 		if id.ClusterID != "" {
 			cl.HAConfigMaps = ha[id.Namespace+"/"+id.ClusterID]

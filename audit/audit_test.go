@@ -65,3 +65,45 @@ func TestTheEndToEndClusters(t *testing.T) {
 	assert.Equal(t, needs(rights.Standalone, flinkconf.V1_18)+needs(rights.Standalone, flinkconf.V1_19)+needs(rights.Native, flinkconf.Version{Major: 1, Minor: 20}), *asked,
 		"one review per need and account: flink at 1.18, flink at 1.19 once for both clusters, nobody natively")
 }
+
+// TestRightsFollowWhatTheJobManagerRuns: the audit asks an account for what
+// the JobManager that runs under it does, as admission's check asks. A
+// FlinkDeployment in standalone mode runs no native resource manager, so
+// its account needs no pods; a native one on the host network also updates
+// its Service.
+func TestRightsFollowWhatTheJobManagerRuns(t *testing.T) {
+	t.Parallel()
+	fd := func(name, account, mode, hostNetwork string) string {
+		return strings.NewReplacer("NAME", name, "ACCOUNT", account, "MODE", mode, "HOST", hostNetwork).Replace(`apiVersion: flink.apache.org/v1beta1
+kind: FlinkDeployment
+metadata: {name: NAME, namespace: team}
+spec:
+  image: flink:1.20
+  flinkVersion: v1_20
+  serviceAccount: ACCOUNT
+  mode: MODE
+  flinkConfiguration:
+    high-availability.type: kubernetes
+    high-availability.storageDir: s3://flink-ha/team/NAME
+    kubernetes.hostnetwork.enabled: "HOST"`)
+	}
+	w := newWorld(t, fd("batch", "standalone-only", "standalone", "true")+"\n---\n"+fd("edge", "native-only", "native", "true")+"\n---\n"+
+		fd("core", "native-only", "native", "false"))
+	w.authorize(map[string][]rights.Access{
+		"team/standalone-only": rights.Grants(rights.Standalone, flinkconf.Supported),
+		"team/native-only":     rights.Grants(rights.Native, flinkconf.Supported),
+	})
+	p, err := policy.Parse([]byte("serviceAccount: flink-ha\n"))
+	require.NoError(t, err)
+	got, err := Run(context.Background(), w.clients(), Options{Policy: p})
+	require.NoError(t, err)
+	rightsOf := map[string]string{}
+	for _, c := range got.Clusters {
+		rightsOf[c.ClusterID] = c.Rights
+	}
+	assert.Equal(t, map[string]string{
+		"batch": "yes",
+		"edge":  "no: may not get services, update services",
+		"core":  "yes",
+	}, rightsOf)
+}

@@ -21,6 +21,9 @@ func (a *auditor) rights(ctx context.Context, acct validate.Account) string {
 	if acct.Native {
 		key += "/native"
 	}
+	if acct.HostNetwork {
+		key += "/host-network"
+	}
 	if r, ok := a.answers[key]; ok {
 		return r
 	}

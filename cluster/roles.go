@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"strings"
+
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
@@ -42,4 +44,30 @@ func (o *FlinkDeploymentObject) RoleAccounts() (jm, tm RoleAccount) {
 		return RoleAccount{Name: sa, Path: field.NewPath("spec", "serviceAccount")}
 	}
 	return role(flinkconf.JobManagerServiceAccount.Key), role(flinkconf.TaskManagerServiceAccount.Key)
+}
+
+// HostNetworkKey puts a native cluster's pods on the host network; native
+// Flink's resource manager then points the JobManager Service's target
+// port at the port the JobManager bound when it starts (KubernetesUtils
+// .updateKubernetesServiceTargetPortIfNecessary, a read and a replace of
+// the Service).
+const HostNetworkKey = "kubernetes.hostnetwork.enabled"
+
+// OnHostNetwork reports whether the FlinkDeployment's configuration puts
+// its cluster on the host network. Flink reads a boolean option as "true"
+// or "false" in any case.
+func (o *FlinkDeploymentObject) OnHostNetwork() bool {
+	if o.Conf == nil {
+		return false
+	}
+	s, ok := o.Conf.Get(HostNetworkKey)
+	return ok && strings.EqualFold(strings.TrimSpace(s.Value), "true")
+}
+
+// RunsNative reports whether the operator runs the FlinkDeployment's
+// cluster in native mode, its default (KubernetesDeploymentMode
+// .getDeploymentMode): its JobManager then makes the TaskManager pods.
+func (o *FlinkDeploymentObject) RunsNative() bool {
+	mode, _ := o.Spec["mode"].(string)
+	return mode != "standalone"
 }

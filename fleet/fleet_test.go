@@ -77,18 +77,37 @@ func identifyCases() (map[string]identifyCase, ConfigMaps) {
 			obj: jobManager("a", "native", "flink-config-native", "flink:1.20", map[string]string{"app": "native", "component": "jobmanager", "type": "flink-native-kubernetes"}),
 			ok:  true,
 			want: Identity{Key: "a/native/native", Object: "Deployment/native", Namespace: "a", ClusterID: "native", Mode: Native,
-				HA: HAOff, Versions: flinkconf.Exactly(flinkconf.V1_20), Account: "default", JobManager: true},
+				HA: HAOff, Versions: flinkconf.Exactly(flinkconf.V1_20), Account: "default", JobManager: true, Native: true},
 		},
 		"a FlinkDeployment's cluster-id is its name, and so is its HA cluster-id": {
 			obj: flinkDeployment("a", "fd", "v1_19", map[string]any{"high-availability.type": "kubernetes", "high-availability.storageDir": "s3://b/ha/"}), ok: true,
 			want: Identity{Key: "a/native/fd", Object: "FlinkDeployment/fd", Namespace: "a", ClusterID: "fd", Mode: Operator,
-				HA: HAOn, StorageDir: "s3://b/ha/", StoragePath: "s3://b/ha/fd", Versions: flinkconf.Exactly(flinkconf.V1_19), Account: "flink", JobManager: true},
+				HA: HAOn, StorageDir: "s3://b/ha/", StoragePath: "s3://b/ha/fd", Versions: flinkconf.Exactly(flinkconf.V1_19), Account: "flink", JobManager: true,
+				Native: true},
 		},
 		"a FlinkDeployment's JobManager runs under its own key's account where flinkConfiguration sets one": {
 			obj: flinkDeployment("a", "fd", "v1_19", map[string]any{"high-availability.type": "kubernetes", "high-availability.storageDir": "s3://b/ha/",
 				"kubernetes.jobmanager.service-account": "jm", "kubernetes.taskmanager.service-account": "tm"}), ok: true,
 			want: Identity{Key: "a/native/fd", Object: "FlinkDeployment/fd", Namespace: "a", ClusterID: "fd", Mode: Operator,
-				HA: HAOn, StorageDir: "s3://b/ha/", StoragePath: "s3://b/ha/fd", Versions: flinkconf.Exactly(flinkconf.V1_19), Account: "jm", JobManager: true},
+				HA: HAOn, StorageDir: "s3://b/ha/", StoragePath: "s3://b/ha/fd", Versions: flinkconf.Exactly(flinkconf.V1_19), Account: "jm", JobManager: true,
+				Native: true},
+		},
+		"a FlinkDeployment in standalone mode runs no native resource manager, on the host network or not": {
+			obj: func() metav1.Object {
+				u := flinkDeployment("a", "fd", "v1_19", map[string]any{"high-availability.type": "kubernetes", "high-availability.storageDir": "s3://b/ha/",
+					"kubernetes.hostnetwork.enabled": "true"})
+				u.Object["spec"].(map[string]any)["mode"] = "standalone"
+				return u
+			}(), ok: true,
+			want: Identity{Key: "a/native/fd", Object: "FlinkDeployment/fd", Namespace: "a", ClusterID: "fd", Mode: Operator,
+				HA: HAOn, StorageDir: "s3://b/ha/", StoragePath: "s3://b/ha/fd", Versions: flinkconf.Exactly(flinkconf.V1_19), Account: "flink", JobManager: true},
+		},
+		"a native FlinkDeployment on the host network also updates its Service": {
+			obj: flinkDeployment("a", "fd", "v1_19", map[string]any{"high-availability.type": "kubernetes", "high-availability.storageDir": "s3://b/ha/",
+				"kubernetes.hostnetwork.enabled": "true"}), ok: true,
+			want: Identity{Key: "a/native/fd", Object: "FlinkDeployment/fd", Namespace: "a", ClusterID: "fd", Mode: Operator,
+				HA: HAOn, StorageDir: "s3://b/ha/", StoragePath: "s3://b/ha/fd", Versions: flinkconf.Exactly(flinkconf.V1_19), Account: "flink", JobManager: true,
+				Native: true, HostNetwork: true},
 		},
 		"a TaskManager defines no cluster": {
 			obj: &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "tm"}, Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{
@@ -210,7 +229,7 @@ func readingCases() (map[string]identifyCase, ConfigMaps) {
 	fd := func(version string) Identity {
 		v, _ := flinkconf.OperatorVersion(version)
 		return Identity{Key: "a/native/fd", Object: "FlinkDeployment/fd", Namespace: "a", ClusterID: "fd", Mode: Operator,
-			Versions: flinkconf.Exactly(v), Account: "flink", JobManager: true}
+			Versions: flinkconf.Exactly(v), Account: "flink", JobManager: true, Native: true}
 	}
 	alone := func(d *appsv1.Deployment, file string) *appsv1.Deployment {
 		m := &d.Spec.Template.Spec.Containers[0].VolumeMounts[0]

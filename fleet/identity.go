@@ -66,6 +66,13 @@ type Identity struct {
 	// JobManager marks objects that run (or make the operator run) a
 	// JobManager, rather than only configure one.
 	JobManager bool
+	// Native marks a JobManager that runs Flink's native resource
+	// manager, which makes its TaskManager pods: a FlinkDeployment in
+	// native mode, the operator's default, or a native JobManager
+	// workload. HostNetwork marks one of those on the host network, which
+	// also updates its Service. Both are read from the JobManager's
+	// object.
+	Native, HostNetwork bool
 }
 
 // ConfigMaps finds a ConfigMap of the object's namespace by name, or nil.
@@ -145,7 +152,8 @@ func workloadIdentity(kind string, meta *metav1.ObjectMeta, tpl *corev1.PodTempl
 		return Identity{}, nil, false
 	}
 	id := Identity{Object: kind + "/" + meta.Name, Namespace: meta.Namespace, Mode: w.Mode,
-		Versions: w.Versions, Account: tpl.Spec.ServiceAccountName, JobManager: true}
+		Versions: w.Versions, Account: tpl.Spec.ServiceAccountName, JobManager: true,
+		Native: w.Pod.Native, HostNetwork: w.Pod.Native && tpl.Spec.HostNetwork}
 	if id.Account == "" {
 		id.Account = "default"
 	}
@@ -179,7 +187,8 @@ func workloadIdentity(kind string, meta *metav1.ObjectMeta, tpl *corev1.PodTempl
 
 func flinkDeploymentIdentity(u *unstructured.Unstructured, o *cluster.FlinkDeploymentObject) (Identity, []*cluster.Configuration, bool) {
 	id := Identity{Key: nativeKey(u.GetNamespace(), u.GetName()), Object: "FlinkDeployment/" + u.GetName(), Namespace: u.GetNamespace(),
-		ClusterID: o.ClusterID, Mode: o.Mode, Versions: o.Versions, JobManager: true}
+		ClusterID: o.ClusterID, Mode: o.Mode, Versions: o.Versions, JobManager: true,
+		Native: o.RunsNative(), HostNetwork: o.RunsNative() && o.OnHostNetwork()}
 	// The JobManager runs under its own key's account where
 	// flinkConfiguration sets one, as Flink reads it before the account
 	// the operator copies from spec.serviceAccount.

@@ -149,12 +149,11 @@ func FlinkDeploymentAccounts(u *unstructured.Unstructured, p *policy.Policy) []A
 	if o.Spec == nil || o.Decision == policy.Skip {
 		return nil
 	}
-	mode, _ := o.Spec["mode"].(string)
 	jm, tm := o.RoleAccounts()
 	var out []Account
 	if checked(jm, p) {
 		out = append(out, Account{Namespace: u.GetNamespace(), Name: jm.Name, Path: jm.Path, RoleKey: jm.Own,
-			Native: mode != "standalone", HostNetwork: mode != "standalone" && onHostNetwork(o), Flink: flinkOf(&o.Object)})
+			Native: o.RunsNative(), HostNetwork: o.RunsNative() && o.OnHostNetwork(), Flink: flinkOf(&o.Object)})
 	}
 	if checked(tm, p) && (tm.Own || jm.Own) { // else both are spec.serviceAccount, checked as the JobManager's
 		out = append(out, Account{Namespace: u.GetNamespace(), Name: tm.Name, Path: tm.Path, RoleKey: tm.Own,

@@ -2,7 +2,6 @@ package validate
 
 import (
 	"fmt"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -16,27 +15,9 @@ import (
 // flinkConfiguration.
 var operatorOwned = []string{flinkconf.ClusterID.Key, flinkconf.HAClusterID.Key, flinkconf.Namespace.Key}
 
-// hostNetworkKey puts a native cluster's pods on the host network. Its
-// resource manager then points the JobManager Service's target port at the
-// port the JobManager bound (KubernetesUtils
-// .updateKubernetesServiceTargetPortIfNecessary, read and replace of the
-// Service) when it starts, and fails to start where it may not.
-const hostNetworkKey = "kubernetes.hostnetwork.enabled"
-
 // hostNetworkNeeds is what a native cluster on the host network is told.
 const hostNetworkNeeds = "on the host network the JobManager updates its Service at start (services get, update), which the " +
 	"roles the webhook binds do not grant: bind them to the account yourself, or the JobManager fails to start"
-
-// onHostNetwork reports whether a FlinkDeployment's configuration puts its
-// cluster on the host network. Flink reads a boolean option as "true" or
-// "false" in any case.
-func onHostNetwork(o *cluster.FlinkDeploymentObject) bool {
-	if o.Conf == nil {
-		return false
-	}
-	s, ok := o.Conf.Get(hostNetworkKey)
-	return ok && strings.EqualFold(strings.TrimSpace(s.Value), "true")
-}
 
 // accountChecked reports whether the account a FlinkDeployment's JobManager
 // runs under is one the account check asks the API server about, which
@@ -86,10 +67,8 @@ func FlinkDeployment(u *unstructured.Unstructured, p *policy.Policy) (field.Erro
 		v.err(field.Invalid(field.NewPath("spec", "jobManager", "replicas"), n,
 			"more than one JobManager needs HA for leader election: set "+haSetting(c)+" or use 1 replica"))
 	}
-	if mode, _, _ := unstructured.NestedString(u.Object, "spec", "mode"); mode != "standalone" {
-		if onHostNetwork(o) && !accountChecked(o, p) {
-			v.warn("%s: %s", o.ConfPath.Key(hostNetworkKey), hostNetworkNeeds)
-		}
+	if o.RunsNative() && o.OnHostNetwork() && !accountChecked(o, p) {
+		v.warn("%s: %s", o.ConfPath.Key(cluster.HostNetworkKey), hostNetworkNeeds)
 	}
 	if m, _, _ := unstructured.NestedString(u.Object, "spec", "job", "upgradeMode"); m == "last-state" && haOff {
 		// Allowed without HA since operator 1.10 (FLINK-35414), which then
