@@ -131,6 +131,20 @@ func FuzzArgs(f *testing.F) {
 		ranges := []Range{Supported, {Min: V1_15, Max: V1_20}, {Min: V2_0, Max: V2_1}, {Min: V1_15, Max: V1_18}, {Min: V1_19, Max: V1_20}}
 		versions := ranges[(line%len(ranges)+len(ranges))%len(ranges)]
 		a := ParseArgs(strings.Split(joined, "\n"), versions)
+		// The parts of the lines cover versions in order, and each part
+		// counts at least the properties every line counts.
+		lines := a.Lines()
+		if len(lines) == 0 || lines[0].Min != versions.Min || lines[len(lines)-1].Max != versions.Max {
+			t.Fatalf("Lines() = %v, not a cover of %v", lines, versions)
+		}
+		for i, l := range lines {
+			if i > 0 && !lines[i-1].Max.Less(l.Min) {
+				t.Fatalf("Lines() = %v: parts out of order", lines)
+			}
+			if part := ParseArgs(a.Args(), l); len(part.Entries()) < len(a.Entries()) {
+				t.Fatalf("the lines %v count %d properties, fewer than the %d every line counts", l, len(part.Entries()), len(a.Entries()))
+			}
+		}
 		checkEdit(t, a, key, value, func(s Source) (Source, error) { return ParseArgs(s.(*Args).Args(), versions), nil })
 	})
 }
