@@ -250,9 +250,11 @@ func TestReconcileOnAnUnreadablePolicy(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			objs := existing
+			// The fake client sets the resourceVersion of what it is given:
+			// each parallel case gets its own copies.
+			objs := copies(existing)
 			if tc.exists {
-				objs = append(append([]client.Object(nil), existing...), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team"}})
+				objs = append(objs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team"}})
 			}
 			c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(objs...).Build()
 			r := &Reconciler{Client: c, Reader: c, Policy: file, ClusterRolePrefix: DefaultClusterRolePrefix,
