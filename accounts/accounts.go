@@ -259,7 +259,7 @@ func (r *Reconciler) namespacesWithFlink(ctx context.Context, _ client.Object) [
 }
 
 // FlinkDeploymentGVK is the operator's cluster resource.
-var FlinkDeploymentGVK = recognise.FlinkDeploymentKind.WithVersion("v1beta1")
+var FlinkDeploymentGVK = recognise.FlinkDeploymentGVK
 
 // accountsOf returns the accounts a watched object runs its pods under,
 // the JobManager's first: of a FlinkDeployment each role's (roleAccounts),
@@ -318,11 +318,6 @@ const (
 	nativeType     = "flink-native-kubernetes"
 )
 
-// standaloneMode is the spec.mode of a FlinkDeployment the operator runs
-// as a standalone cluster; any other, and none, is native
-// (KubernetesDeploymentMode.getDeploymentMode).
-const standaloneMode = "standalone"
-
 // runsNative reports whether a watched object runs Flink's native resource
 // manager, which creates and deletes the TaskManager pods and deletes the
 // JobManager Deployment, under its JobManager's account (accountsOf): a
@@ -333,7 +328,7 @@ const standaloneMode = "standalone"
 func runsNative(o client.Object) bool {
 	if u, ok := o.(*unstructured.Unstructured); ok {
 		mode, _, _ := unstructured.NestedString(u.Object, "spec", "mode")
-		return mode != standaloneMode
+		return mode != cluster.OperatorStandalone
 	}
 	return nativeJobManager(o)
 }

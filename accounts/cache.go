@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/flink-ha-webhook/flink-ha-webhook/cluster"
 	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
 	"github.com/flink-ha-webhook/flink-ha-webhook/recognise"
 )
@@ -116,7 +117,7 @@ func slimFlinkDeployment(u *unstructured.Unstructured) *unstructured.Unstructure
 		}
 	}
 	if !runsNative(u) {
-		set("mode", standaloneMode)
+		set("mode", cluster.OperatorStandalone)
 	}
 	return slim
 }

@@ -64,10 +64,15 @@ func (o *FlinkDeploymentObject) OnHostNetwork() bool {
 	return ok && strings.EqualFold(strings.TrimSpace(s.Value), "true")
 }
 
+// OperatorStandalone is the spec.mode of a FlinkDeployment the operator
+// runs as a standalone cluster, making its TaskManagers itself; any other,
+// and none, is native, its default (KubernetesDeploymentMode
+// .getDeploymentMode).
+const OperatorStandalone = "standalone"
+
 // RunsNative reports whether the operator runs the FlinkDeployment's
-// cluster in native mode, its default (KubernetesDeploymentMode
-// .getDeploymentMode): its JobManager then makes the TaskManager pods.
+// cluster in native mode: its JobManager then makes the TaskManager pods.
 func (o *FlinkDeploymentObject) RunsNative() bool {
 	mode, _ := o.Spec["mode"].(string)
-	return mode != "standalone"
+	return mode != OperatorStandalone
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/fleet"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
+	"github.com/flink-ha-webhook/flink-ha-webhook/recognise"
 )
 
 // Annotations the mutating webhook records on every Flink object that
@@ -222,7 +223,7 @@ func SetupCollisions(ctx context.Context, mgr ctrl.Manager) (*Collisions, error)
 			return nil, err
 		}
 	}
-	if _, err := mgr.GetRESTMapper().RESTMapping(FlinkDeploymentKind, flinkDeploymentVersion); err == nil {
+	if _, err := mgr.GetRESTMapper().RESTMapping(FlinkDeploymentKind, recognise.FlinkDeploymentGVK.Version); err == nil {
 		if err := c.WatchFlinkDeployments(ctx); err != nil {
 			return nil, err
 		}
@@ -230,16 +231,12 @@ func SetupCollisions(ctx context.Context, mgr ctrl.Manager) (*Collisions, error)
 	return c, nil
 }
 
-// flinkDeploymentVersion is the version of FlinkDeployments the webhook
-// reads.
-const flinkDeploymentVersion = "v1beta1"
-
 // WatchFlinkDeployments adds FlinkDeployments to what c reads, once their
 // CRD is installed; where c reads them already it does nothing. It is safe
 // while reviews read c.
 func (c *Collisions) WatchFlinkDeployments(ctx context.Context) error {
 	obj := &unstructured.Unstructured{}
-	obj.SetGroupVersionKind(FlinkDeploymentKind.WithVersion(flinkDeploymentVersion))
+	obj.SetGroupVersionKind(recognise.FlinkDeploymentGVK)
 	return c.watch(ctx, FlinkDeploymentKind.Kind, obj)
 }
 

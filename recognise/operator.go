@@ -12,6 +12,9 @@ import (
 // FlinkDeploymentKind is the Flink Kubernetes Operator's cluster resource.
 var FlinkDeploymentKind = schema.GroupKind{Group: "flink.apache.org", Kind: "FlinkDeployment"}
 
+// FlinkDeploymentGVK is the version of FlinkDeployments the webhook reads.
+var FlinkDeploymentGVK = FlinkDeploymentKind.WithVersion("v1beta1")
+
 // operatorName is the chart name the operator's Helm chart labels its
 // objects with (app.kubernetes.io/name).
 const operatorName = "flink-kubernetes-operator"
