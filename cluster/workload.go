@@ -180,33 +180,32 @@ func (w *WorkloadObject) read(paths containerPaths) {
 		nested   bool
 		env      flinkconf.Source
 	}
-	var rules [2]envRules
-	n := 0
+	rules := make([]envRules, 0, 2)
 	switch {
 	case legacy == nil && !hasArgs:
 		return
 	case legacy == nil:
-		rules[n], n = envRules{w.Versions, false, nil}, n+1
+		rules = append(rules, envRules{w.Versions, false, nil})
 	default:
 		// Images older or newer than the supported lines read it as the
 		// oldest or newest do; lines that ignore it read the -D only.
 		if readsOld {
-			rules[n], n = envRules{oldLines, false, legacy}, n+1
+			rules = append(rules, envRules{oldLines, false, legacy})
 		}
 		switch {
 		case readsNew && props != nil:
-			rules[n], n = envRules{newLines, true, props}, n+1
+			rules = append(rules, envRules{newLines, true, props})
 		case readsNew && hasArgs:
-			rules[n], n = envRules{newLines, false, nil}, n+1
+			rules = append(rules, envRules{newLines, false, nil})
 		}
 	}
 	// The lines that stop reading arguments first come first: the first
 	// configuration of an edit is the one the mutating rules complete
 	// (mutate.completeAll), and it must read what every line reads.
 	slices.SortStableFunc(readings, func(a, b argsReading) int { return cmp.Compare(a.args.OptionsEnd(), b.args.OptionsEnd()) })
-	w.Configs = make([]*Configuration, 0, n*len(readings))
+	w.Configs = make([]*Configuration, 0, len(rules)*len(readings))
 	for _, r := range readings {
-		for _, e := range rules[:n] {
+		for _, e := range rules {
 			lines, ok := r.lines.Intersect(e.versions)
 			if !ok {
 				continue
