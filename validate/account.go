@@ -72,11 +72,16 @@ func (a Account) Role() string {
 // Fix says how to run the role under an account that may do what it
 // needs, webhookAccount being the one the webhook makes and binds.
 func (a Account) Fix(webhookAccount string) string {
+	fix := fmt.Sprintf("bind it to a Role that allows it, or leave the account to the webhook (%s)", webhookAccount)
 	if a.RoleKey {
-		return fmt.Sprintf("bind it to a Role that allows it, or set the key to the webhook's account (%s), "+
+		fix = fmt.Sprintf("bind it to a Role that allows it, or set the key to the webhook's account (%s), "+
 			"or remove it for %s to run under spec.serviceAccount", webhookAccount, a.Role())
 	}
-	return fmt.Sprintf("bind it to a Role that allows it, or leave the account to the webhook (%s)", webhookAccount)
+	if a.Native && a.HostNetwork {
+		// The roles the webhook binds grant nothing on Services.
+		fix += ", whose Services rights on the host network you grant yourself"
+	}
+	return fix
 }
 
 // Access is one verb on one resource of one API group.

@@ -246,4 +246,7 @@ func TestAccountFixNamesTheField(t *testing.T) {
 	assert.Equal(t, "bind it to a Role that allows it, or set the key to the webhook's account (flink-ha), "+
 		"or remove it for the JobManager to run under spec.serviceAccount",
 		Account{Name: "leader", RoleKey: true}.Fix("flink-ha"))
+	assert.Equal(t, "bind it to a Role that allows it, or leave the account to the webhook (flink-ha), "+
+		"whose Services rights on the host network you grant yourself",
+		Account{Name: "edge", Native: true, HostNetwork: true}.Fix("flink-ha"), "the webhook's account has no Services rights either")
 }
