@@ -133,7 +133,7 @@ spec:
 		return !slices.Equal(got, notYet)
 	}, 20*time.Second, 200*time.Millisecond, "the check's answer should reach a review")
 	assert.Equal(t, []string{field + `Invalid value: "native": may not get services, update services in ` + ns +
-		`, which the JobManager needs with Flink's HA: bind it to a Role that allows it, or leave the account to the webhook (flink-ha), `+
+		`, which the JobManager needs with Flink's HA: bind it to a Role that allows it, or leave the account to the webhook (flink-ha), ` +
 		`whose Services rights on the host network you grant yourself`},
 		got, "a native JobManager on the host network needs its Service")
 	bindRole(ctx, t, ns, "native-service", []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"get", "update"}}})
