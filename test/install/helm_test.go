@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -66,6 +67,9 @@ func TestHelmChartRefusesBadValues(t *testing.T) {
 		"a storageDir without {clusterId}": {"policy.storageDir=s3://shared"},
 		"an unknown value":                 {"replicas=3"},
 		"no TLS source":                    {"tls.certManager.enabled=false"},
+		"an audit interval not a duration": {"auditInterval=soon"},
+		"a negative audit interval":        {"auditInterval=-1m"},
+		"no CRD discovery":                 {"crdDiscoveryInterval=0s"},
 	} {
 		args := []string{"template", "x", chart, "--kube-version", kubeVersion(t)}
 		for _, s := range set {
@@ -73,6 +77,32 @@ func TestHelmChartRefusesBadValues(t *testing.T) {
 		}
 		out, err := helm(t, args...)
 		assert.Error(t, err, "%s should be refused:\n%s", name, out)
+	}
+}
+
+// TestHelmChartPassesIntervals checks that the chart's intervals reach
+// serve's flags, with serve's defaults when unset.
+func TestHelmChartPassesIntervals(t *testing.T) {
+	for _, c := range []struct {
+		set  []string
+		want []string
+	}{
+		{nil, []string{"--audit-interval=10m", "--crd-discovery-interval=30s"}},
+		{[]string{"auditInterval=0", "crdDiscoveryInterval=5m"}, []string{"--audit-interval=0", "--crd-discovery-interval=5m"}},
+		{[]string{"auditInterval=1h30m", "crdDiscoveryInterval=500ms"}, []string{"--audit-interval=1h30m", "--crd-discovery-interval=500ms"}},
+	} {
+		args := []string{"template", "x", chart, "--kube-version", kubeVersion(t)}
+		for _, s := range c.set {
+			args = append(args, "--set", s)
+		}
+		rendered, err := helm(t, args...)
+		require.NoError(t, err, rendered)
+		var d appsv1.Deployment
+		require.NoError(t, decodeKind(rendered, "Deployment", &d))
+		got := d.Spec.Template.Spec.Containers[0].Args
+		for _, w := range c.want {
+			assert.Contains(t, got, w, "with %v", c.set)
+		}
 	}
 }
 
