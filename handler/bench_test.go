@@ -46,6 +46,29 @@ func reviewBody(b *testing.B, file string, n int) []byte {
 	return body
 }
 
+// storedBody is an AdmissionReview of a create of testdata/stored/name.json:
+// an object of the bench-e2e workload as kubectl apply sends it and the
+// API server stores it, with its defaults, last-applied configuration and
+// managed fields (kubectl apply --dry-run=server -o json
+// --show-managed-fields on the test bed).
+func storedBody(b *testing.B, name string) []byte {
+	js, err := os.ReadFile("testdata/stored/" + name + ".json")
+	require.NoError(b, err)
+	var obj metav1.PartialObjectMetadata
+	require.NoError(b, json.Unmarshal(js, &obj))
+	gv, err := schema.ParseGroupVersion(obj.APIVersion)
+	require.NoError(b, err)
+	body, err := json.Marshal(admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request: &admissionv1.AdmissionRequest{
+			UID: "bench", Kind: metav1.GroupVersionKind{Group: gv.Group, Version: gv.Version, Kind: obj.Kind},
+			Namespace: obj.Namespace, Name: obj.Name, Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: js},
+		},
+	})
+	require.NoError(b, err)
+	return body
+}
+
 // noop admits everything: the floor every handler is compared with.
 var noop = handlerFunc(func(context.Context, admission.Request) admission.Response { return admission.Allowed("") })
 
@@ -72,6 +95,10 @@ func BenchmarkHandlers(b *testing.B) {
 		{"FlinkDeployment", "flinkdeployment-nested", 0, false},
 		{"HAConfigMap", "ha-configmaps", 0, false},
 		{"Untouched", "left-alone", 1, false},
+		// As the API server sends them (storedBody).
+		{"StoredConfigMap", "configmap", -1, false},
+		{"StoredDeployment", "deployment", -1, false},
+		{"StoredFlinkDeployment", "flinkdeployment", -1, false},
 	}
 	limit := handler.NewLimiter(8, time.Second)
 	for _, hook := range []struct {
@@ -85,7 +112,12 @@ func BenchmarkHandlers(b *testing.B) {
 	} {
 		srv := hook.srv
 		for _, c := range cases {
-			bodies := [][]byte{reviewBody(b, c.file, c.doc)}
+			var bodies [][]byte
+			if c.doc < 0 {
+				bodies = [][]byte{storedBody(b, c.file)}
+			} else {
+				bodies = [][]byte{reviewBody(b, c.file, c.doc)}
+			}
 			if c.unseen {
 				bodies = unseenConfigs(b, bodies[0], 1024)
 			}

@@ -62,8 +62,17 @@ func sameAsStandard(t *testing.T, body []byte) (typed bool) {
 		k := kinds[schema.GroupKind{Group: got.Request.Kind.Group, Kind: got.Request.Kind.Kind}]
 		require.NotNil(t, k, "an object of a kind the rules do not handle decoded: %s", body)
 		again := k.newObject()
-		require.NoError(t, json.Unmarshal(got.Request.Object.Raw, again), "decoded, yet its bytes do not decode: %s", body)
+		raw := got.Request.Object.Raw
+		require.NoError(t, json.Unmarshal(raw, k.decodeTarget(again)), "decoded, yet its bytes do not decode: %s", body)
 		require.True(t, reflect.DeepEqual(again, decoded), "decoded as %#v, its bytes as %#v: %s", decoded, again, body)
+		require.Nil(t, again.(metav1.Object).GetManagedFields())
+		// Into the kind's own type, the bytes decode the same but for the
+		// managed fields, which the webhooks skip, whatever they hold.
+		plain := k.newObject()
+		if json.Unmarshal(raw, plain) == nil {
+			plain.(metav1.Object).SetManagedFields(nil)
+			require.True(t, reflect.DeepEqual(plain, decoded), "decoded as %#v, as its type %#v: %s", decoded, plain, body)
+		}
 	}
 	return typed
 }
@@ -136,6 +145,13 @@ var oddReviews = map[string]string{
 	"spaces everywhere":                              " { \"apiVersion\" : \"admission.k8s.io/v1\" , \"kind\":\"AdmissionReview\",\n\"request\" :\t{ \"uid\" : \"u\" , \"kind\" : { \"version\" : \"v1\" , \"kind\" : \"ConfigMap\" } , \"object\" : " + cm + " } } ",
 	"cut short":                                      `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"version":"v1","kind":"ConfigMap"},"object":{"metadata":`,
 	"not JSON after it":                              `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"version":"v1","kind":"ConfigMap"},"object":` + cm + `}} x`,
+	"managed fields twice":                           `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"version":"v1","kind":"ConfigMap"},"object":{"metadata":{"name":"x","managedFields":[{"manager":"a"}],"ManagedFields":[{"manager":"b"}]}}}}`,
+	"managed fields in capitals":                     `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"version":"v1","kind":"ConfigMap"},"object":{"metadata":{"name":"x","MANAGEDFIELDS":[{"manager":"a"}]}}}}`,
+	"managed fields of the wrong shape":              `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"version":"v1","kind":"ConfigMap"},"object":{"metadata":{"name":"x","managedFields":{"manager":"a"}}}}}`,
+	"managed fields cut short":                       `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"version":"v1","kind":"ConfigMap"},"object":{"metadata":{"name":"x","managedFields":[{"manager":"a"}`,
+	"managed fields not JSON":                        `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"version":"v1","kind":"ConfigMap"},"object":{"metadata":{"name":"x","managedFields":[{"manager":"a"},}]}}}}`,
+	"managed fields then not JSON":                   `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"version":"v1","kind":"ConfigMap"},"object":{"metadata":{"name":"x","managedFields":[] 5}}}}`,
+	"metadata twice":                                 `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"version":"v1","kind":"ConfigMap"},"object":{"metadata":{"managedFields":[{"manager":"a"}]},"metadata":{"name":"x"}}}}`,
 	"null":                                           `null`,
 	"empty":                                          ``,
 }
@@ -144,6 +160,7 @@ func TestDecodeReviewReadsWhatTheStandardTypesRead(t *testing.T) {
 	t.Parallel()
 	for _, obj := range goldenObjects(t) {
 		body := reviewOf(t, obj, obj)
+		sameAsStandard(t, reviewOf(t, withManagedFields(t, obj), nil))
 		typed := sameAsStandard(t, body)
 		var tm metav1.TypeMeta
 		require.NoError(t, json.Unmarshal(obj, &tm))
@@ -161,9 +178,71 @@ func TestDecodeReviewReadsWhatTheStandardTypesRead(t *testing.T) {
 func FuzzDecodeReview(f *testing.F) {
 	for _, obj := range goldenObjects(f) {
 		f.Add(reviewOf(f, obj, nil))
+		f.Add(reviewOf(f, withManagedFields(f, obj), nil))
 	}
 	for _, body := range oddReviews {
 		f.Add([]byte(body))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) { sameAsStandard(t, body) })
+}
+
+// managedFields are the managed fields kubectl's client-side apply and
+// another writer leave on an object, in the API server's spelling.
+const managedFields = `[{"manager":"kubectl-client-side-apply","operation":"Update","apiVersion":"v1","time":"2026-11-24T23:00:00Z","fieldsType":"FieldsV1","fieldsV1":{"f:metadata":{"f:annotations":{".":{},"f:kubectl.kubernetes.io/last-applied-configuration":{}}},"f:spec":{"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"jobmanager\"}":{".":{},"f:args":{},"f:image":{}}}}}}}},{"manager":"other","operation":"Update","apiVersion":"v1","time":"2026-11-24T23:00:01Z","fieldsType":"FieldsV1","fieldsV1":{"f:data":{".":{},"f:flink-conf.yaml":{}}}}]`
+
+// withManagedFields is the JSON object js with managedFields in its
+// metadata, as the API server sends every object it stores.
+func withManagedFields(t testing.TB, js []byte) []byte {
+	var obj map[string]any
+	require.NoError(t, json.Unmarshal(js, &obj))
+	meta, _ := obj["metadata"].(map[string]any)
+	if meta == nil {
+		meta = map[string]any{}
+		obj["metadata"] = meta
+	}
+	var fields any
+	require.NoError(t, json.Unmarshal([]byte(managedFields), &fields))
+	meta["managedFields"] = fields
+	out, err := json.Marshal(obj)
+	require.NoError(t, err)
+	return out
+}
+
+func TestWithoutManagedFields(t *testing.T) {
+	t.Parallel()
+	for name, c := range map[string]struct{ in, want string }{
+		"an object as stored": {`{"metadata":{"name":"x","managedFields":[{"manager":"a","fieldsV1":{"f:data":{}}}],"uid":"u"},"data":{}}`,
+			`{"metadata":{"name":"x","managedFields":null,"uid":"u"},"data":{}}`},
+		"spaces": {` { "metadata" : { "managedFields" : [ ] } } `, ` { "metadata" : { "managedFields" : null } } `},
+		"capitals, as encoding/json matches them": {`{"Metadata":{"MANAGEDFIELDS":[{}]}}`, `{"Metadata":{"MANAGEDFIELDS":null}}`},
+		"none":                   {`{"metadata":{"name":"x"}}`, `{"metadata":{"name":"x"}}`},
+		"null":                   {`{"metadata":{"managedFields":null}}`, `{"metadata":{"managedFields":null}}`},
+		"twice":                  {`{"metadata":{"managedFields":[],"managedfields":[]}}`, `{"metadata":{"managedFields":[],"managedfields":[]}}`},
+		"escaped":                {`{"metadata":{"managed\u0046ields":[{}]}}`, `{"metadata":{"managed\u0046ields":[{}]}}`},
+		"metadata twice":         {`{"metadata":{"managedFields":[{}]},"metadata":{}}`, `{"metadata":{"managedFields":[{}]},"metadata":{}}`},
+		"not JSON":               {`{"metadata":{"managedFields":[{},]}}`, `{"metadata":{"managedFields":[{},]}}`},
+		"elsewhere":              {`{"spec":{"managedFields":[{}]}}`, `{"spec":{"managedFields":[{}]}}`},
+		"metadata not an object": {`{"metadata":[{"managedFields":[{}]}]}`, `{"metadata":[{"managedFields":[{}]}]}`},
+		"cut short":              {`{"metadata":{"managedFields":[{}]`, `{"metadata":{"managedFields":[{}]`},
+	} {
+		in := []byte(c.in)
+		got := string(withoutManagedFields(in))
+		assert.Equal(t, c.want, got, name)
+		assert.Equal(t, c.in, string(in), "%s: the bytes given are not changed", name)
+	}
+}
+
+// TestReviewsOfStoredObjectsSkipTheirManagedFields: the object of a review
+// as the API server sends it is decoded without its managed fields, and
+// its bytes keep them.
+func TestReviewsOfStoredObjectsSkipTheirManagedFields(t *testing.T) {
+	t.Parallel()
+	obj := withManagedFields(t, []byte(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"jm"},"spec":{"template":{"spec":{"containers":[{"name":"jobmanager","args":["jobmanager"]}]}}}}`))
+	review, err := decodeReview(reviewOf(t, obj, nil))
+	require.NoError(t, err)
+	decoded, ok := review.Request.Object.Object.(metav1.Object)
+	require.True(t, ok, "a Deployment is decoded with its review")
+	assert.Equal(t, "jm", decoded.GetName())
+	assert.Nil(t, decoded.GetManagedFields())
+	assert.Contains(t, string(review.Request.Object.Raw), `"managedFields":[{`)
 }

@@ -181,7 +181,7 @@ func TestGoldenManifests(t *testing.T) {
 // mutate package's ConfigMap cases: every output belongs to a case, and
 // every case has all its outputs.
 func TestGoldenFilesHaveTheirCases(t *testing.T) {
-	assertGoldenSet(t, "testdata", []string{".out.yaml", ".review", ".outcome"}, "policy.yaml")
+	assertGoldenSet(t, "testdata", []string{".out.yaml", ".review", ".outcome"}, "policy.yaml", "stored")
 	assertGoldenSet(t, "../mutate/testdata/configmap", []string{".out.yaml", ".review"})
 }
 

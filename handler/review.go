@@ -36,6 +36,10 @@ type rules[T any, P object[T]] struct {
 	// accounts names the accounts of the user's choosing to check, one
 	// per role that runs under one, if any.
 	accounts func(P, *policy.Policy) []validate.Account
+	// skipping is the object, wrapped to be decoded into without its
+	// managed fields (metaSkippingManagedFields); nil for a kind decoded
+	// as a map.
+	skipping func(P) any
 }
 
 // kind runs the rules of one kind on a JSON object.
@@ -43,6 +47,9 @@ type kind interface {
 	run(gk schema.GroupKind, raw []byte, decoded runtime.Object, namespace string, p *policy.Policy, phases Phases, encode encoding) (*Review, error)
 	// newObject is an empty object of the kind's type.
 	newObject() runtime.Object
+	// decodeTarget is what the webhooks decode obj, of the kind's type,
+	// into: obj, or obj wrapped to skip its managed fields.
+	decodeTarget(obj runtime.Object) any
 	// decodesItself reports whether the kind's type has its own JSON
 	// decoding (json.Unmarshaler), which reads the object's bytes apart
 	// from the review's whatever the decoding around it.
@@ -63,8 +70,9 @@ const (
 // workload is the rules of a kind that runs a pod template: parts returns
 // its metadata, the template, how many pods run at once and where that
 // number is set.
-func workload[T any, P object[T]](parts func(P) (*metav1.ObjectMeta, *corev1.PodTemplateSpec, int32, *field.Path)) kind {
+func workload[T any, P object[T]](parts func(P) (*metav1.ObjectMeta, *corev1.PodTemplateSpec, int32, *field.Path), skipping func(P) any) kind {
 	return rules[T, P]{
+		skipping: skipping,
 		mutate: func(o P, p *policy.Policy) mutate.Result {
 			meta, tpl, _, _ := parts(o)
 			return mutate.Workload(meta, tpl, p)
@@ -96,15 +104,36 @@ var kinds = map[schema.GroupKind]kind{
 	FlinkDeploymentKind: rules[unstructured.Unstructured, *unstructured.Unstructured]{
 		mutate: mutate.FlinkDeployment, validate: validate.FlinkDeployment, accounts: validate.FlinkDeploymentAccounts,
 	},
-	{Kind: "ConfigMap"}: rules[corev1.ConfigMap, *corev1.ConfigMap]{mutate: mutate.ConfigMap, validate: validate.ConfigMap},
+	{Kind: "ConfigMap"}: rules[corev1.ConfigMap, *corev1.ConfigMap]{mutate: mutate.ConfigMap, validate: validate.ConfigMap,
+		skipping: func(c *corev1.ConfigMap) any {
+			return &struct {
+				*corev1.ConfigMap
+				Metadata metaSkippingManagedFields `json:"metadata,omitempty"`
+			}{c, metaSkippingManagedFields{ObjectMeta: &c.ObjectMeta}}
+		}},
 	{Group: "apps", Kind: "Deployment"}: workload(func(d *appsv1.Deployment) (*metav1.ObjectMeta, *corev1.PodTemplateSpec, int32, *field.Path) {
 		return &d.ObjectMeta, &d.Spec.Template, one(d.Spec.Replicas), replicasPath
+	}, func(d *appsv1.Deployment) any {
+		return &struct {
+			*appsv1.Deployment
+			Metadata metaSkippingManagedFields `json:"metadata,omitempty"`
+		}{d, metaSkippingManagedFields{ObjectMeta: &d.ObjectMeta}}
 	}),
 	{Group: "apps", Kind: "StatefulSet"}: workload(func(s *appsv1.StatefulSet) (*metav1.ObjectMeta, *corev1.PodTemplateSpec, int32, *field.Path) {
 		return &s.ObjectMeta, &s.Spec.Template, one(s.Spec.Replicas), replicasPath
+	}, func(s *appsv1.StatefulSet) any {
+		return &struct {
+			*appsv1.StatefulSet
+			Metadata metaSkippingManagedFields `json:"metadata,omitempty"`
+		}{s, metaSkippingManagedFields{ObjectMeta: &s.ObjectMeta}}
 	}),
 	{Group: "batch", Kind: "Job"}: workload(func(j *batchv1.Job) (*metav1.ObjectMeta, *corev1.PodTemplateSpec, int32, *field.Path) {
 		return &j.ObjectMeta, &j.Spec.Template, one(j.Spec.Parallelism), parallelismPath
+	}, func(j *batchv1.Job) any {
+		return &struct {
+			*batchv1.Job
+			Metadata metaSkippingManagedFields `json:"metadata,omitempty"`
+		}{j, metaSkippingManagedFields{ObjectMeta: &j.ObjectMeta}}
 	}),
 }
 
@@ -160,6 +189,13 @@ func run(gk schema.GroupKind, raw []byte, decoded runtime.Object, namespace stri
 
 func (k rules[T, P]) newObject() runtime.Object { return P(new(T)) }
 
+func (k rules[T, P]) decodeTarget(obj runtime.Object) any {
+	if k.skipping == nil {
+		return obj
+	}
+	return k.skipping(obj.(P))
+}
+
 func (k rules[T, P]) decodesItself() bool {
 	_, ok := any(P(nil)).(json.Unmarshaler)
 	return ok
@@ -169,7 +205,15 @@ func (k rules[T, P]) run(gk schema.GroupKind, raw []byte, decoded runtime.Object
 	obj, ok := decoded.(P)
 	if !ok || obj == nil {
 		obj = P(new(T))
-		if err := json.Unmarshal(raw, obj); err != nil {
+		var into any = obj
+		if encode == onChange {
+			// The webhooks answer with a patch, which leaves the managed
+			// fields as they are; Run's callers get the object itself.
+			if into = k.decodeTarget(obj); into == any(obj) {
+				raw = withoutManagedFields(raw)
+			}
+		}
+		if err := json.Unmarshal(raw, into); err != nil {
 			return nil, fmt.Errorf("decoding the %s: %w", gk.Kind, err)
 		}
 	}

@@ -1,0 +1,7 @@
+package handler
+
+// For the tests of package handler_test.
+var (
+	WithManagedFields = withManagedFields
+	ManagedFields     = managedFields
+)
