@@ -194,6 +194,16 @@ func (s *SubjectAccessReviews) ask(k accountKey) *question {
 	if q := s.pending[k]; q != nil {
 		return q
 	}
+	// The caller found no answer, or a stale one; a worker may have cached
+	// a fresh one since, before it let go of its question (check): that
+	// one is the answer, not a second question.
+	if v, ok := s.answers.Get(k); ok {
+		if ans := v.(answer); ans.err != nil || time.Since(ans.at) <= s.Refresh {
+			q := &question{done: make(chan struct{}), ans: ans}
+			close(q.done)
+			return q
+		}
+	}
 	q := &question{done: make(chan struct{})}
 	select {
 	case s.queue <- k:
