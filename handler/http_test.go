@@ -156,8 +156,9 @@ func TestServeQueuesBrieflyThenRefusesWith429(t *testing.T) {
 func TestServeStartsNoWorkForAnAPIServerThatGaveUp(t *testing.T) {
 	t.Parallel()
 	var calls atomic.Int32
-	block := make(chan struct{})
+	block, holding := make(chan struct{}), make(chan struct{}, 1)
 	blocker := handlerFunc(func(context.Context, admission.Request) admission.Response {
+		holding <- struct{}{}
 		<-block
 		return admission.Allowed("")
 	})
@@ -166,7 +167,7 @@ func TestServeStartsNoWorkForAnAPIServerThatGaveUp(t *testing.T) {
 	h := handler.Serve("validate", counting(&calls), limit)
 	body := review(t, "ConfigMap", admissionv1.Create)
 	go post(busy, "/mutate", "application/json", body)
-	time.Sleep(50 * time.Millisecond)
+	<-holding // the only slot is taken
 
 	// The API server waits 100ms; the queue would wait 10s: a 503, not
 	// a 429, shows the queue waited with the request's context.
