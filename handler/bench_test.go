@@ -24,49 +24,43 @@ import (
 	floor "github.com/flink-ha-webhook/flink-ha-webhook/test/noop"
 )
 
-// reviewBody is an AdmissionReview, as the API server sends it, for the
-// n-th document of a golden manifest.
+// createReview is an AdmissionReview, as the API server sends it, of the
+// create of the JSON object js in namespace, of the kind js names.
+func createReview(t testing.TB, js []byte, namespace string) []byte {
+	var obj metav1.PartialObjectMetadata
+	require.NoError(t, json.Unmarshal(js, &obj))
+	gv, err := schema.ParseGroupVersion(obj.APIVersion)
+	require.NoError(t, err)
+	body, err := json.Marshal(admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request: &admissionv1.AdmissionRequest{
+			UID: "review", Kind: metav1.GroupVersionKind{Group: gv.Group, Version: gv.Version, Kind: obj.Kind},
+			Namespace: namespace, Name: obj.Name, Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: js},
+		},
+	})
+	require.NoError(t, err)
+	return body
+}
+
+// reviewBody is the review of the create of the n-th document of a golden
+// manifest.
 func reviewBody(b *testing.B, file string, n int) []byte {
 	raw, err := os.ReadFile("testdata/" + file + ".in.yaml")
 	require.NoError(b, err)
 	js, err := yaml.YAMLToJSON(documents(b, raw)[n])
 	require.NoError(b, err)
-	var tm metav1.TypeMeta
-	require.NoError(b, json.Unmarshal(js, &tm))
-	gv, err := schema.ParseGroupVersion(tm.APIVersion)
-	require.NoError(b, err)
-	body, err := json.Marshal(admissionv1.AdmissionReview{
-		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
-		Request: &admissionv1.AdmissionRequest{
-			UID: "bench", Kind: metav1.GroupVersionKind{Group: gv.Group, Version: gv.Version, Kind: tm.Kind},
-			Namespace: GoldenNamespace, Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: js},
-		},
-	})
-	require.NoError(b, err)
-	return body
+	return createReview(b, js, GoldenNamespace)
 }
 
-// storedBody is an AdmissionReview of a create of testdata/stored/name.json:
-// an object of the bench-e2e workload as kubectl apply sends it and the
-// API server stores it, with its defaults, last-applied configuration and
+// storedBody is the review of the create of testdata/stored/name.json: an
+// object of the bench-e2e workload as kubectl apply sends it and the API
+// server stores it, with its defaults, last-applied configuration and
 // managed fields (kubectl apply --dry-run=server -o json
 // --show-managed-fields on the test bed).
 func storedBody(b *testing.B, name string) []byte {
 	js, err := os.ReadFile("testdata/stored/" + name + ".json")
 	require.NoError(b, err)
-	var obj metav1.PartialObjectMetadata
-	require.NoError(b, json.Unmarshal(js, &obj))
-	gv, err := schema.ParseGroupVersion(obj.APIVersion)
-	require.NoError(b, err)
-	body, err := json.Marshal(admissionv1.AdmissionReview{
-		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
-		Request: &admissionv1.AdmissionRequest{
-			UID: "bench", Kind: metav1.GroupVersionKind{Group: gv.Group, Version: gv.Version, Kind: obj.Kind},
-			Namespace: obj.Namespace, Name: obj.Name, Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: js},
-		},
-	})
-	require.NoError(b, err)
-	return body
+	return createReview(b, js, GoldenNamespace)
 }
 
 // noop admits everything: the floor every handler is compared with.

@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
@@ -65,20 +64,9 @@ func TestManagedFieldsChangeNoAnswer(t *testing.T) {
 				continue
 			}
 			seen++
-			review := func(obj []byte) []byte {
-				body, err := json.Marshal(admissionv1.AdmissionReview{
-					TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
-					Request: &admissionv1.AdmissionRequest{
-						UID: "u", Kind: metav1.GroupVersionKind{Group: gv.Group, Version: gv.Version, Kind: tm.Kind},
-						Namespace: GoldenNamespace, Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: obj},
-					},
-				})
-				require.NoError(t, err)
-				return body
-			}
 			stored := handler.WithManagedFields(t, js)
 			for name, srv := range hooks {
-				written, sent := answer(t, srv, review(js)), answer(t, srv, review(stored))
+				written, sent := answer(t, srv, createReview(t, js, GoldenNamespace)), answer(t, srv, createReview(t, stored, GoldenNamespace))
 				assert.Equal(t, written, sent, "%s, document %d, %s", in, i, name)
 				assert.NotContains(t, string(sent.Patch), "managedFields", "%s, document %d, %s", in, i, name)
 			}
