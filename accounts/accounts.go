@@ -296,13 +296,20 @@ func namesAccount(o client.Object) bool {
 // that is no object or cannot be parsed is none), without the rest of the
 // model, which an event of every FlinkDeployment would pay for.
 func roleAccounts(u *unstructured.Unstructured) (jm, tm string) {
-	o := &cluster.FlinkDeploymentObject{}
-	o.Spec, _ = u.Object["spec"].(map[string]any)
+	o := specOnly(u)
 	if fc, ok := o.Spec["flinkConfiguration"].(map[string]any); ok {
 		o.Conf, _ = flinkconf.ParseObject(fc)
 	}
 	j, t := o.RoleAccounts()
 	return j.Name, t.Name
+}
+
+// specOnly is the model of a FlinkDeployment with its spec alone, for the
+// readings of it that need nothing else.
+func specOnly(u *unstructured.Unstructured) *cluster.FlinkDeploymentObject {
+	o := &cluster.FlinkDeploymentObject{}
+	o.Spec, _ = u.Object["spec"].(map[string]any)
+	return o
 }
 
 // Flink's labels of the objects of a native cluster
@@ -327,8 +334,7 @@ const (
 // TaskManagers, native or not, under whichever account they run.
 func runsNative(o client.Object) bool {
 	if u, ok := o.(*unstructured.Unstructured); ok {
-		mode, _, _ := unstructured.NestedString(u.Object, "spec", "mode")
-		return mode != cluster.OperatorStandalone
+		return specOnly(u).RunsNative()
 	}
 	return nativeJobManager(o)
 }

@@ -86,10 +86,9 @@ func (a *Args) parse() {
 	}
 	var readings [maxSets]reading
 	var best *reading
-	var bestLines Range
-	joined := -1 // the last set whose lines bestLines holds
+	bestPart := 0 // the part of a.lines best was read for
 	a.lines = a.lines[:0]
-	prev := -1 // the last set read, for a.lines
+	prev := -1 // the last set read
 	for k, set := range ep.sets {
 		lines, ok := set.versions.Intersect(a.versions)
 		if !ok {
@@ -98,19 +97,16 @@ func (a *Args) parse() {
 		r := &readings[k]
 		*r = read(a.args, ep, set, a.bufs[k])
 		a.bufs[k] = r.props
-		if prev == k-1 && prev >= 0 && readings[prev].stop == r.stop {
+		if prev >= 0 && prev == k-1 && readings[prev].stop == r.stop {
+			// The sets are contiguous, oldest first: the lines of
+			// neighbours that stop alike make one part.
 			a.lines[len(a.lines)-1].Max = lines.Max
 		} else {
 			a.lines = append(a.lines, lines)
 		}
 		prev = k
-		switch {
-		case best == nil || r.stop < best.stop:
-			best, bestLines, joined = r, lines, k
-		case r.stop == best.stop && joined == k-1:
-			// The sets are contiguous, oldest first: the lines of
-			// neighbours that stop alike make one range.
-			bestLines.Max, joined = lines.Max, k
+		if best == nil || r.stop < best.stop {
+			best, bestPart = r, len(a.lines)-1
 		}
 	}
 	if best == nil { // no line the rules know: read as the nearest does
@@ -121,8 +117,9 @@ func (a *Args) parse() {
 		}
 		readings[0] = read(a.args, ep, set, a.bufs[0])
 		a.bufs[0] = readings[0].props
-		best, bestLines = &readings[0], a.versions
+		best = &readings[0]
 	}
+	bestLines := a.lines[bestPart]
 	a.reset(len(best.props))
 	a.insertAt, a.stop = best.start, best.stop
 	for _, p := range best.props {

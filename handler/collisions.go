@@ -246,10 +246,8 @@ func (c *Collisions) watch(ctx context.Context, kind string, obj client.Object) 
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	old := c.read()
-	for _, k := range old {
-		if k.kind == kind {
-			return nil
-		}
+	if slices.ContainsFunc(old, func(k collisionKind) bool { return k.kind == kind }) {
+		return nil
 	}
 	informer, err := c.informers.GetInformer(ctx, obj, cache.BlockUntilSynced(false))
 	if err != nil {

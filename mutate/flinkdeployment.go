@@ -44,16 +44,16 @@ func FlinkDeployment(u *unstructured.Unstructured, p *policy.Policy) Result {
 		o.Spec["serviceAccount"] = p.ServiceAccount
 		jm, tm := o.RoleAccounts()
 		jmOwn, tmOwn := jm.Own && jm.Name != p.ServiceAccount, tm.Own && tm.Name != p.ServiceAccount
+		why := "which may manage Flink's HA ConfigMaps"
 		switch {
 		case jmOwn && tmOwn:
-			r.changed(RuleServiceAccount, warning("spec.serviceAccount: set %s, as the operator requires; no Flink pod runs under it", p.ServiceAccount))
+			why = "as the operator requires; no Flink pod runs under it"
 		case jmOwn:
-			r.changed(RuleServiceAccount, warning("spec.serviceAccount: set %s, which may manage Flink's HA ConfigMaps, for the TaskManagers", p.ServiceAccount))
+			why += ", for the TaskManagers"
 		case tmOwn:
-			r.changed(RuleServiceAccount, warning("spec.serviceAccount: set %s, which may manage Flink's HA ConfigMaps, for the JobManager", p.ServiceAccount))
-		default:
-			r.changed(RuleServiceAccount, warning("spec.serviceAccount: set %s, which may manage Flink's HA ConfigMaps", p.ServiceAccount))
+			why += ", for the JobManager"
 		}
+		r.changed(RuleServiceAccount, warning("spec.serviceAccount: set %s, %s", p.ServiceAccount, why))
 		for _, role := range []struct {
 			a    cluster.RoleAccount
 			own  bool
