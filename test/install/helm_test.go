@@ -67,9 +67,6 @@ func TestHelmChartRefusesBadValues(t *testing.T) {
 		"a storageDir without {clusterId}": {"policy.storageDir=s3://shared"},
 		"an unknown value":                 {"replicas=3"},
 		"no TLS source":                    {"tls.certManager.enabled=false"},
-		"an audit interval not a duration": {"auditInterval=soon"},
-		"a negative audit interval":        {"auditInterval=-1m"},
-		"no CRD discovery":                 {"crdDiscoveryInterval=0s"},
 	} {
 		args := []string{"template", "x", chart, "--kube-version", kubeVersion(t)}
 		for _, s := range set {
@@ -103,6 +100,18 @@ func TestHelmChartPassesIntervals(t *testing.T) {
 		for _, w := range c.want {
 			assert.Contains(t, got, w, "with %v", c.set)
 		}
+	}
+	// What serve would refuse at start is refused at install, with the fix.
+	for set, want := range map[string]string{
+		"auditInterval=soon":         `auditInterval "soon": expected a duration such as 30s, 10m or 1h30m, or 0 to turn it off`,
+		"auditInterval=-1m":          `auditInterval "-1m": expected a duration such as 30s, 10m or 1h30m, or 0 to turn it off`,
+		"crdDiscoveryInterval=0s":    `crdDiscoveryInterval "0s": expected a duration above zero, such as 30s`,
+		"crdDiscoveryInterval=0":     `crdDiscoveryInterval "0": expected a duration such as 30s, 10m or 1h30m`,
+		"crdDiscoveryInterval=later": `crdDiscoveryInterval "later": expected a duration such as 30s, 10m or 1h30m`,
+	} {
+		out, err := helm(t, "template", "x", chart, "--kube-version", kubeVersion(t), "--set", set)
+		require.Error(t, err, "%s should be refused:\n%s", set, out)
+		assert.Contains(t, out, want, set)
 	}
 }
 

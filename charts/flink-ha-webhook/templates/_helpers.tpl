@@ -34,3 +34,21 @@ namespaceSelector:
     operator: NotIn
     values: [kube-system, kube-node-lease, kube-public, {{ .Release.Namespace }}]
 {{- end -}}
+
+{{/*
+A value for one of serve's duration flags, refused here with the fix
+rather than by serve at start: (list name value zeroAllowed).
+*/}}
+{{- define "fhw.duration" -}}
+{{- $name := index . 0 -}}{{- $v := toString (index . 1) -}}{{- $zero := index . 2 -}}
+{{- $ok := regexMatch "^([0-9]+(\\.[0-9]+)?(ms|h|m|s))+$" $v -}}
+{{- $isZero := regexMatch "^[0.]*((ms|h|m|s)[0.]*)*$" $v -}}
+{{- if and $zero (eq $v "0") -}}0
+{{- else if not $ok -}}
+{{- fail (printf "%s %q: expected a duration such as 30s, 10m or 1h30m%s" $name $v (ternary ", or 0 to turn it off" "" $zero)) -}}
+{{- else if and $isZero (not $zero) -}}
+{{- fail (printf "%s %q: expected a duration above zero, such as 30s" $name $v) -}}
+{{- else -}}{{ $v }}
+{{- end -}}
+{{- end -}}
+
