@@ -43,6 +43,9 @@ type WorkloadObject struct {
 	// the properties it reads: -D it passes to the program, arguments it
 	// refuses, a -D jobmanager.sh takes for a host name.
 	ArgsWarnings []flinkconf.Warning
+	// Pre1153 is true when the image is Flink 1.15.0 to 1.15.2, whose
+	// jobmanager.sh hands Flink no -D (flinkconf.ImagePre1153).
+	Pre1153 bool
 }
 
 // Ignored is a FLINK_PROPERTIES that some release lines never apply.
@@ -72,6 +75,7 @@ func Workload(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *policy.Po
 	}
 	if v, ok := flinkconf.ImageVersion(c.Image); ok {
 		w.Versions, w.VersionFrom = flinkconf.Exactly(v), "image "+c.Image
+		w.Pre1153 = flinkconf.ImagePre1153(c.Image)
 	}
 	w.read(paths)
 	w.decide(p, meta.Annotations)
@@ -89,7 +93,7 @@ func (w *WorkloadObject) read(paths containerPaths) {
 	// Read as the entrypoint of every release line that may run the
 	// container reads them: its parser stops at the first argument that
 	// is no option, and new properties go before that point.
-	args := flinkconf.ParseArgs(c.Args, w.Versions)
+	args := w.ParseArgs(c.Args)
 	w.ArgsWarnings = args.Warnings()
 	// Where the lines that may run it stop reading options at different
 	// arguments (an option only some of them know, such as jobmanager's
@@ -224,6 +228,15 @@ func (w *WorkloadObject) read(paths containerPaths) {
 			}, layers, named))
 		}
 	}
+}
+
+// ParseArgs reads args, arguments of the container, as the entrypoint of
+// its image does on every release line it may run.
+func (w *WorkloadObject) ParseArgs(args []string) *flinkconf.Args {
+	if w.Pre1153 {
+		return flinkconf.ParseArgsPre1153(args)
+	}
+	return flinkconf.ParseArgs(args, w.Versions)
 }
 
 // argsReading is the -D arguments as some release lines read them.

@@ -68,6 +68,9 @@ type optionSet struct {
 	// as "-D jobmanager.rpc.address=<host>" and "-D rest.port=<port>"
 	// (2.0+) rather than as --host and --webui-port.
 	hostAsProperty bool
+	// positionalOnly: jobmanager.sh hands on its first two arguments as
+	// --host and --webui-port and nothing else (1.15.0 to 1.15.2).
+	positionalOnly bool
 }
 
 type entrypoint struct {
@@ -100,10 +103,11 @@ var entrypoints = map[string]entrypoint{
 	// StandaloneSessionClusterEntrypoint (EntrypointClusterConfiguration-
 	// ParserFactory). 1.15.0 to 1.15.2 predate this (FLINK-28733 reached
 	// 1.15.3): their jobmanager.sh passes on the host and port alone and
-	// drops every later argument; the rules read 1.15 as its later
-	// releases do.
+	// drops every later argument (sessionPre1153, read where the image
+	// tag names one of them; a 1.15 image of unknown patch release is
+	// read as the later ones).
 	string(EntrypointSession): {name: EntrypointSession, sets: []optionSet{
-		{versions: Range{Min: V1_15, Max: V1_20}, options: []cliOption{optConfigDir, optWebUIPort, optDynamic, optHost, optExecutionMode}},
+		{versions: Range{Min: V1_15, Max: V1_20}, options: sessionOptions1x},
 		{versions: Range{Min: V2_0, Max: newestLine}, options: []cliOption{optConfigDir, optDynamic}, hostAsProperty: true},
 	}},
 	// taskmanager.sh hands every argument after the command to
@@ -111,6 +115,41 @@ var entrypoints = map[string]entrypoint{
 	string(EntrypointTaskManager): {name: EntrypointTaskManager, sets: []optionSet{
 		{versions: Range{Min: V1_15, Max: newestLine}, options: []cliOption{optConfigDir, optDynamic}},
 	}},
+}
+
+// sessionOptions1x are the options of StandaloneSessionClusterEntrypoint
+// up to 1.20.
+var sessionOptions1x = []cliOption{optConfigDir, optWebUIPort, optDynamic, optHost, optExecutionMode}
+
+// sessionPre1153 is the jobmanager command of the 1.15.0 to 1.15.2 images
+// (ImagePre1153). Their bin/jobmanager.sh keeps "$2" as the host name and
+// "$3" as the web UI port and starts the entrypoint with --configDir,
+// --executionMode cluster, then "--host $2" and "--webui-port $3" each
+// where its test "[ ! -z $X ]" (unquoted) holds: every later argument is
+// dropped, -D included. FLINK-28733 changed that in 1.15.3.
+var sessionPre1153 = entrypoint{name: EntrypointSession, sets: []optionSet{
+	{versions: Exactly(V1_15), options: sessionOptions1x, positionalOnly: true},
+}}
+
+// PositionalPre1153 is Positional for the 1.15.0 to 1.15.2 images: the
+// host name and the web UI port are arguments 1 and 2 of jobmanager, each
+// handed on where the shell splits it into exactly one word (its test
+// fails on none and on more), whatever the other is.
+func PositionalPre1153(args []string) (host, port int) {
+	host, port = -1, -1
+	if len(args) == 0 || args[0] != string(EntrypointSession) {
+		return
+	}
+	oneWord := func(i int) bool {
+		return i < len(args) && len(strings.FieldsFunc(args[i], func(r rune) bool { return r == ' ' || r == '\t' || r == '\n' })) == 1
+	}
+	if oneWord(1) {
+		host = 1
+	}
+	if oneWord(2) {
+		port = 2
+	}
+	return
 }
 
 // prop is one dynamic property the parser read.
@@ -223,33 +262,38 @@ func read(args []string, ep entrypoint, set optionSet, props []prop) reading {
 	p.r.props = props[:0]
 	p.r.start = 1
 	host, port := -1, -1
-	if ep.name == EntrypointSession {
+	switch {
+	case set.positionalOnly:
+		host, port = PositionalPre1153(args)
+		p.r.start = len(args)
+		if len(args) > 3 {
+			which := "argument 3"
+			if len(args) > 4 {
+				which = fmt.Sprintf("arguments 3 to %d", len(args)-1)
+			}
+			p.r.warnings = append(p.r.warnings, which+": dropped by jobmanager.sh before Flink 1.15.3, -D included")
+		}
+	case ep.name == EntrypointSession:
 		host, port = Positional(args)
 		p.r.start = positionalEnd(args)
 	}
 	p.r.start = min(p.r.start, len(args))
 	p.r.stop = len(args)
 	if host >= 0 {
-		p.tail[0], p.tail[1] = positionalTail(set, "--host", "jobmanager.rpc.address=", args, host)
-		p.ntail = 2
+		p.tail[p.ntail], p.tail[p.ntail+1] = positionalTail(set, "--host", "jobmanager.rpc.address=", args, host)
+		p.ntail += 2
 	}
-	if port >= 0 {
-		p.tail[2], p.tail[3] = positionalTail(set, "--webui-port", "rest.port=", args, port)
-		p.ntail = 4
+	if port >= 0 { // before 1.15.3 also without a host
+		p.tail[p.ntail], p.tail[p.ntail+1] = positionalTail(set, "--webui-port", "rest.port=", args, port)
+		p.ntail += 2
 	}
+	// What looks like an option where jobmanager.sh takes a host name or
+	// port: said once the parser has shown whether Flink refuses it.
+	var positional []int
 	for _, i := range []int{host, port} {
-		if i < 0 || !strings.HasPrefix(args[i], "-") {
-			continue
+		if i >= 0 && strings.HasPrefix(args[i], "-") {
+			positional = append(positional, i)
 		}
-		what := "host name"
-		if i == port {
-			what = "web UI port"
-		}
-		fix := ""
-		if strings.HasPrefix(args[i], "-D") {
-			fix = `; write "-D", "key=value"`
-		}
-		p.r.warnings = append(p.r.warnings, fmt.Sprintf("argument %d (%s): jobmanager.sh takes it for the %s%s", i, excerpt(args[i]), what, fix))
 	}
 	for i := 0; i < p.ntoks() && !p.done; i++ {
 		p.token(i)
@@ -260,6 +304,30 @@ func read(args []string, ep entrypoint, set optionSet, props []prop) reading {
 		} else {
 			p.finish()
 		}
+	}
+	refused := -1 // the host or port Flink refuses
+	if p.failAt >= 0 {
+		if t := p.tok(p.failAt); t.tail && t.arg >= 0 {
+			refused = t.arg
+		}
+	}
+	for _, i := range positional {
+		what := "host name"
+		if i == port {
+			what = "web UI port"
+		}
+		fix := ""
+		switch {
+		case set.positionalOnly:
+			fix = "; it reads no -D before 1.15.3"
+		case strings.HasPrefix(args[i], "-D"):
+			fix = `; write "-D", "key=value"`
+		}
+		msg := "jobmanager.sh takes it for the " + what
+		if i == refused {
+			msg = "Flink refuses it as jobmanager.sh's " + what + " and does not start"
+		}
+		p.r.warnings = append(p.r.warnings, fmt.Sprintf("argument %d (%s): %s%s", i, excerpt(args[i]), msg, fix))
 	}
 	if p.failAt >= 0 {
 		p.r.failed = true

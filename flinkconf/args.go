@@ -33,6 +33,8 @@ type Args struct {
 	// lines are the parts of versions whose entrypoints stop reading
 	// options at the same argument, oldest first (see Lines).
 	lines []Range
+	// pre1153: jobmanager is read as the 1.15.0 to 1.15.2 images start it.
+	pre1153 bool
 }
 
 // argForm is how one property is written, for rewriting it in place.
@@ -60,6 +62,16 @@ func ParseArgs(args []string, versions Range) *Args {
 	return a
 }
 
+// ParseArgsPre1153 is ParseArgs for a container of one of the 1.15.0 to
+// 1.15.2 images (ImagePre1153): the same but for jobmanager, whose script
+// hands Flink no -D at all (sessionPre1153), so that no property counts
+// and none can be added.
+func ParseArgsPre1153(args []string) *Args {
+	a := &Args{args: slices.Clone(args), versions: Exactly(V1_15), pre1153: true}
+	a.parse()
+	return a
+}
+
 func (a *Args) parse() {
 	a.forms = a.forms[:0]
 	cmd := ""
@@ -70,6 +82,9 @@ func (a *Args) parse() {
 	if !known {
 		a.parseUnknown()
 		return
+	}
+	if a.pre1153 && ep.name == EntrypointSession {
+		ep = sessionPre1153
 	}
 	// Each option set that some release line in range uses reads the
 	// arguments; the one that stops first decides what counts, so that a
@@ -220,6 +235,9 @@ func (a *Args) Set(key, value string) (bool, error) {
 	}
 	if strings.ContainsAny(value, "\r\n\x00") {
 		return false, &EditError{Key: key, Msg: "a dynamic property value cannot hold line breaks or NUL bytes"}
+	}
+	if a.pre1153 && a.args[0] == string(EntrypointSession) {
+		return false, &EditError{Key: key, Msg: "jobmanager.sh of Flink 1.15.0 to 1.15.2 hands no -D to Flink: set it in FLINK_PROPERTIES or the mounted configuration"}
 	}
 	before, old := slices.Clone(a.args), a.entries
 	if i, ok := a.find(key); ok {

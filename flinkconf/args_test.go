@@ -174,15 +174,15 @@ func TestArgsReadAsFlinkReadsThem(t *testing.T) {
 			args:     []string{"jobmanager", "$(POD_IP)"},
 			afterSet: []string{"jobmanager", "$(POD_IP)", "-D", "new.key=v"},
 		},
-		"a joined -D right after jobmanager is a host name, not a property": {
+		"a joined -D right after jobmanager is a host name, which Flink refuses": {
 			args:     []string{"jobmanager", "-Dk=v"},
-			warnings: []string{`argument 1 ("-Dk=v"): jobmanager.sh takes it for the host name; write "-D", "key=value"`},
+			warnings: []string{`argument 1 ("-Dk=v"): Flink refuses it as jobmanager.sh's host name and does not start; write "-D", "key=value"`},
 			afterSet: []string{"jobmanager", "-Dk=v", "-D", "new.key=v"},
 		},
-		"a joined -D second after jobmanager is a web UI port": {
+		"a joined -D second after jobmanager is a web UI port, which Flink refuses": {
 			args:     []string{"jobmanager", "$(POD_IP)", "-Dk=v", "-D", "a=1"},
 			entries:  []entry{{"a", "1", 4}},
-			warnings: []string{`argument 2 ("-Dk=v"): jobmanager.sh takes it for the web UI port; write "-D", "key=value"`},
+			warnings: []string{`argument 2 ("-Dk=v"): Flink refuses it as jobmanager.sh's web UI port and does not start; write "-D", "key=value"`},
 			afterSet: []string{"jobmanager", "$(POD_IP)", "-Dk=v", "-D", "a=1", "-D", "new.key=v"},
 		},
 		"--webui-port, --host and --executionMode are options of jobmanager on 1.x": {
@@ -384,26 +384,86 @@ func TestArgsRefusesEditsFlinkWouldReadOtherwise(t *testing.T) {
 	assert.Equal(t, []string{"standalone-job", "-nD", "k=v"}, a.Args())
 }
 
+// TestPositional checks which of jobmanager's arguments its script takes
+// as the host name and web UI port: from 1.15.3 (Positional), and before
+// (PositionalPre1153).
 func TestPositional(t *testing.T) {
 	t.Parallel()
+	type positions struct{ host, port int }
 	cases := map[string]struct {
 		args       []string
-		host, port int
+		from1153   positions
+		before1153 positions
 	}{
-		"jobmanager alone":                                          {[]string{"jobmanager"}, -1, -1},
-		"jobmanager with -D first":                                  {[]string{"jobmanager", "-D", "a=b"}, -1, -1},
-		"jobmanager with a host":                                    {[]string{"jobmanager", "h"}, 1, -1},
-		"jobmanager with a host and -D":                             {[]string{"jobmanager", "h", "-D", "a=b"}, 1, -1},
-		"jobmanager with host and port":                             {[]string{"jobmanager", "h", "8081", "-D", "a=b"}, 1, 2},
-		"an empty first argument":                                   {[]string{"jobmanager", " ", "x"}, -1, -1},
-		"a carriage return alone is a word to the shell, so a host": {[]string{"jobmanager", "\r", "x"}, 1, 2},
-		"standalone-job has none":                                   {[]string{"standalone-job", "h"}, -1, -1},
+		"jobmanager alone":                        {[]string{"jobmanager"}, positions{-1, -1}, positions{-1, -1}},
+		"-D first starts the options from 1.15.3": {[]string{"jobmanager", "-D", "a=b"}, positions{-1, -1}, positions{1, 2}},
+		"a host":                  {[]string{"jobmanager", "h"}, positions{1, -1}, positions{1, -1}},
+		"a host and -D":           {[]string{"jobmanager", "h", "-D", "a=b"}, positions{1, -1}, positions{1, 2}},
+		"host and port":           {[]string{"jobmanager", "h", "8081", "-D", "a=b"}, positions{1, 2}, positions{1, 2}},
+		"an empty first argument": {[]string{"jobmanager", " ", "x"}, positions{-1, -1}, positions{-1, 2}},
+		"a carriage return alone is a shell word": {[]string{"jobmanager", "\r", "x"}, positions{1, 2}, positions{1, 2}},
+		"two words fail the old script's test":    {[]string{"jobmanager", "a b", "8081 x"}, positions{1, 2}, positions{-1, -1}},
+		"standalone-job has none":                 {[]string{"standalone-job", "h"}, positions{-1, -1}, positions{-1, -1}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			host, port := Positional(tc.args)
-			assert.Equal(t, [2]int{tc.host, tc.port}, [2]int{host, port})
+			assert.Equal(t, tc.from1153, positions{host, port}, "from 1.15.3")
+			host, port = PositionalPre1153(tc.args)
+			assert.Equal(t, tc.before1153, positions{host, port}, "before 1.15.3")
+		})
+	}
+}
+
+// TestArgsPre1153 reads arguments as the 1.15.0 to 1.15.2 images start
+// them: jobmanager hands Flink no property, and refuses an option where it
+// takes the host name; the other commands read -D as on 1.15.3.
+func TestArgsPre1153(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		args     []string
+		entries  int
+		warnings []string
+	}{
+		"jobmanager alone":          {args: []string{"jobmanager"}},
+		"jobmanager with its host":  {args: []string{"jobmanager", "$(POD_IP)"}},
+		"jobmanager host and port":  {args: []string{"jobmanager", "$(POD_IP)", "8081"}},
+		"an empty host and a port":  {args: []string{"jobmanager", "", "8081"}},
+		"-D after the port is lost": {args: []string{"jobmanager", "h", "8081", "-Da=1"}, warnings: []string{"argument 3: dropped by jobmanager.sh before Flink 1.15.3, -D included"}},
+		"arguments after the port are lost": {args: []string{"jobmanager", "h", "8081", "-D", "a=1"},
+			warnings: []string{"arguments 3 to 4: dropped by jobmanager.sh before Flink 1.15.3, -D included"}},
+		"-D first is the host name, which Flink refuses": {args: []string{"jobmanager", "-D", "a=1"},
+			warnings: []string{`argument 1 ("-D"): Flink refuses it as jobmanager.sh's host name and does not start; it reads no -D before 1.15.3`}},
+		"a joined -D first is the host name, which Flink refuses": {args: []string{"jobmanager", "-Da=1"},
+			warnings: []string{`argument 1 ("-Da=1"): Flink refuses it as jobmanager.sh's host name and does not start; it reads no -D before 1.15.3`}},
+		"a dash that is no option is a host name Flink takes": {args: []string{"jobmanager", "-foo"},
+			warnings: []string{`argument 1 ("-foo"): jobmanager.sh takes it for the host name; it reads no -D before 1.15.3`}},
+		"taskmanager reads -D":    {args: []string{"taskmanager", "-Da=1"}, entries: 1},
+		"standalone-job reads -D": {args: []string{"standalone-job", "-D", "a=1", "--job-classname", "com.Foo"}, entries: 1},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			a := ParseArgsPre1153(tc.args)
+			assert.Len(t, a.Entries(), tc.entries)
+			var warnings []string
+			for _, w := range a.Warnings() {
+				warnings = append(warnings, w.Message)
+			}
+			assert.Equal(t, tc.warnings, warnings)
+			changed, err := a.Set("new.key", "v")
+			if tc.args[0] == string(EntrypointSession) {
+				assert.False(t, changed)
+				assert.EqualError(t, err, `cannot set "new.key": jobmanager.sh of Flink 1.15.0 to 1.15.2 hands no -D to Flink: set it in FLINK_PROPERTIES or the mounted configuration`)
+				assert.Equal(t, tc.args, a.Args())
+				return
+			}
+			assert.True(t, changed)
+			require.NoError(t, err)
+			got, ok := a.Get("new.key")
+			assert.True(t, ok)
+			assert.Equal(t, "v", got.Value)
 		})
 	}
 }

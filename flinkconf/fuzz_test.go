@@ -125,12 +125,20 @@ func FuzzArgs(f *testing.F) {
 	f.Add("standalone-job\n--jars\na.jar\nb.jar\n-Dk=v\n--webui-port\n1\n-D\nx=y", 3, "k", "w")
 	f.Add("standalone-job\n--jars\n-D\na=b\n--\n-Dc=d", 4, "a", "c")
 	f.Add("jobmanager\nh\n8081\n-D\na=b\n--host\nx\n-c", 2, "a", "b")
+	f.Add("jobmanager\n\n8081\n-D\na=b", 5, "a", "c")
+	f.Add("jobmanager\n-Dx=y", 5, "x", "z")
 	f.Fuzz(func(t *testing.T, joined string, line int, key, value string) {
 		// line picks the release lines: all, 1.x, 2.x, 1.15-1.18 or
-		// 1.19-1.20, the ranges where the entrypoints' options differ.
+		// 1.19-1.20, the ranges where the entrypoints' options differ, or
+		// the 1.15.0 to 1.15.2 images.
 		ranges := []Range{Supported, {Min: V1_15, Max: V1_20}, {Min: V2_0, Max: V2_1}, {Min: V1_15, Max: V1_18}, {Min: V1_19, Max: V1_20}}
-		versions := ranges[(line%len(ranges)+len(ranges))%len(ranges)]
-		a := ParseArgs(strings.Split(joined, "\n"), versions)
+		pick := (line%(len(ranges)+1) + len(ranges) + 1) % (len(ranges) + 1)
+		versions, parse := Exactly(V1_15), ParseArgsPre1153
+		if pick < len(ranges) {
+			versions = ranges[pick]
+			parse = func(args []string) *Args { return ParseArgs(args, versions) }
+		}
+		a := parse(strings.Split(joined, "\n"))
 		// The parts of the lines cover versions in order, and each part
 		// counts at least the properties every line counts.
 		lines := a.Lines()
@@ -145,7 +153,7 @@ func FuzzArgs(f *testing.F) {
 				t.Fatalf("the lines %v count %d properties, fewer than the %d every line counts", l, len(part.Entries()), len(a.Entries()))
 			}
 		}
-		checkEdit(t, a, key, value, func(s Source) (Source, error) { return ParseArgs(s.(*Args).Args(), versions), nil })
+		checkEdit(t, a, key, value, func(s Source) (Source, error) { return parse(s.(*Args).Args()), nil })
 	})
 }
 

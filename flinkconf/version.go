@@ -116,16 +116,49 @@ func OperatorVersion(s string) (Version, bool) {
 // images, and tags that do not start with a version ("latest", a digest
 // alone), say nothing: the version is then unknown.
 func ImageVersion(image string) (Version, bool) {
+	tag, ok := officialTag(image)
+	if !ok {
+		return Version{}, false
+	}
+	return ParseVersion(tag)
+}
+
+// officialTag is the tag of an image of the official Flink repositories,
+// false for other images and for none.
+func officialTag(image string) (string, bool) {
 	if i := strings.IndexByte(image, '@'); i >= 0 {
 		image = image[:i]
 	}
 	slash := strings.LastIndexByte(image, '/')
 	colon := strings.LastIndexByte(image, ':')
-	if colon < slash || colon < 0 {
-		return Version{}, false
+	if colon < slash || colon < 0 || image[slash+1:colon] != "flink" {
+		return "", false
 	}
-	if image[slash+1:colon] != "flink" {
-		return Version{}, false
+	return image[colon+1:], true
+}
+
+// ImagePre1153 reports whether image is an official Flink image whose tag
+// names the patch release 1.15.0, 1.15.1 or 1.15.2 ("flink:1.15.2-java11").
+// Their bin/jobmanager.sh predates FLINK-28733 (1.15.3): it takes its
+// first two arguments as the host name and web UI port, whatever they
+// are, and hands nothing else to Flink (ParseArgsPre1153). A tag of the
+// line alone ("flink:1.15") is its latest patch release.
+func ImagePre1153(image string) bool {
+	tag, ok := officialTag(image)
+	if !ok {
+		return false
 	}
-	return ParseVersion(image[colon+1:])
+	rest, ok := strings.CutPrefix(tag, "1.15.")
+	if !ok {
+		return false
+	}
+	end := 0
+	for end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
+		end++
+	}
+	if end == 0 || end < len(rest) && rest[end] != '-' && rest[end] != '_' {
+		return false
+	}
+	patch, err := strconv.Atoi(rest[:end])
+	return err == nil && patch <= 2
 }

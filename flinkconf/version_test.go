@@ -59,3 +59,23 @@ func TestRange(t *testing.T) {
 	assert.False(t, ok)
 	assert.Equal(t, "1.18", Exactly(V1_18).String())
 }
+
+func TestImagePre1153(t *testing.T) {
+	t.Parallel()
+	for image, want := range map[string]bool{
+		"flink:1.15.0":                      true,
+		"flink:1.15.2-scala_2.12-java11":    true,
+		"apache/flink:1.15.1-java8":         true,
+		"mirror.example/flink:1.15.2@sha:1": true,
+		"flink:1.15.3":                      false,
+		"flink:1.15.4-java11":               false,
+		"flink:1.15.10":                     false,
+		"flink:1.15":                        false, // the line's latest patch release
+		"flink:1.15-java11":                 false,
+		"flink:1.16.0":                      false,
+		"flink:1.15.2x":                     false,
+		"registry.example/jobs/app:1.15.2":  false, // not the official image: unknown
+	} {
+		assert.Equal(t, want, ImagePre1153(image), image)
+	}
+}

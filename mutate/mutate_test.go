@@ -112,6 +112,42 @@ func TestWorkload(t *testing.T) {
 			want: []string{podIPEnv,
 				container + `.args: the JobManager advertises "flink-jobmanager"; with HA its standbys need $(POD_IP)`},
 		},
+		"a flink 1.15.2 session JobManager advertises its pod IP as its host name: its jobmanager.sh reads no -D": {
+			image: "flink:1.15.2-scala_2.12-java11", mounted: true, args: []string{"jobmanager"},
+			wantArgs: []string{"jobmanager", "$(POD_IP)"},
+			want:     []string{podIPEnv, container + ".args[1]: set $(POD_IP), the JobManager's HA address (Flink 1.15.0-1.15.2 reads no -D)"},
+		},
+		"an empty host of a flink 1.15.0 session JobManager becomes its pod IP, before the port": {
+			image: "flink:1.15.0", mounted: true, args: []string{"jobmanager", "", "8081"},
+			wantArgs: []string{"jobmanager", "$(POD_IP)", "8081"},
+			want:     []string{podIPEnv, container + ".args[1]: set $(POD_IP), the JobManager's HA address (Flink 1.15.0-1.15.2 reads no -D)"},
+		},
+		"a flink 1.15.1 session JobManager that gives a service name is told, and its dropped -D ignored": {
+			image: "flink:1.15.1", mounted: true, args: []string{"jobmanager", "flink-jobmanager", "8081", "-Djobmanager.rpc.address=$(POD_IP)"},
+			wantArgs: []string{"jobmanager", "flink-jobmanager", "8081", "-Djobmanager.rpc.address=$(POD_IP)"},
+			want: []string{podIPEnv,
+				container + `.args: the JobManager advertises "flink-jobmanager"; with HA its standbys need $(POD_IP)`},
+		},
+		"words with spaces where a flink 1.15.2 jobmanager.sh wants its host are kept, with a note": {
+			image: "flink:1.15.2", mounted: true, args: []string{"jobmanager", "a b"},
+			wantArgs: []string{"jobmanager", "a b"},
+			want:     []string{podIPEnv, container + `.args[1]: "a b" is no host name to jobmanager.sh; with HA it must be $(POD_IP)`},
+		},
+		"a flink 1.15.3 session JobManager reads -D, so gets one": {
+			image: "flink:1.15.3", mounted: true, args: []string{"jobmanager"},
+			wantArgs: []string{"jobmanager", "-D", "jobmanager.rpc.address=$(POD_IP)"},
+			want:     []string{podIPEnv, container + ".args: added -D jobmanager.rpc.address=$(POD_IP): HA advertises the pod IP"},
+		},
+		"FLINK_PROPERTIES of a flink 1.15.2 JobManager gets the HA keys its dropped -D would have set": {
+			image: "flink:1.15.2", args: []string{"jobmanager", "$(POD_IP)", "8081", "-Dhigh-availability.cluster-id=x"}, env: props("kubernetes.cluster-id: p\n"),
+			wantArgs: []string{"jobmanager", "$(POD_IP)", "8081", "-Dhigh-availability.cluster-id=x"},
+			wantEnv:  "kubernetes.cluster-id: p\nhigh-availability: " + factory + "\nhigh-availability.storageDir: s3://flink-ha/team/p\nhigh-availability.cluster-id: p\n",
+			want: []string{podIPEnv,
+				envProps + ": set high-availability to the KubernetesHaServicesFactory class",
+				envProps + ": Flink 1.15 reads only the factory class",
+				envProps + ": set high-availability.storageDir: s3://flink-ha/team/p",
+				envProps + ": set high-availability.cluster-id: p"},
+		},
 		"FLINK_PROPERTIES of a flink 1.15 image gets the factory class": {
 			image: "flink:1.15", args: []string{"jobmanager", "$(POD_IP)"}, env: props("kubernetes.cluster-id: p\n"),
 			wantArgs: []string{"jobmanager", "$(POD_IP)"},

@@ -76,7 +76,11 @@ func advertisePodIP(w *cluster.WorkloadObject, r *Result) {
 	if len(c.Args) == 0 {
 		return // a command of its own: nothing to read the address from
 	}
-	args := flinkconf.ParseArgs(c.Args, w.Versions)
+	if w.Pre1153 && flinkconf.Entrypoint(c.Args[0]) == flinkconf.EntrypointSession {
+		advertisePre1153(w, r)
+		return
+	}
+	args := w.ParseArgs(c.Args)
 	if e, ok := args.Get(cluster.RPCAddress); ok {
 		if e.Value != cluster.PodIPRef {
 			r.note("%s.args: the JobManager advertises %q; with HA its standbys need %s", cpath, e.Value, cluster.PodIPRef)
@@ -109,7 +113,7 @@ func advertisePodIP(w *cluster.WorkloadObject, r *Result) {
 	// there as the start of its options, not as a host name, and its
 	// positional address is deprecated (FLINK-28735).
 	edited := slices.Insert(slices.Clone(c.Args), 1, "-D", cluster.RPCAddress+"="+cluster.PodIPRef)
-	again := flinkconf.ParseArgs(edited, w.Versions)
+	again := w.ParseArgs(edited)
 	if e, ok := again.Get(cluster.RPCAddress); !ok || e.Value != cluster.PodIPRef || !readsAll(again, args) {
 		r.note("%s.args: -D %s=%s cannot go right after %s without changing how Flink reads the rest; add it by hand",
 			cpath, cluster.RPCAddress, cluster.PodIPRef, c.Args[0])
@@ -122,6 +126,35 @@ func advertisePodIP(w *cluster.WorkloadObject, r *Result) {
 	}
 	c.Args = edited
 	r.changed(RulePodIP, warning("%s.args: added -D %s=%s: HA advertises the pod IP", cpath, cluster.RPCAddress, cluster.PodIPRef))
+}
+
+// advertisePre1153 is advertisePodIP for jobmanager on the 1.15.0 to
+// 1.15.2 images: their jobmanager.sh hands Flink no -D, only its first
+// argument as --host (flinkconf.PositionalPre1153), so that is where the
+// pod IP goes. A "-D" there would be taken for the host name and the next
+// argument for the web UI port, and the JobManager would not start.
+func advertisePre1153(w *cluster.WorkloadObject, r *Result) {
+	c, cpath := w.Container, w.ContainerPath.String()
+	if host, _ := flinkconf.PositionalPre1153(c.Args); host == 1 {
+		if c.Args[1] != cluster.PodIPRef {
+			r.note("%s.args: the JobManager advertises %q; with HA its standbys need %s", cpath, c.Args[1], cluster.PodIPRef)
+		}
+		return
+	}
+	if len(c.Args) > 1 && strings.TrimLeft(c.Args[1], " \t\n") != "" {
+		// Words the script's test fails on: no host name, but the
+		// user's, so it stays.
+		r.note("%s.args[1]: %s is no host name to jobmanager.sh; with HA it must be %s", cpath, excerpt(c.Args[1]), cluster.PodIPRef)
+		return
+	}
+	edited := slices.Clone(c.Args)
+	if len(edited) == 1 {
+		edited = append(edited, cluster.PodIPRef)
+	} else {
+		edited[1] = cluster.PodIPRef // empty: no host until now
+	}
+	c.Args = edited
+	r.changed(RulePodIP, warning("%s.args[1]: set %s, the JobManager's HA address (Flink 1.15.0-1.15.2 reads no -D)", cpath, cluster.PodIPRef))
 }
 
 // readsAll reports whether every property Flink reads in old it still reads

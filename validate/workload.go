@@ -112,7 +112,7 @@ func (v *verdict) checkHost(w *cluster.WorkloadObject) {
 	if !w.Versions.AnyAtLeast(flinkconf.V2_0) {
 		return
 	}
-	i := cluster.HostArg(flinkconf.ParseArgs(w.Container.Args, w.Versions))
+	i := cluster.HostArg(w.ParseArgs(w.Container.Args))
 	if i < 0 {
 		return
 	}
