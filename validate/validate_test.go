@@ -239,6 +239,12 @@ func TestWorkload(t *testing.T) {
 			want: []string{"warn: " + container + `.args[1]: if the image runs Flink 2: Flink 2 has no --host: from here on the job class ` +
 				`and its arguments become program arguments; replace --host <address> with -D jobmanager.rpc.address=<address>`},
 		},
+		"a --host after --jars, where 1.15-1.18 stop but Flink 2 reads on, is warned about when the version is unknown": {
+			image: "registry.example/jobs/wordcount:3", mounted: true, replicas: 1,
+			args: []string{"standalone-job", "--jars", "/opt/flink/usrlib/job.jar", "--host", "$(POD_IP)", "--job-classname", "org.example.Job"},
+			want: []string{"warn: " + container + `.args[3]: if the image runs Flink 2: Flink 2 has no --host: from here on the job class ` +
+				`and its arguments become program arguments; replace --host <address> with -D jobmanager.rpc.address=<address>`},
+		},
 		"layers that disagree on a key that is not HA's are no HA problem": {
 			env:  props("kubernetes.cluster-id: jm\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://b/ha\nparallelism.default: 2\n"),
 			args: []string{"jobmanager", "-D", "parallelism.default=3"}, replicas: 1,

@@ -112,7 +112,11 @@ func (v *verdict) checkHost(w *cluster.WorkloadObject) {
 	if !w.Versions.AnyAtLeast(flinkconf.V2_0) {
 		return
 	}
-	i := cluster.HostArg(w.ParseArgs(w.Container.Args))
+	// Read as Flink 2 reads them: where the lines that may run the image
+	// differ, the oldest stop first (1.15-1.18 at --jars), and a --host
+	// they never reach may still be where Flink 2 stops.
+	v2, _ := w.Versions.Intersect(flinkconf.Range{Min: flinkconf.V2_0, Max: w.Versions.Max})
+	i := cluster.HostArg(flinkconf.ParseArgs(w.Container.Args, v2))
 	if i < 0 {
 		return
 	}
