@@ -112,6 +112,18 @@ func TestWorkload(t *testing.T) {
 			want: []string{podIPEnv,
 				container + `.args: the JobManager advertises "flink-jobmanager"; with HA its standbys need $(POD_IP)`},
 		},
+		"the operator's standalone JobManager, which advertises its pod IP as $(_POD_IP_ADDRESS), is left alone": {
+			image: "flink:1.20", mounted: true, args: []string{"jobmanager", "-D", "jobmanager.rpc.address=$(_POD_IP_ADDRESS)"},
+			env:      []corev1.EnvVar{{Name: "_POD_IP_ADDRESS", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "status.podIP"}}}},
+			wantArgs: []string{"jobmanager", "-D", "jobmanager.rpc.address=$(_POD_IP_ADDRESS)"},
+		},
+		"a variable that does not hold the pod IP is no pod IP": {
+			image: "flink:1.20", mounted: true, args: []string{"jobmanager", "-D", "jobmanager.rpc.address=$(HOST)"},
+			env:      []corev1.EnvVar{{Name: "HOST", Value: "flink-jobmanager"}},
+			wantArgs: []string{"jobmanager", "-D", "jobmanager.rpc.address=$(HOST)"},
+			want: []string{podIPEnv,
+				container + `.args: the JobManager advertises "$(HOST)"; with HA its standbys need $(POD_IP)`},
+		},
 		"a flink 1.15.2 session JobManager advertises its pod IP as its host name: its jobmanager.sh reads no -D": {
 			image: "flink:1.15.2-scala_2.12-java11", mounted: true, args: []string{"jobmanager"},
 			wantArgs: []string{"jobmanager", "$(POD_IP)"},

@@ -68,6 +68,9 @@ func Workload(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *policy.Po
 // IP, which its standbys and TaskManagers find through the HA ConfigMaps.
 func advertisePodIP(w *cluster.WorkloadObject, r *Result) {
 	c, cpath := w.Container, w.ContainerPath.String()
+	if addr, ok := advertised(w); ok && addr != cluster.PodIPRef && fromPodIP(c, addr) {
+		return // the pod IP under a name of its own, as the operator's $(_POD_IP_ADDRESS)
+	}
 	if !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == podIPEnv }) {
 		c.Env = append(c.Env, corev1.EnvVar{Name: podIPEnv, ValueFrom: &corev1.EnvVarSource{
 			FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "status.podIP"}}})
@@ -126,6 +129,45 @@ func advertisePodIP(w *cluster.WorkloadObject, r *Result) {
 	}
 	c.Args = edited
 	r.changed(RulePodIP, warning("%s.args: added -D %s=%s: HA advertises the pod IP", cpath, cluster.RPCAddress, cluster.PodIPRef))
+}
+
+// advertised returns the address a standalone JobManager's arguments
+// give it: -D jobmanager.rpc.address, else jobmanager's positional host.
+func advertised(w *cluster.WorkloadObject) (string, bool) {
+	args := w.Container.Args
+	if len(args) == 0 {
+		return "", false
+	}
+	host, _ := flinkconf.Positional(args)
+	if w.Pre1153 {
+		host, _ = flinkconf.PositionalPre1153(args)
+	}
+	if e, ok := w.ParseArgs(args).Get(cluster.RPCAddress); ok {
+		return e.Value, true
+	}
+	if host == 1 && !strings.HasPrefix(args[1], "-") {
+		return args[1], true
+	}
+	return "", false
+}
+
+// fromPodIP reports whether ref is "$(NAME)" for a variable of c that
+// Kubernetes sets to the pod's IP (status.podIP); the last definition of a
+// name is the one that counts.
+func fromPodIP(c *corev1.Container, ref string) bool {
+	name, ok := strings.CutPrefix(ref, "$(")
+	if !ok {
+		return false
+	}
+	if name, ok = strings.CutSuffix(name, ")"); !ok || name == "" {
+		return false
+	}
+	for i := len(c.Env) - 1; i >= 0; i-- {
+		if e := c.Env[i]; e.Name == name {
+			return e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "status.podIP"
+		}
+	}
+	return false
 }
 
 // advertisePre1153 is advertisePodIP for jobmanager on the 1.15.0 to
