@@ -52,7 +52,7 @@ func TestConfigMap(t *testing.T) {
 		"HA data":                 {cm: cm("orders-cluster-config-map", nil, nil), role: HAData},
 		"the operator's defaults": {cm: cm("flink-operator-config", nil, map[string]string{"flink-conf.yaml": "parallelism.default: 1\n"}), role: OperatorConfig},
 		"native configuration is read, never edited": {cm: cm("flink-config-orders", map[string]string{"type": "flink-native-kubernetes"}, map[string]string{"config.yaml": ""}),
-			role: NativeConfig, want: []reading{{"data[config.yaml]", flinkconf.Range{Min: flinkconf.V1_19, Max: flinkconf.V2_1}, true, false}}},
+			role: GeneratedConfig, want: []reading{{"data[config.yaml]", flinkconf.Range{Min: flinkconf.V1_19, Max: flinkconf.V2_1}, true, false}}},
 		"a client's settings":       {cm: cm("client", nil, map[string]string{"flink-conf.yaml": "rest.address: jm\nrest.port: 8081\n"}), role: NoCluster},
 		"somebody else's ConfigMap": {cm: cm("app", nil, map[string]string{"config.yaml": "server: {port: 80}\n"}), role: NotFlink},
 	}

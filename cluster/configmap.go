@@ -20,9 +20,10 @@ const (
 	HAData
 	// ClusterConfig is the configuration of a cluster someone wrote.
 	ClusterConfig
-	// NativeConfig is flink-config-<cid>, written by Flink or the operator
-	// from the cluster's own configuration, whose decision was made there.
-	NativeConfig
+	// GeneratedConfig is flink-config-<cid>, written by Flink's native
+	// client or the operator from the cluster's own configuration, whose
+	// decision was made there.
+	GeneratedConfig
 	// OperatorConfig is the Flink Kubernetes Operator's own defaults.
 	OperatorConfig
 	// NoCluster is Flink configuration that configures no cluster: a
@@ -48,7 +49,7 @@ type ConfigMapObject struct {
 }
 
 // ConfigMap says what cm is to Flink. The configurations of a cluster's
-// ConfigMap edit cm's data when stored; a native one's are only read.
+// ConfigMap edit cm's data when stored; a generated one's are only read.
 func ConfigMap(cm *corev1.ConfigMap, p *policy.Policy) *ConfigMapObject {
 	o := &ConfigMapObject{Object: Object{Mode: Standalone, Versions: flinkconf.Supported, Namespace: cm.Namespace}}
 	if _, ok := recognise.HAConfigMap(cm.Name, cm.Labels); ok {
@@ -62,10 +63,14 @@ func ConfigMap(cm *corev1.ConfigMap, p *policy.Policy) *ConfigMapObject {
 	case recognise.OperatorConfigMap(cm):
 		o.Role = OperatorConfig
 		return o
-	case recognise.NativeConfigMap(cm):
+	}
+	if generated, native := recognise.GeneratedConfigMap(cm); generated {
 		// Written by Flink or the operator from a configuration judged
 		// where it was written: read, never edited.
-		o.Role, o.Mode = NativeConfig, Native
+		o.Role = GeneratedConfig
+		if native {
+			o.Mode = Native
+		}
 		o.readFiles(cm, keys, false)
 		o.decide(p, cm.Annotations)
 		return o

@@ -79,6 +79,12 @@ func identifyCases() (map[string]identifyCase, ConfigMaps) {
 			want: Identity{Key: "a/native/native", Object: "Deployment/native", Namespace: "a", ClusterID: "native", Mode: Native,
 				HA: HAOff, Versions: flinkconf.Exactly(flinkconf.V1_20), Account: "default", JobManager: true, Native: true},
 		},
+		"the operator's standalone JobManager is its FlinkDeployment's cluster": {
+			obj: jobManager("a", "orders", "flink-config-orders", "flink:1.20", map[string]string{"app": "orders", "component": "jobmanager", "type": "flink-standalone-kubernetes"}),
+			ok:  true,
+			want: Identity{Key: "a/native/orders", Object: "Deployment/orders", Namespace: "a", ClusterID: "orders", Mode: Standalone,
+				HA: HAOff, Versions: flinkconf.Exactly(flinkconf.V1_20), Account: "default", JobManager: true},
+		},
 		"a FlinkDeployment's cluster-id is its name, and so is its HA cluster-id": {
 			obj: flinkDeployment("a", "fd", "v1_19", map[string]any{"high-availability.type": "kubernetes", "high-availability.storageDir": "s3://b/ha/"}), ok: true,
 			want: Identity{Key: "a/native/fd", Object: "FlinkDeployment/fd", Namespace: "a", ClusterID: "fd", Mode: Operator,
@@ -115,6 +121,13 @@ func identifyCases() (map[string]identifyCase, ConfigMaps) {
 		},
 		"an HA ConfigMap defines no cluster": {obj: conf("a", "orders-cluster-config-map", "")},
 		"a ConfigMap that is not Flink's":    {obj: &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "x"}, Data: map[string]string{"a": "b"}}},
+		"the operator's standalone flink-config ConfigMap is its FlinkDeployment's cluster": {
+			obj: &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "flink-config-orders", Labels: map[string]string{"app": "orders", "type": "flink-standalone-kubernetes"}},
+				Data: map[string]string{"flink-conf.yaml": "kubernetes.cluster-id: orders\nhigh-availability.type: kubernetes\nhigh-availability.storageDir: s3://b/ha\nhigh-availability.cluster-id: orders\n"}},
+			ok: true,
+			want: Identity{Key: "a/native/orders", Object: "ConfigMap/flink-config-orders", Namespace: "a", ClusterID: "orders", Mode: Standalone,
+				HA: HAOn, StorageDir: "s3://b/ha", StoragePath: "s3://b/ha/orders", Versions: flinkconf.Range{Min: flinkconf.V1_15, Max: flinkconf.V2_1}},
+		},
 	}, lookup
 }
 

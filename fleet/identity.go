@@ -116,20 +116,23 @@ func identify(obj metav1.Object, configMaps ConfigMaps) (Identity, []*cluster.Co
 // what a cluster is, not what the policy decides for it.
 var reading = policy.Default()
 
-// nativeConfigPrefix names the ConfigMap Flink writes for a native cluster:
-// flink-config-<cluster-id>.
+// nativeConfigPrefix names the ConfigMap Flink's native client or the
+// operator writes for a cluster: flink-config-<cluster-id>.
 const nativeConfigPrefix = "flink-config-"
 
+// nativeKey is the key of a cluster by its cluster-id: a FlinkDeployment,
+// a native cluster, and what Flink or the operator makes for either. Its
+// text is recorded on objects (handler.AnnotationCluster) and stays.
 func nativeKey(namespace, clusterID string) string { return namespace + "/native/" + clusterID }
 
 func configMapKey(namespace, name string) string { return namespace + "/ConfigMap/" + name }
 
 func configMapIdentity(cm *corev1.ConfigMap, o *cluster.ConfigMapObject) (Identity, []*cluster.Configuration, bool) {
-	if o.Role != cluster.ClusterConfig && o.Role != cluster.NativeConfig || len(o.Configs) == 0 {
+	if o.Role != cluster.ClusterConfig && o.Role != cluster.GeneratedConfig || len(o.Configs) == 0 {
 		return Identity{}, nil, false // HA data, the operator's defaults, no cluster's or none readable
 	}
 	id := Identity{Object: "ConfigMap/" + cm.Name, Namespace: cm.Namespace, Mode: o.Mode, Versions: flinkconf.Supported}
-	if o.Role == cluster.NativeConfig {
+	if o.Role == cluster.GeneratedConfig {
 		id.ClusterID = strings.TrimPrefix(cm.Name, nativeConfigPrefix)
 		id.Key = nativeKey(cm.Namespace, id.ClusterID)
 	} else {
@@ -167,10 +170,11 @@ func workloadIdentity(kind string, meta *metav1.ObjectMeta, tpl *corev1.PodTempl
 			configs = w.Mounting(cluster.ConfigMap(cm, reading))
 		}
 	}
-	// The key is the cluster's: a native one's by its cluster-id label,
-	// else the ConfigMap mounted as its configuration, else the object.
+	// The key is the cluster's: a native one's, or one the operator made,
+	// by its cluster-id label, else the ConfigMap mounted as its
+	// configuration, else the object.
 	cid := ""
-	if id.Mode == Native {
+	if id.Mode == Native || w.Pod.Operator {
 		cid = meta.Labels["app"]
 	}
 	switch {

@@ -40,7 +40,10 @@ func Workload(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *policy.Po
 		return r
 	}
 	w, ok := cluster.Workload(meta, tpl, p)
-	if !ok || w.Decision == policy.Skip {
+	if !ok || w.Decision == policy.Skip || w.Pod.Operator {
+		// The operator's standalone pods run what it made of a
+		// FlinkDeployment, whose rules ran there: an address or account
+		// changed here would disagree with the configuration it wrote.
 		return r
 	}
 

@@ -38,7 +38,7 @@ func HAConfigMap(name string, labels map[string]string) (clusterID string, ok bo
 			return m[1], true
 		}
 	}
-	if labels["configmap-type"] == "high-availability" && labels["type"] == "flink-native-kubernetes" && labels["app"] != "" {
+	if labels["configmap-type"] == "high-availability" && labels["type"] == TypeNative && labels["app"] != "" {
 		return labels["app"], true // a name from a Flink version newer than these rules
 	}
 	return "", false
@@ -59,7 +59,7 @@ func ConfigKeys(cm *corev1.ConfigMap) []string {
 }
 
 func flinkConfigMap(cm *corev1.ConfigMap) bool {
-	if strings.HasPrefix(cm.Name, "flink-config") || cm.Labels["type"] == "flink-native-kubernetes" {
+	if strings.HasPrefix(cm.Name, "flink-config") || cm.Labels["type"] == TypeNative {
 		return true
 	}
 	for _, k := range []string{"log4j-console.properties", "logback-console.xml"} {

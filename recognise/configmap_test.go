@@ -74,13 +74,20 @@ func TestWhatIsNotACluster(t *testing.T) {
 	cm := func(name string, labels, data map[string]string) *corev1.ConfigMap {
 		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}, Data: data}
 	}
+	// generated: made by Flink or the operator, native or not.
+	generated := func(cm *corev1.ConfigMap, native bool) bool {
+		g, n := GeneratedConfigMap(cm)
+		return g && n == native
+	}
 	operator := map[string]bool{
-		"the chart's name":                           OperatorConfigMap(cm("flink-operator-config", nil, nil)),
-		"the chart's label under another name":       OperatorConfigMap(cm("defaults", map[string]string{"app.kubernetes.io/name": "flink-kubernetes-operator"}, nil)),
-		"the operator's logging beside the file":     OperatorConfigMap(cm("defaults", nil, map[string]string{"log4j-operator.properties": ""})),
-		"the Flink docs' flink-config is not":        !OperatorConfigMap(cm("flink-config", map[string]string{"app": "flink"}, map[string]string{"log4j-console.properties": ""})),
-		"native flink-config-<cid>":                  NativeConfigMap(cm("flink-config-orders", map[string]string{"type": "flink-native-kubernetes", "app": "orders"}, nil)),
-		"a user's flink-config-<name> is not native": !NativeConfigMap(cm("flink-config-orders", nil, nil)),
+		"the chart's name":                                   OperatorConfigMap(cm("flink-operator-config", nil, nil)),
+		"the chart's label under another name":               OperatorConfigMap(cm("defaults", map[string]string{"app.kubernetes.io/name": "flink-kubernetes-operator"}, nil)),
+		"the operator's logging beside the file":             OperatorConfigMap(cm("defaults", nil, map[string]string{"log4j-operator.properties": ""})),
+		"the Flink docs' flink-config is not":                !OperatorConfigMap(cm("flink-config", map[string]string{"app": "flink"}, map[string]string{"log4j-console.properties": ""})),
+		"native flink-config-<cid>":                          generated(cm("flink-config-orders", map[string]string{"type": "flink-native-kubernetes", "app": "orders"}, nil), true),
+		"the operator's standalone flink-config-<cid>":       generated(cm("flink-config-orders", map[string]string{"type": "flink-standalone-kubernetes", "app": "orders"}, nil), false),
+		"a user's flink-config-<name> is not generated":      !generated(cm("flink-config-orders", nil, nil), false),
+		"the operator's label on another name is not enough": !generated(cm("orders-config", map[string]string{"type": "flink-standalone-kubernetes"}, nil), false),
 	}
 	for name, ok := range operator {
 		assert.True(t, ok, name)

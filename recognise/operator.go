@@ -35,11 +35,30 @@ func OperatorConfigMap(cm *corev1.ConfigMap) bool {
 	return false
 }
 
-// NativeConfigMap reports whether cm is the flink-config-<cid> ConfigMap that
-// Flink's native mode (and the operator, which uses it) writes from the
-// cluster's configuration and mounts into its pods.
-func NativeConfigMap(cm *corev1.ConfigMap) bool {
-	return strings.HasPrefix(cm.Name, "flink-config-") && cm.Labels["type"] == "flink-native-kubernetes"
+// The values of Flink's "type" label: on the objects Flink's native client
+// makes (and the operator in native mode, which uses it), and on those the
+// operator makes for a FlinkDeployment in standalone mode
+// (StandaloneKubernetesUtils).
+const (
+	TypeNative             = "flink-native-kubernetes"
+	TypeOperatorStandalone = "flink-standalone-kubernetes"
+)
+
+// GeneratedConfigMap reports whether cm is the flink-config-<cid> ConfigMap
+// that Flink's native client, or the operator in either mode, writes from
+// the cluster's configuration and mounts into its pods, and whether the
+// cluster is native.
+func GeneratedConfigMap(cm *corev1.ConfigMap) (generated, native bool) {
+	if !strings.HasPrefix(cm.Name, "flink-config-") {
+		return false, false
+	}
+	switch cm.Labels["type"] {
+	case TypeNative:
+		return true, true
+	case TypeOperatorStandalone:
+		return true, false
+	}
+	return false, false
 }
 
 // notClusterPrefixes begin keys that configure no Flink cluster by

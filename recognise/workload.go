@@ -24,6 +24,10 @@ type FlinkPod struct {
 	// Native marks pods Flink itself creates (label type:
 	// flink-native-kubernetes): their accounts also need pod rights.
 	Native bool
+	// Operator marks pods the operator creates for a FlinkDeployment in
+	// standalone mode (label type: flink-standalone-kubernetes), from the
+	// FlinkDeployment's configuration: what it runs was decided there.
+	Operator bool
 	// Application marks a standalone application-mode JobManager
 	// ("standalone-job").
 	Application bool
@@ -60,7 +64,8 @@ var entrypoints = map[string]Role{"jobmanager": JobManager, "standalone-job": Jo
 // Flink's docs and operators use on a container that runs a Flink image or
 // is named for its role.
 func PodTemplate(objectLabels map[string]string, tpl *corev1.PodTemplateSpec) (FlinkPod, bool) {
-	native := objectLabels["type"] == "flink-native-kubernetes" || tpl.Labels["type"] == "flink-native-kubernetes"
+	native := objectLabels["type"] == TypeNative || tpl.Labels["type"] == TypeNative
+	operator := !native && (objectLabels["type"] == TypeOperatorStandalone || tpl.Labels["type"] == TypeOperatorStandalone)
 	component := Role(tpl.Labels["component"])
 	if component == "" {
 		component = Role(objectLabels["component"])
@@ -68,7 +73,7 @@ func PodTemplate(objectLabels map[string]string, tpl *corev1.PodTemplateSpec) (F
 	for i, c := range tpl.Spec.Containers {
 		if len(c.Args) > 0 {
 			if role, ok := entrypoints[c.Args[0]]; ok {
-				fp := FlinkPod{Role: role, Container: i, Native: native, Application: c.Args[0] == "standalone-job"}
+				fp := FlinkPod{Role: role, Container: i, Native: native, Operator: operator, Application: c.Args[0] == "standalone-job"}
 				fp.Mount, fp.ConfigMounted = MountedConfig(tpl, &c)
 				return fp, true
 			}
@@ -79,7 +84,7 @@ func PodTemplate(objectLabels map[string]string, tpl *corev1.PodTemplateSpec) (F
 	}
 	for i, c := range tpl.Spec.Containers {
 		if strings.Contains(imageName(c.Image), "flink") || c.Name == string(component) || c.Name == "flink-main-container" {
-			fp := FlinkPod{Role: component, Container: i, Native: native}
+			fp := FlinkPod{Role: component, Container: i, Native: native, Operator: operator}
 			fp.Mount, fp.ConfigMounted = MountedConfig(tpl, &c)
 			return fp, true
 		}
