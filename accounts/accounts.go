@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -529,10 +530,21 @@ func (r *Reconciler) ensure(ctx context.Context, ns, name string, native func() 
 	log := logf.FromContext(ctx).WithValues("namespace", ns, "serviceAccount", name)
 	c := uncached{Client: r.Client, reader: r.Reader}
 
+	// Pods the webhook moves off the namespace's default account keep the
+	// image pull secrets it gives every pod (the API server copies an
+	// account's imagePullSecrets into the pods made under it): ours carries
+	// them too, from its creation on, before any pod can start under it.
+	pullSecrets, err := r.defaultPullSecrets(ctx, ns)
+	if err != nil {
+		return r.report(ctx, err, "ServiceAccount", ns, "default")
+	}
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 	// An account of that name someone else made is used as it is, and
 	// bound like ours: Flink runs under it all the same.
-	if err := ensure(ctx, c, sa, func() error { return nil }); err != nil && !errors.Is(err, errNotOurs) {
+	if err := ensure(ctx, c, sa, func() error {
+		sa.ImagePullSecrets = withPullSecrets(sa.ImagePullSecrets, pullSecrets)
+		return nil
+	}); err != nil && !errors.Is(err, errNotOurs) {
 		return r.report(ctx, err, "ServiceAccount", ns, name)
 	}
 
@@ -554,6 +566,28 @@ func (r *Reconciler) ensure(ctx context.Context, ns, name string, native func() 
 	}
 	log.V(1).Info("ensured the account Flink runs under", "native", runs)
 	return nil
+}
+
+// defaultPullSecrets returns the image pull secrets of the default account
+// of namespace ns; none where it has not been made yet.
+func (r *Reconciler) defaultPullSecrets(ctx context.Context, ns string) ([]corev1.LocalObjectReference, error) {
+	def := &corev1.ServiceAccount{}
+	if err := r.Reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: "default"}, def); err != nil {
+		return nil, client.IgnoreNotFound(err)
+	}
+	return def.ImagePullSecrets, nil
+}
+
+// withPullSecrets returns have with each of add it lacks appended: a secret
+// added to our account by hand stays, one the default account no longer
+// gives is not taken away from pods that may need it.
+func withPullSecrets(have, add []corev1.LocalObjectReference) []corev1.LocalObjectReference {
+	for _, s := range add {
+		if s.Name != "" && !slices.Contains(have, s) {
+			have = append(have, s)
+		}
+	}
+	return have
 }
 
 // binding is the RoleBinding of mode m's rights to the account.

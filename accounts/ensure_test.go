@@ -91,12 +91,35 @@ func TestEnsure(t *testing.T) {
 		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "update"}}}}
 	usersRole := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "flink-ha"},
 		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"*"}}}}
+	pulls := func(names ...string) []corev1.LocalObjectReference {
+		var refs []corev1.LocalObjectReference
+		for _, n := range names {
+			refs = append(refs, corev1.LocalObjectReference{Name: n})
+		}
+		return refs
+	}
+	defaultAccount := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "default"}, ImagePullSecrets: pulls("registry", "mirror")}
+	ourAccountWithOwn := ourAccount.DeepCopy()
+	ourAccountWithOwn.ImagePullSecrets = pulls("own", "mirror")
 	cases := map[string]struct {
 		existing     []client.Object
 		wantAccount  *corev1.ServiceAccount
 		wantBindings []*rbacv1.RoleBinding
 		wantRoles    []string
+		wantPulls    []corev1.LocalObjectReference
 	}{
+		"our account gets the image pull secrets of the default account, which Flink's pods leave": {
+			existing:    []client.Object{defaultAccount},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone}, wantPulls: pulls("registry", "mirror"),
+		},
+		"our account gains those it lacks and keeps its own": {
+			existing:    []client.Object{defaultAccount, ourAccountWithOwn, standalone},
+			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone}, wantPulls: pulls("own", "mirror", "registry"),
+		},
+		"an account that is not ours gets no pull secrets": {
+			existing:    []client.Object{defaultAccount, usersAccount},
+			wantAccount: usersAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
+		},
 		"an empty namespace gets the account bound to standalone Flink's rights": {
 			wantAccount: ourAccount, wantBindings: []*rbacv1.RoleBinding{standalone},
 		},
@@ -212,6 +235,7 @@ func TestEnsure(t *testing.T) {
 			sa := &corev1.ServiceAccount{}
 			require.NoError(t, c.Get(context.Background(), client.ObjectKey{Namespace: "team", Name: "flink-ha"}, sa))
 			assert.Equal(t, tc.wantAccount.Labels, sa.Labels)
+			assert.Equal(t, tc.wantPulls, sa.ImagePullSecrets)
 			var got rbacv1.RoleBindingList
 			require.NoError(t, c.List(context.Background(), &got, client.InNamespace("team")))
 			var gotBindings []*rbacv1.RoleBinding

@@ -31,9 +31,11 @@ import (
 
 // DefaultControllers are the kube-controller-manager controllers a plane runs:
 // enough for Deployments, StatefulSets and Jobs to make Pods, for owned
-// objects to be garbage-collected and for namespaces to be deleted.
+// objects to be garbage-collected, for namespaces to be deleted and to get
+// their default ServiceAccount.
 var DefaultControllers = []string{
 	"garbage-collector-controller",
+	"serviceaccount-controller",
 	"deployment-controller",
 	"replicaset-controller",
 	"statefulset-controller",
@@ -141,6 +143,14 @@ func Start(opts Options) (p *Plane, err error) {
 	api := p.env.ControlPlane.GetAPIServer()
 	api.Path = filepath.Join(wrappers, "kube-apiserver")
 	api.Out, api.Err = p.log, p.log
+	if opts.ControllerManager {
+		// envtest turns the ServiceAccount admission off, for want of the
+		// controller that makes each namespace's default account; this
+		// plane runs that controller, so pods are admitted as in a
+		// cluster: under an account that exists, with its image pull
+		// secrets.
+		api.Configure().Disable("disable-admission-plugins")
+	}
 	p.env.ControlPlane.KubectlPath = filepath.Join(assets, "kubectl")
 
 	p.interruptible()

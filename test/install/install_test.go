@@ -86,7 +86,7 @@ func checkInstall(ctx context.Context, t *testing.T, ns, name string) {
 		{"team", "patch", "", "configmaps"}, {"team", "watch", "", "configmaps"}, {"team", "create", "", "serviceaccounts"},
 		{"team", "create", "rbac.authorization.k8s.io", "rolebindings"}, {"team", "list", "rbac.authorization.k8s.io", "rolebindings"},
 		{"team", "watch", "rbac.authorization.k8s.io", "rolebindings"},
-		{"team", "delete", "", "serviceaccounts"},
+		{"team", "delete", "", "serviceaccounts"}, {"team", "update", "", "serviceaccounts"},
 		{"team", "watch", "apps", "deployments"}, {"team", "watch", "flink.apache.org", "flinkdeployments"},
 		{ns, "update", "coordination.k8s.io", "leases"}, {"", "create", "authorization.k8s.io", "subjectaccessreviews"},
 	} {
