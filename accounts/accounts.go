@@ -317,13 +317,12 @@ func specOnly(u *unstructured.Unstructured) *cluster.FlinkDeploymentObject {
 // (KubernetesUtils.getJobManagerSelectors): the JobManager Deployment that
 // Flink's native client (kubernetes-session.sh, run-application with
 // --target kubernetes-application) or the operator in native mode makes
-// carries type: flink-native-kubernetes and component: jobmanager, on
-// itself and its pods. The operator's standalone clusters are typed
-// flink-standalone-kubernetes.
+// carries type: flink-native-kubernetes (recognise.TypeNative) and
+// component: jobmanager, on itself and its pods. The operator's standalone
+// clusters are typed flink-standalone-kubernetes.
 const (
 	labelType      = "type"
 	labelComponent = "component"
-	nativeType     = "flink-native-kubernetes"
 )
 
 // runsNative reports whether a watched object runs Flink's native resource
@@ -346,7 +345,7 @@ func runsNative(o client.Object) bool {
 // labels on any other.
 func nativeJobManager(o client.Object) bool {
 	l := o.GetLabels()
-	return l[labelType] == nativeType && l[labelComponent] == string(recognise.JobManager)
+	return l[labelType] == recognise.TypeNative && l[labelComponent] == string(recognise.JobManager)
 }
 
 // usesAccount reports whether a watched object runs Flink pods, of
@@ -536,7 +535,7 @@ func (r *Reconciler) ensure(ctx context.Context, ns, name string, native func() 
 	// them too, from its creation on, before any pod can start under it.
 	pullSecrets, err := r.defaultPullSecrets(ctx, ns)
 	if err != nil {
-		return r.report(ctx, err, "ServiceAccount", ns, "default")
+		return err
 	}
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 	// An account of that name someone else made is used as it is, and
@@ -572,8 +571,8 @@ func (r *Reconciler) ensure(ctx context.Context, ns, name string, native func() 
 // of namespace ns; none where it has not been made yet.
 func (r *Reconciler) defaultPullSecrets(ctx context.Context, ns string) ([]corev1.LocalObjectReference, error) {
 	def := &corev1.ServiceAccount{}
-	if err := r.Reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: "default"}, def); err != nil {
-		return nil, client.IgnoreNotFound(err)
+	if err := r.Reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: "default"}, def); client.IgnoreNotFound(err) != nil {
+		return nil, fmt.Errorf("reading the image pull secrets of ServiceAccount %s/default, which Flink's account copies: %w", ns, err)
 	}
 	return def.ImagePullSecrets, nil
 }

@@ -136,7 +136,7 @@ func slimMeta(m metav1.ObjectMeta, tpl *corev1.PodTemplateSpec) metav1.ObjectMet
 		Annotations: recordedAnnotations(m.Annotations)}
 	// Only Flink's native type label can make one a native JobManager:
 	// the other workloads are not looked into further.
-	if m.Labels[labelType] != nativeType && tpl.Labels[labelType] != nativeType {
+	if m.Labels[labelType] != recognise.TypeNative && tpl.Labels[labelType] != recognise.TypeNative {
 		return slim
 	}
 	if pod, ok := recognise.PodTemplate(m.Labels, tpl); ok && pod.Native && pod.Role == recognise.JobManager {
@@ -150,7 +150,7 @@ func slimMeta(m metav1.ObjectMeta, tpl *corev1.PodTemplateSpec) metav1.ObjectMet
 // Flink's own that nativeJobManager reads. Every such object shares the
 // one map, so marking them costs no memory; nothing changes what the
 // cache holds (readers get deep copies).
-var nativeJobManagerLabels = map[string]string{labelType: nativeType, labelComponent: string(recognise.JobManager)}
+var nativeJobManagerLabels = map[string]string{labelType: recognise.TypeNative, labelComponent: string(recognise.JobManager)}
 
 func recordedAnnotations(all map[string]string) map[string]string {
 	var kept map[string]string

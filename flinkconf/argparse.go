@@ -140,9 +140,7 @@ func PositionalPre1153(args []string) (host, port int) {
 	if len(args) == 0 || args[0] != string(EntrypointSession) {
 		return
 	}
-	oneWord := func(i int) bool {
-		return i < len(args) && len(strings.FieldsFunc(args[i], func(r rune) bool { return r == ' ' || r == '\t' || r == '\n' })) == 1
-	}
+	oneWord := func(i int) bool { return i < len(args) && ShellWords(args[i]) == 1 }
 	if oneWord(1) {
 		host = 1
 	}
@@ -150,6 +148,13 @@ func PositionalPre1153(args []string) (host, port int) {
 		port = 2
 	}
 	return
+}
+
+// ShellWords is how many words bash splits s into where a script uses it
+// unquoted: at spaces, tabs and newlines (the default IFS); any other white
+// space is part of a word.
+func ShellWords(s string) int {
+	return len(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '\t' || r == '\n' }))
 }
 
 // prop is one dynamic property the parser read.

@@ -236,7 +236,7 @@ func (a *Args) Set(key, value string) (bool, error) {
 	if strings.ContainsAny(value, "\r\n\x00") {
 		return false, &EditError{Key: key, Msg: "a dynamic property value cannot hold line breaks or NUL bytes"}
 	}
-	if a.pre1153 && a.args[0] == string(EntrypointSession) {
+	if a.pre1153 && len(a.args) > 0 && a.args[0] == string(EntrypointSession) {
 		return false, &EditError{Key: key, Msg: "jobmanager.sh of Flink 1.15.0 to 1.15.2 hands no -D to Flink: set it in FLINK_PROPERTIES or the mounted configuration"}
 	}
 	before, old := slices.Clone(a.args), a.entries
@@ -360,7 +360,7 @@ func positionalEnd(args []string) int {
 	// jobmanager.sh tests "[ -z $2 ]" unquoted: what the shell splits
 	// words at (space, tab, newline) alone is empty too; any other white
 	// space is a word.
-	empty := func(i int) bool { return i >= len(args) || strings.Trim(args[i], " \t\n") == "" || args[i] == "-D" }
+	empty := func(i int) bool { return i >= len(args) || ShellWords(args[i]) == 0 || args[i] == "-D" }
 	switch {
 	case empty(1):
 		return 1

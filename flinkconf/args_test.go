@@ -426,6 +426,7 @@ func TestArgsPre1153(t *testing.T) {
 		entries  int
 		warnings []string
 	}{
+		"no arguments at all":       {},
 		"jobmanager alone":          {args: []string{"jobmanager"}},
 		"jobmanager with its host":  {args: []string{"jobmanager", "$(POD_IP)"}},
 		"jobmanager host and port":  {args: []string{"jobmanager", "$(POD_IP)", "8081"}},
@@ -453,7 +454,7 @@ func TestArgsPre1153(t *testing.T) {
 			}
 			assert.Equal(t, tc.warnings, warnings)
 			changed, err := a.Set("new.key", "v")
-			if tc.args[0] == string(EntrypointSession) {
+			if len(tc.args) > 0 && tc.args[0] == string(EntrypointSession) {
 				assert.False(t, changed)
 				assert.EqualError(t, err, `cannot set "new.key": jobmanager.sh of Flink 1.15.0 to 1.15.2 hands no -D to Flink: set it in FLINK_PROPERTIES or the mounted configuration`)
 				assert.Equal(t, tc.args, a.Args())

@@ -78,23 +78,44 @@ func (r Range) String() string {
 // ParseVersion reads a release line from text that starts with one: "1.18",
 // "1.18.1", "2.0-preview1". It is false for anything else.
 func ParseVersion(s string) (Version, bool) {
+	v, _, ok := parseRelease(s)
+	return v, ok
+}
+
+// parseRelease is ParseVersion that also reads the patch release where s
+// names one ("1.15.2", "1.15.2-java11"): -1 where it does not ("1.15",
+// "1.15-java11", "1.15.x").
+func parseRelease(s string) (v Version, patch int, ok bool) {
 	majorText, rest, ok := strings.Cut(s, ".")
 	if !ok {
-		return Version{}, false
+		return Version{}, -1, false
 	}
-	end := 0
-	for end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
-		end++
-	}
+	end := leadingDigits(rest)
 	major, err1 := strconv.Atoi(majorText)
 	minor, err2 := strconv.Atoi(rest[:end])
 	if err1 != nil || err2 != nil || end == 0 || end > 3 || len(majorText) > 2 {
-		return Version{}, false
+		return Version{}, -1, false
 	}
-	if end < len(rest) && rest[end] != '.' && rest[end] != '-' && rest[end] != '_' {
-		return Version{}, false
+	rest = rest[end:]
+	if rest != "" && rest[0] != '.' && rest[0] != '-' && rest[0] != '_' {
+		return Version{}, -1, false
 	}
-	return Version{Major: major, Minor: minor}, true
+	patch = -1
+	if p, dotted := strings.CutPrefix(rest, "."); dotted {
+		if n := leadingDigits(p); n > 0 && n <= 3 && (n == len(p) || p[n] == '-' || p[n] == '_') {
+			patch, _ = strconv.Atoi(p[:n])
+		}
+	}
+	return Version{Major: major, Minor: minor}, patch, true
+}
+
+// leadingDigits is how many ASCII digits s starts with.
+func leadingDigits(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
 }
 
 // OperatorVersion reads a FlinkDeployment's spec.flinkVersion ("v1_18").
@@ -148,17 +169,6 @@ func ImagePre1153(image string) bool {
 	if !ok {
 		return false
 	}
-	rest, ok := strings.CutPrefix(tag, "1.15.")
-	if !ok {
-		return false
-	}
-	end := 0
-	for end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
-		end++
-	}
-	if end == 0 || end < len(rest) && rest[end] != '-' && rest[end] != '_' {
-		return false
-	}
-	patch, err := strconv.Atoi(rest[:end])
-	return err == nil && patch <= 2
+	v, patch, ok := parseRelease(tag)
+	return ok && v == V1_15 && patch >= 0 && patch <= 2
 }

@@ -117,6 +117,11 @@ func TestWorkload(t *testing.T) {
 			env:      []corev1.EnvVar{{Name: "_POD_IP_ADDRESS", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "status.podIP"}}}},
 			wantArgs: []string{"jobmanager", "-D", "jobmanager.rpc.address=$(_POD_IP_ADDRESS)"},
 		},
+		"a positional host that is a variable of the pod IP is left so: released operators write $(_POD_IP_ADDRESS) there": {
+			image: "flink:1.20", mounted: true, args: []string{"jobmanager", "$(_POD_IP_ADDRESS)"},
+			env:      []corev1.EnvVar{{Name: "_POD_IP_ADDRESS", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "status.podIP"}}}},
+			wantArgs: []string{"jobmanager", "$(_POD_IP_ADDRESS)"},
+		},
 		"a variable that does not hold the pod IP is no pod IP": {
 			image: "flink:1.20", mounted: true, args: []string{"jobmanager", "-D", "jobmanager.rpc.address=$(HOST)"},
 			env:      []corev1.EnvVar{{Name: "HOST", Value: "flink-jobmanager"}},

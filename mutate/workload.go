@@ -71,7 +71,11 @@ func Workload(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *policy.Po
 // IP, which its standbys and TaskManagers find through the HA ConfigMaps.
 func advertisePodIP(w *cluster.WorkloadObject, r *Result) {
 	c, cpath := w.Container, w.ContainerPath.String()
-	if addr, ok := advertised(w); ok && addr != cluster.PodIPRef && fromPodIP(c, addr) {
+	var args *flinkconf.Args
+	if len(c.Args) > 0 {
+		args = w.ParseArgs(c.Args)
+	}
+	if addr, ok := advertised(w, args); ok && addr != cluster.PodIPRef && fromPodIP(c, addr) {
 		return // the pod IP under a name of its own, as the operator's $(_POD_IP_ADDRESS)
 	}
 	if !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == podIPEnv }) {
@@ -86,7 +90,6 @@ func advertisePodIP(w *cluster.WorkloadObject, r *Result) {
 		advertisePre1153(w, r)
 		return
 	}
-	args := w.ParseArgs(c.Args)
 	if e, ok := args.Get(cluster.RPCAddress); ok {
 		if e.Value != cluster.PodIPRef {
 			r.note("%s.args: the JobManager advertises %q; with HA its standbys need %s", cpath, e.Value, cluster.PodIPRef)
@@ -134,19 +137,20 @@ func advertisePodIP(w *cluster.WorkloadObject, r *Result) {
 	r.changed(RulePodIP, warning("%s.args: added -D %s=%s: HA advertises the pod IP", cpath, cluster.RPCAddress, cluster.PodIPRef))
 }
 
-// advertised returns the address a standalone JobManager's arguments
-// give it: -D jobmanager.rpc.address, else jobmanager's positional host.
-func advertised(w *cluster.WorkloadObject) (string, bool) {
-	args := w.Container.Args
-	if len(args) == 0 {
+// advertised returns the address a standalone JobManager's arguments, read
+// as parsed, give it: -D jobmanager.rpc.address, else jobmanager's
+// positional host.
+func advertised(w *cluster.WorkloadObject, parsed *flinkconf.Args) (string, bool) {
+	if parsed == nil {
 		return "", false
 	}
+	if e, ok := parsed.Get(cluster.RPCAddress); ok {
+		return e.Value, true
+	}
+	args := parsed.Args()
 	host, _ := flinkconf.Positional(args)
 	if w.Pre1153 {
 		host, _ = flinkconf.PositionalPre1153(args)
-	}
-	if e, ok := w.ParseArgs(args).Get(cluster.RPCAddress); ok {
-		return e.Value, true
 	}
 	if host == 1 && !strings.HasPrefix(args[1], "-") {
 		return args[1], true
@@ -186,7 +190,7 @@ func advertisePre1153(w *cluster.WorkloadObject, r *Result) {
 		}
 		return
 	}
-	if len(c.Args) > 1 && strings.TrimLeft(c.Args[1], " \t\n") != "" {
+	if len(c.Args) > 1 && flinkconf.ShellWords(c.Args[1]) > 1 {
 		// Words the script's test fails on: no host name, but the
 		// user's, so it stays.
 		r.note("%s.args[1]: %s is no host name to jobmanager.sh; with HA it must be %s", cpath, excerpt(c.Args[1]), cluster.PodIPRef)
