@@ -226,6 +226,13 @@ func TestWorkload(t *testing.T) {
 			want: []string{container + `.args[1]: Invalid value: "--host": Flink 2 has no --host: from here on the job class and its ` +
 				`arguments become program arguments; replace --host <address> with -D jobmanager.rpc.address=<address> (image flink:2.1)`},
 		},
+		"the operator's --host on flink 2.1 is warned about, not denied: the user cannot change the operator's arguments": {
+			image: "flink:2.1", mounted: true, replicas: 1,
+			labels: map[string]string{"app": "orders", "component": "jobmanager", "type": "flink-standalone-kubernetes"},
+			args:   []string{"standalone-job", "--job-classname", "org.example.Job", "--host", "$(_POD_IP_ADDRESS)"},
+			want: []string{"warn: " + container + `.args[3]: Flink 2 has no --host: from here on the job's arguments are program arguments; ` +
+				`the operator's releases up to 1.15 write it with HA (FLINK-38795 changes that)`},
+		},
 		"a --host among a flink 2.1 job's program arguments is the program's": {
 			image: "flink:2.1", mounted: true, replicas: 1,
 			args: []string{"standalone-job", "--job-classname", "org.example.Job", "--input", "s3://in", "--host", "db.example"},

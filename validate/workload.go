@@ -121,6 +121,14 @@ func (v *verdict) checkHost(w *cluster.WorkloadObject) {
 		return
 	}
 	path := w.ContainerPath.Child("args").Index(i)
+	if w.Pod.Operator {
+		// The operator's own arguments (its releases up to 1.15 pass
+		// --host): nothing the user can change here, and the webhook
+		// leaves what the operator makes as it is.
+		v.warn("%s: Flink 2 has no --host: from here on the job's arguments are program arguments; the operator's releases up to "+
+			"1.15 write it with HA (FLINK-38795 changes that)", path)
+		return
+	}
 	fix := fmt.Sprintf("Flink 2 has no --host: from here on the job class and its arguments become program arguments; "+
 		"replace --host <address> with -D %s=<address>", cluster.RPCAddress)
 	if w.Versions.AllAtLeast(flinkconf.V2_0) {

@@ -17,7 +17,9 @@ import (
 // and the JobManager Deployment mounting it. In standalone mode both are
 // typed flink-standalone-kubernetes (StandaloneKubernetesUtils) and the
 // JobManager advertises its pod IP through Flink's own variable when HA is
-// on (CmdStandaloneJobManagerDecorator); in native mode Flink's client
+// on, as its positional host in the released operators (1.2 to 1.15;
+// CmdStandaloneJobManagerDecorator; the golden case
+// operator-standalone-jobmanager has main's -D); in native mode Flink's client
 // makes them, typed flink-native-kubernetes, and the JobManager starts
 // through kubernetes-jobmanager.sh (CmdJobManagerDecorator). conf is the
 // rendered file.
@@ -27,7 +29,7 @@ func operatorObjects(name, mode, conf string, ha bool) string {
 	case mode == "native":
 		typ, args = "flink-native-kubernetes", "[kubernetes-jobmanager.sh, kubernetes-session]"
 	case ha:
-		args = "[jobmanager, -D, jobmanager.rpc.address=$(_POD_IP_ADDRESS)]"
+		args = "[jobmanager, $(_POD_IP_ADDRESS)]"
 	}
 	return fmt.Sprintf(`apiVersion: v1
 kind: ConfigMap
