@@ -49,7 +49,9 @@ var recorded = []string{AnnotationCluster, AnnotationClusterID, AnnotationStorag
 // other handler is returned as it is.
 func Recording(mutating admission.Handler) admission.Handler {
 	if m, ok := mutating.(*mutator); ok {
-		return &mutator{policy: m.policy, record: true}
+		recording := *m
+		recording.record = true
+		return &recording
 	}
 	return mutating
 }

@@ -37,10 +37,14 @@ var (
 		Name: "flink_ha_webhook_warned_total",
 		Help: "Objects admitted with problems because the policy only warns, by kind.",
 	}, []string{"kind"})
+	heldBackTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flink_ha_webhook_held_back_total",
+		Help: "Objects the mutating webhook did not turn HA on for because an account they run under may not do what HA needs, by kind.",
+	}, []string{"kind"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(requestsTotal, durationSeconds, inFlight, changesTotal, denialsTotal, warnedTotal)
+	metrics.Registry.MustRegister(requestsTotal, durationSeconds, inFlight, changesTotal, denialsTotal, warnedTotal, heldBackTotal)
 }
 
 // otherLabel stands for every value outside a label's closed set.

@@ -168,7 +168,13 @@ type Review struct {
 // Phases select the rules Run applies: the mutating webhook runs only the
 // mutating rules, the validating webhook only the validating ones, and the
 // offline command both, in the API server's order.
-type Phases struct{ Mutate, Validate bool }
+type Phases struct {
+	Mutate, Validate bool
+	// Accounts has the mutating webhook's review name the accounts to
+	// check too (Review.Accounts), which the validating webhook's always
+	// does.
+	Accounts bool
+}
 
 // Run applies the rules for gk to the JSON object raw, whose namespace is
 // namespace when the object does not name one. A kind the rules do not
@@ -257,9 +263,8 @@ func (k rules[T, P]) run(gk schema.GroupKind, raw []byte, decoded runtime.Object
 	}
 	if !phases.Validate {
 		r.Errors, r.Warnings = nil, nil
-		return r, nil
 	}
-	if k.accounts != nil {
+	if (phases.Validate || phases.Accounts) && k.accounts != nil {
 		r.Accounts = k.accounts(obj, p)
 	}
 	return r, nil

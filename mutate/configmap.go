@@ -29,7 +29,7 @@ func ConfigMap(cm *corev1.ConfigMap, p *policy.Policy) Result {
 		}
 		n := len(cm.OwnerReferences)
 		cm.OwnerReferences = nil
-		r.changed(RuleStripOwnerReferences, warning("removed %d owner reference(s): Flink HA ConfigMaps must outlive their cluster so its jobs can recover", n))
+		r.changed(RuleStripOwnerReferences, Warning("removed %d owner reference(s): Flink HA ConfigMaps must outlive their cluster so its jobs can recover", n))
 	case cluster.ClusterConfig:
 		for _, u := range o.Unreadable {
 			r.note("%s left unchanged: %v", u.Path, u.Err)

@@ -53,7 +53,7 @@ func FlinkDeployment(u *unstructured.Unstructured, p *policy.Policy) Result {
 		case tmOwn:
 			why += ", for the JobManager"
 		}
-		r.changed(RuleServiceAccount, warning("spec.serviceAccount: set %s, %s", p.ServiceAccount, why))
+		r.changed(RuleServiceAccount, Warning("spec.serviceAccount: set %s, %s", p.ServiceAccount, why))
 		for _, role := range []struct {
 			a    cluster.RoleAccount
 			own  bool

@@ -43,7 +43,7 @@ func (r *Result) changed(rule, msg string) {
 }
 
 func (r *Result) note(format string, args ...any) {
-	r.Notes = append(r.Notes, warning(format, args...))
+	r.Notes = append(r.Notes, Warning(format, args...))
 }
 
 // Quiet keeps the lines of the Changes out of Warnings, for an object that
@@ -69,8 +69,8 @@ func (r *Result) add(o Result) {
 	}
 }
 
-// warning formats one warning, shortened to MaxWarning characters.
-func warning(format string, args ...any) string {
+// Warning formats one warning, shortened to MaxWarning characters.
+func Warning(format string, args ...any) string {
 	s := fmt.Sprintf(format, args...)
 	if r := []rune(s); len(r) > MaxWarning {
 		s = string(r[:MaxWarning-1]) + "…"
@@ -146,10 +146,10 @@ func completeHA(o *cluster.Object, c *cluster.Configuration, p *policy.Policy, v
 		if value == flinkconf.KubernetesHAFactory && len(line) > MaxWarning {
 			line = fmt.Sprintf("%s: set %s to the KubernetesHaServicesFactory class", name, key)
 		}
-		r.changed(RuleHAConfig, warning("%s", line))
+		r.changed(RuleHAConfig, Warning("%s", line))
 		if why != "" {
 			// Its own line: with the value it would not fit in one.
-			r.Changes = append(r.Changes, warning("%s: %s", name, why))
+			r.Changes = append(r.Changes, Warning("%s: %s", name, why))
 		}
 		return true
 	}
@@ -170,7 +170,7 @@ func completeHA(o *cluster.Object, c *cluster.Configuration, p *policy.Policy, v
 					return r
 				}
 			}
-			r.changed(RuleHAConfig, warning("%s: removed %s: %s", name, newest.At.Key, newest.At.Value))
+			r.changed(RuleHAConfig, Warning("%s: removed %s: %s", name, newest.At.Key, newest.At.Value))
 		}
 		key, value, why, ok := flinkconf.HASpelling(versions, nested)
 		if !ok {

@@ -54,7 +54,7 @@ func Workload(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *policy.Po
 		if spec.DeprecatedServiceAccount != "" {
 			spec.DeprecatedServiceAccount = p.ServiceAccount
 		}
-		r.changed(RuleServiceAccount, warning("spec.template.spec.serviceAccountName: set %s, which may manage Flink's HA ConfigMaps", p.ServiceAccount))
+		r.changed(RuleServiceAccount, Warning("spec.template.spec.serviceAccountName: set %s, which may manage Flink's HA ConfigMaps", p.ServiceAccount))
 	}
 
 	if w.Pod.Role == "jobmanager" && !w.Pod.Native {
@@ -81,7 +81,7 @@ func advertisePodIP(w *cluster.WorkloadObject, r *Result) {
 	if !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == podIPEnv }) {
 		c.Env = append(c.Env, corev1.EnvVar{Name: podIPEnv, ValueFrom: &corev1.EnvVarSource{
 			FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "status.podIP"}}})
-		r.changed(RulePodIP, warning("%s.env: added POD_IP from status.podIP for the JobManager's HA address", cpath))
+		r.changed(RulePodIP, Warning("%s.env: added POD_IP from status.podIP for the JobManager's HA address", cpath))
 	}
 	if len(c.Args) == 0 {
 		return // a command of its own: nothing to read the address from
@@ -134,7 +134,7 @@ func advertisePodIP(w *cluster.WorkloadObject, r *Result) {
 		r.note("%s.args: argument 1 (%s) is no longer a host name but an option", cpath, excerpt(c.Args[1]))
 	}
 	c.Args = edited
-	r.changed(RulePodIP, warning("%s.args: added -D %s=%s: HA advertises the pod IP", cpath, cluster.RPCAddress, cluster.PodIPRef))
+	r.changed(RulePodIP, Warning("%s.args: added -D %s=%s: HA advertises the pod IP", cpath, cluster.RPCAddress, cluster.PodIPRef))
 }
 
 // advertised returns the address a standalone JobManager's arguments, read
@@ -203,7 +203,7 @@ func advertisePre1153(w *cluster.WorkloadObject, r *Result) {
 		edited[1] = cluster.PodIPRef // empty: no host until now
 	}
 	c.Args = edited
-	r.changed(RulePodIP, warning("%s.args[1]: set %s, the JobManager's HA address (Flink 1.15.0-1.15.2 reads no -D)", cpath, cluster.PodIPRef))
+	r.changed(RulePodIP, Warning("%s.args[1]: set %s, the JobManager's HA address (Flink 1.15.0-1.15.2 reads no -D)", cpath, cluster.PodIPRef))
 }
 
 // readsAll reports whether every property Flink reads in old it still reads

@@ -91,6 +91,22 @@ func (e *Enforcement) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// HoldingBack is the policy for an object whose accounts of the user's
+// choosing may not do what Flink's Kubernetes HA needs: where
+// checkAccounts warns, HA is not turned on for it (its JobManager would
+// fail at its next start), but completed where the object turns it on
+// itself or asks for it with AnnotationHA, as in opt-in mode. It is nil
+// where nothing is held back: under enforce such an object is denied,
+// off asks nothing, and opt-in turns nothing on unasked.
+func (p *Policy) HoldingBack() *Policy {
+	if p.Mode != ModeAll || p.CheckAccounts != Warn {
+		return nil
+	}
+	held := *p
+	held.Mode = ModeOptIn
+	return &held
+}
+
 // DefaultServiceAccount is the account injected when the policy names none.
 const DefaultServiceAccount = "flink-ha"
 

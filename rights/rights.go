@@ -220,3 +220,12 @@ func Join(as []Access) string {
 	}
 	return strings.Join(s, ", ")
 }
+
+// RunsHA reports whether Kubernetes HA needs a to run: an access to
+// ConfigMaps other than the cleanup's deletecollection. An account denied
+// one of them cannot run a cluster with HA, whose JobManager fails at its
+// start; one denied only others (a native cluster's pods, say) fails with
+// HA or without, and one denied only the cleanup runs and recovers.
+func RunsHA(a Access) bool {
+	return a.Group == "" && a.Resource == "configmaps" && a.Verb != "deletecollection"
+}

@@ -134,7 +134,7 @@ func serve(args []string, stderr io.Writer) int {
 		}
 	}
 	mutating := nspolicy.PerNamespace(live, p, func(p *policy.Policy) admission.Handler {
-		return handler.Recording(handler.Mutating(p))
+		return handler.Recording(handler.MutatingHoldingBack(p, checker))
 	})
 	validating := nspolicy.PerNamespace(live, p, func(p *policy.Policy) admission.Handler {
 		return handler.ValidatingWithCollisions(p, checker, collisions)

@@ -16,6 +16,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
+
+	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
+	"github.com/flink-ha-webhook/flink-ha-webhook/rights"
 )
 
 // example reads one of the golden manifests the unit tests use.
@@ -165,6 +168,13 @@ func TestFlinkDeployments(t *testing.T) {
 	sa, _, _ := unstructured.NestedString(fd.Object, "spec", "serviceAccount")
 	assert.Equal(t, "flink-ha", sa)
 
+	// That FlinkDeployment runs under the account flink: one the
+	// authorizer allows what HA needs, or the webhook would not make it HA
+	// (TestFlinkDeploymentHAWaitsForItsAccount) and judge it so.
+	bindRole(ctx, t, ns, "flink", rights.Rules(rights.Native, flinkconf.Exactly(flinkconf.V1_20)))
+	require.Eventually(t, func() bool {
+		return allowed(ctx, t, "system:serviceaccount:"+ns+":flink", ns, "patch", "configmaps")
+	}, 20*time.Second, 100*time.Millisecond, "the authorizer should allow the account its Role")
 	_, errOut, err := kubectlIn(ctx, ns, example(t, "flinkdeployment-denied"), "apply", "-f", "-")
 	require.Error(t, err)
 	for _, want := range []string{
