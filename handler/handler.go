@@ -3,6 +3,7 @@ package handler
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -12,10 +13,12 @@ import (
 	gomodulesjsonpatch "gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/flink-ha-webhook/flink-ha-webhook/cluster"
 	"github.com/flink-ha-webhook/flink-ha-webhook/mutate"
 	"github.com/flink-ha-webhook/flink-ha-webhook/policy"
 	"github.com/flink-ha-webhook/flink-ha-webhook/rights"
@@ -186,7 +189,7 @@ func (m *mutator) holdBack(ctx context.Context, req admission.Request, r *Review
 		return r, nil, nil
 	}
 	lacking := lackingHA(ctx, m.checker, r.Accounts)
-	if len(lacking) == 0 {
+	if len(lacking) == 0 || ranHA(req, m.held) {
 		return r, nil, nil
 	}
 	// The first run changed the decoded object: the rules read it afresh.
@@ -203,6 +206,22 @@ func (m *mutator) holdBack(ctx context.Context, req admission.Request, r *Review
 		warnings[i] = mutate.Warning("%s: HA not turned on: account %s may not %s configmaps", l.account.Path, l.account.Name, verbs(l.denied))
 	}
 	return held, warnings, nil
+}
+
+// ranHA reports whether the FlinkDeployment an update replaces ran with
+// HA (its decision under held, the policy that holds HA back, is not
+// Skip): holding HA back never turns it off, which would restart the
+// cluster without the HA state its jobs recover from. An old object that
+// does not decode is taken for one without HA.
+func ranHA(req admission.Request, held *policy.Policy) bool {
+	if req.Operation != admissionv1.Update || len(req.OldObject.Raw) == 0 {
+		return false
+	}
+	old := &unstructured.Unstructured{}
+	if err := json.Unmarshal(req.OldObject.Raw, &old.Object); err != nil {
+		return false
+	}
+	return cluster.FlinkDeployment(old, held).Decision != policy.Skip
 }
 
 // lack is an account denied something Kubernetes HA needs to run.
@@ -326,7 +345,7 @@ func (v *validator) heldBack(req admission.Request, r *Review) bool {
 		return false
 	}
 	h, err := run(r.Kind, req.Object.Raw, nil, req.Namespace, held, Phases{Validate: true}, onChange)
-	if err != nil || h == nil || len(h.Accounts) > 0 {
+	if err != nil || h == nil || len(h.Accounts) > 0 || ranHA(req, held) {
 		// Accounts to check under the policy that holds HA back: the
 		// object turns HA on itself, or asks for it.
 		return false

@@ -116,6 +116,36 @@ func TestHAIsHeldBackForAccountsThatCannotRunIt(t *testing.T) {
 		}
 	})
 
+	t.Run("never turned off", func(t *testing.T) {
+		// An update of a FlinkDeployment stored with HA (made so while
+		// its account could do it) that drops the keys, as an apply of
+		// its manifest does, keeps HA: the cluster's jobs recover from
+		// its HA state.
+		p := parse("")
+		update := func(old admission.Request) admission.Request {
+			req := notHA
+			req.Operation = admissionv1.Update
+			req.OldObject = old.Object
+			return req
+		}
+		wasHA := update(flinkDeployment(nil, spec{"high-availability.type": "kubernetes", "high-availability.storageDir": "s3://flink-ha/team/orders"}))
+		resp := handler.MutatingHoldingBack(p, deniedAll{}).Handle(context.Background(), wasHA)
+		assert.True(t, resp.Allowed)
+		assert.NotEmpty(t, resp.Patches, "HA is kept")
+		assert.NotContains(t, resp.Warnings, heldBack)
+		resp = handler.Validating(p, deniedAll{}).Handle(context.Background(), wasHA)
+		for _, w := range resp.Warnings {
+			assert.NotContains(t, w, "so HA is not turned on")
+		}
+
+		wasNotHA := update(notHA)
+		resp = handler.MutatingHoldingBack(p, deniedAll{}).Handle(context.Background(), wasNotHA)
+		assert.Empty(t, resp.Patches)
+		assert.Equal(t, []string{heldBack}, resp.Warnings)
+		resp = handler.Validating(p, deniedAll{}).Handle(context.Background(), wasNotHA)
+		assert.True(t, resp.Allowed)
+	})
+
 	t.Run("a workload is not held back", func(t *testing.T) {
 		raw := []byte(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"jm"},"spec":{"selector":{},"template":{
 			"metadata":{"labels":{"component":"jobmanager"}},
