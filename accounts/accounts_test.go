@@ -127,8 +127,8 @@ func TestCachedObjectsKeepOnlyWhatIsRead(t *testing.T) {
 		"a native JobManager Deployment keeps Flink's labels that mark it": {
 			transform: workloads, in: jobManagerDeployment(true), want: slimJobManager(nativeJobManagerLabels),
 		},
-		"a standalone JobManager Deployment keeps no labels": {
-			transform: workloads, in: jobManagerDeployment(false), want: slimJobManager(nil),
+		"a standalone JobManager Deployment keeps no labels, and of its pods what recognises them with their configuration's mount": {
+			transform: workloads, in: jobManagerDeployment(false), want: mountingJobManager(),
 		},
 		"a JobManager Deployment whose type label has another value keeps no labels": {
 			transform: workloads, in: labelledAs(jobManagerDeployment(true), "type", "flink-standalone-kubernetes"), want: slimJobManager(nil),
@@ -282,6 +282,19 @@ func slimJobManager(labels map[string]string) *appsv1.Deployment {
 			Annotations: map[string]string{"flink-ha-webhook/cluster-id": "orders"}},
 		Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{ServiceAccountName: "flink-ha"}}},
 	}
+}
+
+// mountingJobManager is jobManagerDeployment(false) as the cache keeps
+// it: its account, and what recognises its pods as a JobManager of Flink
+// 1.20 reading the ConfigMap it mounts.
+func mountingJobManager() *appsv1.Deployment {
+	d := slimJobManager(nil)
+	d.Spec.Template.Labels = map[string]string{"component": "jobmanager"}
+	d.Spec.Template.Spec.Containers = []corev1.Container{{Name: "jobmanager", Image: "flink:1.20",
+		VolumeMounts: []corev1.VolumeMount{{Name: "flink-config-volume", MountPath: "/opt/flink/conf"}}}}
+	d.Spec.Template.Spec.Volumes = []corev1.Volume{{Name: "flink-config-volume", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+		LocalObjectReference: corev1.LocalObjectReference{Name: "flink-config-orders"}}}}}
+	return d
 }
 
 // labelledAs sets label key to value on a Deployment and its pods.

@@ -1,6 +1,7 @@
 package accounts
 
 import (
+	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -28,11 +29,11 @@ func CacheOptions() map[client.Object]cache.ByObject {
 	slim := func(o any) (any, error) {
 		switch o := o.(type) {
 		case *appsv1.Deployment:
-			return &appsv1.Deployment{ObjectMeta: slimMeta(o.ObjectMeta, &o.Spec.Template), Spec: appsv1.DeploymentSpec{Template: slimTemplate(o.Spec.Template)}}, nil
+			return &appsv1.Deployment{ObjectMeta: slimMeta(o.ObjectMeta, &o.Spec.Template), Spec: appsv1.DeploymentSpec{Template: slimTemplate(o.Labels, o.Spec.Template)}}, nil
 		case *appsv1.StatefulSet:
-			return &appsv1.StatefulSet{ObjectMeta: slimMeta(o.ObjectMeta, &o.Spec.Template), Spec: appsv1.StatefulSetSpec{Template: slimTemplate(o.Spec.Template)}}, nil
+			return &appsv1.StatefulSet{ObjectMeta: slimMeta(o.ObjectMeta, &o.Spec.Template), Spec: appsv1.StatefulSetSpec{Template: slimTemplate(o.Labels, o.Spec.Template)}}, nil
 		case *batchv1.Job:
-			return &batchv1.Job{ObjectMeta: slimMeta(o.ObjectMeta, &o.Spec.Template), Spec: batchv1.JobSpec{Template: slimTemplate(o.Spec.Template)}}, nil
+			return &batchv1.Job{ObjectMeta: slimMeta(o.ObjectMeta, &o.Spec.Template), Spec: batchv1.JobSpec{Template: slimTemplate(o.Labels, o.Spec.Template)}}, nil
 		}
 		return o, nil
 	}
@@ -165,6 +166,34 @@ func recordedAnnotations(all map[string]string) map[string]string {
 	return kept
 }
 
-func slimTemplate(t corev1.PodTemplateSpec) corev1.PodTemplateSpec {
-	return corev1.PodTemplateSpec{Spec: corev1.PodSpec{ServiceAccountName: t.Spec.ServiceAccountName}}
+// slimTemplate keeps of a pod template its account and, where it runs a
+// standalone Flink pod of the user's own whose configuration is a mounted
+// ConfigMap, what recognises that pod again as the same role of the same
+// image on the same network, with that mount: the workloads mounting one
+// ConfigMap are one cluster, and the accounts they run under decide
+// whether the webhooks hold HA back for all of them (handler.Mounts).
+func slimTemplate(objectLabels map[string]string, t corev1.PodTemplateSpec) corev1.PodTemplateSpec {
+	slim := corev1.PodTemplateSpec{Spec: corev1.PodSpec{ServiceAccountName: t.Spec.ServiceAccountName}}
+	pod, ok := recognise.PodTemplate(objectLabels, &t)
+	if !ok || pod.Native || pod.Operator || pod.Mount.ConfigMap == "" {
+		return slim
+	}
+	c := &t.Spec.Containers[pod.Container]
+	// Named for its role under the role's label, the container is
+	// recognised whatever its arguments, which are not kept.
+	kept := corev1.Container{Name: string(pod.Role), Image: c.Image}
+	for _, m := range c.VolumeMounts {
+		i := slices.IndexFunc(t.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == m.Name })
+		if i < 0 || t.Spec.Volumes[i].ConfigMap == nil && t.Spec.Volumes[i].Projected == nil {
+			continue
+		}
+		kept.VolumeMounts = append(kept.VolumeMounts, m)
+		if !slices.ContainsFunc(slim.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == m.Name }) {
+			slim.Spec.Volumes = append(slim.Spec.Volumes, t.Spec.Volumes[i])
+		}
+	}
+	slim.Labels = map[string]string{labelComponent: string(pod.Role)}
+	slim.Spec.Containers = []corev1.Container{kept}
+	slim.Spec.HostNetwork = t.Spec.HostNetwork
+	return slim
 }

@@ -195,7 +195,7 @@ func (c *Collisions) read() []collisionKind {
 // ValidatingWithCollisions is Validating that also denies a cluster whose
 // cluster-id or HA storage path another cluster in c already uses.
 func ValidatingWithCollisions(p *policy.Policy, checker AccessChecker, c *Collisions) admission.Handler {
-	return &validator{policy: p, checker: checker, collisions: c}
+	return &validator{policy: p, checker: checker, collisions: c, hold: holdingFor(p, checker)}
 }
 
 // collisionTimeout bounds the wait for a kind's informer to finish its

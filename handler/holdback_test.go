@@ -63,7 +63,7 @@ func TestHAIsHeldBackForAccountsThatCannotRunIt(t *testing.T) {
 		}}
 	}
 	notHA := flinkDeployment(nil, spec{"taskmanager.numberOfTaskSlots": "2"})
-	const heldBack = "spec.serviceAccount: HA not turned on: account mine may not get, list, watch, create, update, patch, delete configmaps"
+	const heldBack = "spec.serviceAccount: HA not turned on: account mine lacks what HA needs on configmaps"
 
 	t.Run("held back", func(t *testing.T) {
 		for _, text := range []string{"", "enforcement: warn\n"} {
@@ -81,7 +81,7 @@ func TestHAIsHeldBackForAccountsThatCannotRunIt(t *testing.T) {
 			require.Len(t, resp.Warnings, 1)
 			assert.Contains(t, resp.Warnings[0], `spec.serviceAccount: Invalid value: "mine": may not get configmaps, list configmaps, watch configmaps, create configmaps, update configmaps, patch configmaps, delete configmaps, get pods,`)
 			assert.Contains(t, resp.Warnings[0], "which the JobManager needs with Flink's HA, so HA is not turned on: bind it to a Role that allows it, "+
-				"or leave the account to the webhook (flink-ha), and apply the FlinkDeployment again")
+				"or leave the account to the webhook (flink-ha); the next change of this FlinkDeployment turns it on")
 		}
 	})
 
@@ -146,7 +146,7 @@ func TestHAIsHeldBackForAccountsThatCannotRunIt(t *testing.T) {
 		assert.True(t, resp.Allowed)
 	})
 
-	t.Run("a workload is not held back", func(t *testing.T) {
+	t.Run("a workload carrying its configuration", func(t *testing.T) {
 		raw := []byte(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"jm"},"spec":{"selector":{},"template":{
 			"metadata":{"labels":{"component":"jobmanager"}},
 			"spec":{"serviceAccountName":"mine","containers":[{"name":"jobmanager","image":"flink:1.20","args":["jobmanager"],
@@ -155,8 +155,16 @@ func TestHAIsHeldBackForAccountsThatCannotRunIt(t *testing.T) {
 			Kind: metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}, Operation: admissionv1.Create, Namespace: "team",
 			Object: runtime.RawExtension{Raw: raw},
 		}}
-		resp := handler.MutatingHoldingBack(parse(""), deniedAll{}).Handle(context.Background(), req)
+		p := parse("")
+		resp := handler.MutatingHoldingBack(p, deniedAll{}).Handle(context.Background(), req)
 		assert.True(t, resp.Allowed)
-		assert.NotEmpty(t, resp.Patches, "its cluster's other objects are admitted apart from it")
+		assert.Empty(t, resp.Patches, "neither HA keys nor the pod IP")
+		assert.Equal(t, []string{"spec.template.spec.serviceAccountName: HA not turned on: account mine lacks what HA needs on configmaps"},
+			resp.Warnings)
+		resp = handler.Validating(p, deniedAll{}).Handle(context.Background(), req)
+		assert.True(t, resp.Allowed)
+		require.Len(t, resp.Warnings, 1)
+		assert.Contains(t, resp.Warnings[0], "so HA is not turned on: bind it to a Role that allows it, or leave the account to the webhook (flink-ha); "+
+			"the next change of this Deployment turns it on")
 	})
 }

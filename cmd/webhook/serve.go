@@ -46,6 +46,7 @@ func serve(args []string, stderr io.Writer) int {
 	checkCollisions := fs.Bool("check-collisions", true, "deny a cluster whose cluster-id or HA storage path another cluster uses (needs the API server)")
 	auditInterval := fs.Duration("audit-interval", 10*time.Minute, "how often the leader audits every Flink cluster for the gauges and policy reports; 0 disables it")
 	crdInterval := fs.Duration("crd-discovery-interval", 30*time.Second, "while the FlinkDeployment CRD is not installed, how often to ask the API server whether it is; once it is, FlinkDeployments are watched without a restart")
+	holdBackStandalone := fs.Bool("hold-back-standalone", true, "where an account of a standalone cluster may not run HA, hold HA back for all the workloads mounting its ConfigMap alike, read from the cache (needs the API server)")
 	namespacePolicies := fs.Bool("namespace-policies", true, "apply FlinkHAPolicy resources, where their CRD is installed, over the policy file")
 	leaderElect := fs.Bool("leader-elect", false, "run the background reconcilers in one replica at a time (the webhook serves in all)")
 	leaderNamespace := fs.String("leader-election-namespace", "", "namespace of the leader election Lease; in a pod, its own")
@@ -82,13 +83,13 @@ func serve(args []string, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	// The account reconciler, the collision check and the safety net
-	// share one informer per kind, slimmed to what they read
+	// The account reconciler, the collision check, the safety net and
+	// the workloads mounting each ConfigMap share one informer per kind, slimmed to what they read
 	// (accounts.CacheOptions, accounts.Transform). ByObject entries need
 	// the API server's discovery at start, so only where something
 	// watches them.
 	caches := cache.Options{DefaultTransform: accounts.Transform(), DefaultWatchErrorHandler: informerErrors(ctrl.Log.WithName("cache"))}
-	if *ensureAccounts || *checkCollisions {
+	if *ensureAccounts || *checkCollisions || *holdBackStandalone {
 		caches.ByObject = accounts.CacheOptions()
 	}
 	// The manager waits for the HTTPS server's own shutdown, then some.
@@ -133,11 +134,19 @@ func serve(args []string, stderr io.Writer) int {
 			return fail(err)
 		}
 	}
+	// A standalone cluster's ConfigMap and workloads are held back alike:
+	// the workloads mounting a ConfigMap are read from the cache.
+	var mounts *handler.Mounts
+	if *holdBackStandalone {
+		if mounts, err = handler.SetupMounts(context.Background(), mgr); err != nil {
+			return fail(err)
+		}
+	}
 	mutating := nspolicy.PerNamespace(live, p, func(p *policy.Policy) admission.Handler {
-		return handler.Recording(handler.MutatingHoldingBack(p, checker))
+		return handler.Recording(handler.WithMounts(handler.MutatingHoldingBack(p, checker), mounts))
 	})
 	validating := nspolicy.PerNamespace(live, p, func(p *policy.Policy) admission.Handler {
-		return handler.ValidatingWithCollisions(p, checker, collisions)
+		return handler.WithMounts(handler.ValidatingWithCollisions(p, checker, collisions), mounts)
 	})
 	limit := handler.NewLimiter(*maxReviews, *queueTimeout)
 	mux := http.NewServeMux()

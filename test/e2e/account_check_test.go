@@ -84,9 +84,14 @@ spec:
 		return got
 	}
 
-	assert.Equal(t, []string{field + `Invalid value: "nobody": may not get configmaps, list configmaps, watch configmaps, create configmaps, ` +
-		`update configmaps, patch configmaps, delete configmaps in ` + ns +
-		`, which the JobManager needs with Flink's HA: bind it to a Role that allows it, or leave the account to the webhook (flink-ha)`},
+	// The JobManager reads the image's own configuration, so HA is held
+	// back for it (TestStandaloneHAWaitsForItsAccounts).
+	assert.Equal(t, []string{
+		field + `HA not turned on: account nobody lacks what HA needs on configmaps`,
+		field + `Invalid value: "nobody": may not get configmaps, list configmaps, watch configmaps, create configmaps, ` +
+			`update configmaps, patch configmaps, delete configmaps in ` + ns +
+			`, which the JobManager needs with Flink's HA, so HA is not turned on: bind it to a Role that allows it, ` +
+			`or leave the account to the webhook (flink-ha); the next change of this Deployment turns it on`},
 		checked("unbound", "nobody"), "an account the authorizer allows nothing lacks every right")
 	assert.Empty(t, checked("bound", "bound"), "an account with Flink 1.20's rights passes the check, without 1.18's deletecollection")
 

@@ -45,7 +45,7 @@ spec:
     resource: {memory: "2048m", cpu: 1}
 `, "SLOTS", slots)
 	}
-	const heldBack = "Warning: spec.serviceAccount: HA not turned on: account mine may not get, list, watch, create, update, patch, delete configmaps"
+	const heldBack = "Warning: spec.serviceAccount: HA not turned on: account mine lacks what HA needs on configmaps"
 	// The first review of an account waits for the authorizer only
 	// briefly; server-side dry runs, which store nothing, ask until the
 	// webhook knows the answer.
@@ -65,7 +65,7 @@ spec:
 	}
 	assert.Contains(t, errOut, `Warning: spec.serviceAccount: Invalid value: "mine": may not `+strings.Join(lacks, ", ")+` in `+ns+
 		`, which the JobManager needs with Flink's HA, so HA is not turned on: bind it to a Role that allows it, `+
-		`or leave the account to the webhook (flink-ha), and apply the FlinkDeployment again`+"\n")
+		`or leave the account to the webhook (flink-ha); the next change of this FlinkDeployment turns it on`+"\n")
 	assert.NotContains(t, errOut, "requires HA", "the policy's requirement of HA waits for the account")
 	conf, _, err := kubectlIn(ctx, ns, "", "get", "flinkdeployment", "orders", "-o", "jsonpath={.spec.flinkConfiguration}")
 	require.NoError(t, err)
@@ -86,4 +86,111 @@ spec:
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"taskmanager.numberOfTaskSlots":"3","high-availability.type":"kubernetes",`+
 		`"high-availability.storageDir":"s3://flink-ha/`+ns+`/orders"}`, conf, "made HA on its next change")
+}
+
+// TestStandaloneHAWaitsForItsAccounts: a standalone cluster of the Flink
+// docs whose JobManager and TaskManagers run under an account the real
+// authorizer allows nothing, its Deployments applied before its
+// ConfigMap (as a running cluster's are when its manifests are applied
+// again). The webhook holds HA back for the whole cluster: the
+// Deployments get no pod IP, the ConfigMap no HA keys, and kubectl prints
+// which workload's account holds it back. Once the account is bound, the
+// ConfigMap's next change is made HA, and so is the JobManager's.
+func TestStandaloneHAWaitsForItsAccounts(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	ns := plane.Namespace(t)
+	_, err := plane.Clientset.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "mine"}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	workload := func(role, label string) string {
+		return strings.NewReplacer("ROLE", role, "LABEL", label).Replace(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: flink-ROLE
+  labels: {app: flink, change: "LABEL"}
+spec:
+  selector: {matchLabels: {app: flink, component: ROLE}}
+  template:
+    metadata:
+      labels: {app: flink, component: ROLE}
+    spec:
+      serviceAccountName: mine
+      containers:
+      - name: ROLE
+        image: flink:1.20
+        args: [ROLE]
+        volumeMounts:
+        - {name: flink-config-volume, mountPath: /opt/flink/conf}
+      volumes:
+      - name: flink-config-volume
+        configMap: {name: flink-config}
+`)
+	}
+	configMap := func(slots string) string {
+		return strings.ReplaceAll(`apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: flink-config
+data:
+  flink-conf.yaml: |
+    kubernetes.cluster-id: orders
+    jobmanager.rpc.address: flink-jobmanager
+    taskmanager.numberOfTaskSlots: SLOTS
+`, "SLOTS", slots)
+	}
+	const ownHeldBack = "Warning: spec.template.spec.serviceAccountName: HA not turned on: account mine lacks what HA needs on configmaps"
+	var errOut string
+	require.Eventually(t, func() bool {
+		_, errOut, err = kubectlIn(ctx, ns, workload("jobmanager", "a"), "apply", "--dry-run=server", "-f", "-")
+		return err == nil && strings.Contains(errOut, ownHeldBack)
+	}, 30*time.Second, 200*time.Millisecond, "the webhook should learn that the account may do nothing: %v %s", err, errOut)
+	_, errOut, err = kubectlIn(ctx, ns, workload("jobmanager", "a"), "apply", "-f", "-")
+	require.NoError(t, err, errOut)
+	assert.Contains(t, errOut, ownHeldBack+"\n")
+	// The TaskManagers get nothing either way; the validating webhook
+	// names both accounts.
+	_, errOut, err = kubectlIn(ctx, ns, workload("taskmanager", "a"), "apply", "-f", "-")
+	require.NoError(t, err, errOut)
+	assert.Contains(t, errOut, "Warning: Deployment/flink-jobmanager spec.template.spec.serviceAccountName: Invalid value: \"mine\": may not get configmaps")
+	assert.Contains(t, errOut, "which the TaskManagers need with Flink's HA, so HA is not turned on")
+	jm, err := plane.Clientset.AppsV1().Deployments(ns).Get(ctx, "flink-jobmanager", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Empty(t, jm.Spec.Template.Spec.Containers[0].Env, "no pod IP: without HA the TaskManagers reach the JobManager by its Service")
+	assert.Equal(t, []string{"jobmanager"}, jm.Spec.Template.Spec.Containers[0].Args)
+
+	// The webhook reads the Deployments from its cache, which learns of
+	// them from its watch.
+	const ofJobManager = "Warning: HA not turned on: account mine of Deployment/flink-jobmanager lacks what HA needs on configmaps"
+	require.Eventually(t, func() bool {
+		_, errOut, err = kubectlIn(ctx, ns, configMap("2"), "apply", "--dry-run=server", "-f", "-")
+		return err == nil && strings.Contains(errOut, ofJobManager)
+	}, 30*time.Second, 200*time.Millisecond, "the ConfigMap's cluster should be known: %v %s", err, errOut)
+	out, errOut, err := kubectlIn(ctx, ns, configMap("2"), "apply", "-f", "-")
+	require.NoError(t, err, errOut)
+	assert.Equal(t, "configmap/flink-config created\n", out)
+	assert.Contains(t, errOut, ofJobManager+"\n")
+	assert.Contains(t, errOut, "Warning: Deployment/flink-taskmanager spec.template.spec.serviceAccountName: Invalid value: \"mine\": "+
+		"may not list configmaps, watch configmaps in "+ns+", which the TaskManagers need with Flink's HA, so HA is not turned on: "+
+		"bind it to a Role that allows it, or leave the account to the webhook (flink-ha); the next change of this ConfigMap turns it on\n")
+	cm, err := plane.Clientset.CoreV1().ConfigMaps(ns).Get(ctx, "flink-config", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.NotContains(t, cm.Data["flink-conf.yaml"], "high-availability", "stored as written")
+
+	bindRole(ctx, t, ns, "mine", rights.Rules(rights.Standalone, flinkconf.Exactly(flinkconf.V1_20)))
+	// The webhook keeps an answer and asks again in the background once
+	// it is 30 s old: a review after that gets the new one.
+	require.Eventually(t, func() bool {
+		_, errOut, err = kubectlIn(ctx, ns, configMap("3"), "apply", "--dry-run=server", "-f", "-")
+		return err == nil && !strings.Contains(errOut, "HA not turned on")
+	}, 90*time.Second, time.Second, "the bound account should get HA: %v %s", err, errOut)
+	_, errOut, err = kubectlIn(ctx, ns, configMap("3"), "apply", "-f", "-")
+	require.NoError(t, err, errOut)
+	cm, err = plane.Clientset.CoreV1().ConfigMaps(ns).Get(ctx, "flink-config", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Contains(t, cm.Data["flink-conf.yaml"], "high-availability.storageDir: s3://flink-ha/"+ns+"/orders\n", "made HA on its next change")
+	_, errOut, err = kubectlIn(ctx, ns, workload("jobmanager", "b"), "apply", "-f", "-")
+	require.NoError(t, err, errOut)
+	jm, err = plane.Clientset.AppsV1().Deployments(ns).Get(ctx, "flink-jobmanager", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "POD_IP", jm.Spec.Template.Spec.Containers[0].Env[0].Name, "the JobManager advertises its pod IP once its cluster is HA")
 }
