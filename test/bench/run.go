@@ -12,7 +12,9 @@ import (
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
@@ -21,7 +23,9 @@ import (
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/flink-ha-webhook/flink-ha-webhook/flinkconf"
 	"github.com/flink-ha-webhook/flink-ha-webhook/handler"
+	"github.com/flink-ha-webhook/flink-ha-webhook/rights"
 	"github.com/flink-ha-webhook/flink-ha-webhook/test/controlplane"
 )
 
@@ -260,11 +264,46 @@ func (b *bench) deleteNamespaces(ctx context.Context, names ...string) error {
 	return nil
 }
 
+// namespace makes a namespace for a part of the workload, with the account
+// its FlinkDeployments name (flink) bound to what a native cluster needs,
+// as the operator's install binds it in the namespaces it watches: the
+// webhook makes them HA (it holds HA back for accounts that cannot run
+// it). It returns once the authorizer allows the account.
 func (b *bench) namespace(ctx context.Context, prefix string) (string, error) {
 	b.namespaces++
 	name := fmt.Sprintf("bench-%s-%d", prefix, b.namespaces)
-	_, err := b.plane.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
-	return name, err
+	cs := b.plane.Clientset
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+		return name, err
+	}
+	if _, err := cs.CoreV1().ServiceAccounts(name).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "flink"}}, metav1.CreateOptions{}); err != nil {
+		return name, err
+	}
+	if _, err := cs.RbacV1().Roles(name).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "flink"},
+		Rules: rights.Rules(rights.Native, flinkconf.Supported)}, metav1.CreateOptions{}); err != nil {
+		return name, err
+	}
+	if _, err := cs.RbacV1().RoleBindings(name).Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "flink"},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "flink", Namespace: name}},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "flink"}}, metav1.CreateOptions{}); err != nil {
+		return name, err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		review, err := cs.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			User:               "system:serviceaccount:" + name + ":flink",
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: name, Verb: "patch", Resource: "configmaps"},
+		}}, metav1.CreateOptions{})
+		switch {
+		case err != nil:
+			return name, err
+		case review.Status.Allowed:
+			return name, nil
+		case time.Now().After(deadline):
+			return name, fmt.Errorf("the authorizer did not allow the account flink in %s its Role within 30s", name)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // round creates the sequential workload and then the concurrent one with
