@@ -42,10 +42,35 @@ func MutatingHoldingBack(p *policy.Policy, checker AccessChecker) admission.Hand
 
 // holdingFor is what holds HA back under p with checker's answers.
 func holdingFor(p *policy.Policy, checker AccessChecker) holding {
-	if checker == nil || p.CheckAccounts == policy.CheckOff {
-		return holding{}
+	h := holding{checker: checker}
+	if checker != nil && p.CheckAccounts != policy.CheckOff {
+		h.policy = p.HoldingBack()
 	}
-	return holding{policy: p.HoldingBack(), checker: checker}
+	return h
+}
+
+// DefaultIdentities says which namespaces' default account carries a
+// cloud workload identity, and by which annotation ("" for none).
+type DefaultIdentities interface {
+	Identity(namespace string) string
+}
+
+// WithDefaultIdentities has h, a handler of this package, keep Flink's
+// pods under their namespace's default account where defaults says it
+// carries a cloud workload identity (policy.KeepingDefault). Any other
+// handler is returned as it is.
+func WithDefaultIdentities(h admission.Handler, defaults DefaultIdentities) admission.Handler {
+	switch h := h.(type) {
+	case *mutator:
+		c := *h
+		c.defaults = defaults
+		return &c
+	case *validator:
+		c := *h
+		c.defaults = defaults
+		return &c
+	}
+	return h
 }
 
 // WithMounts has h, a handler Mutating, MutatingHoldingBack, Validating
@@ -80,6 +105,9 @@ type mutator struct {
 	// hold holds HA back for accounts that may not do what it needs
 	// (MutatingHoldingBack).
 	hold holding
+	// defaults, if set, keeps Flink under default accounts that carry a
+	// cloud workload identity (WithDefaultIdentities).
+	defaults DefaultIdentities
 }
 
 type validator struct {
@@ -89,6 +117,8 @@ type validator struct {
 	// hold judges objects whose HA the mutating webhook held back as it
 	// did.
 	hold holding
+	// defaults is the mutating webhook's (WithDefaultIdentities).
+	defaults DefaultIdentities
 }
 
 // accessTimeout bounds the authorizer's answer; the webhook's own timeout
@@ -145,6 +175,15 @@ func review(ctx context.Context, req admission.Request, p *policy.Policy, phases
 
 // Handle implements admission.Handler.
 func (m *mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	if m.defaults != nil {
+		if key := m.defaults.Identity(req.Namespace); key != "" {
+			kept := *m
+			kept.defaults, kept.policy = nil, m.policy.KeepingDefault(key)
+			kept.hold = holdingFor(kept.policy, m.hold.checker)
+			kept.hold.mounts = m.hold.mounts
+			return kept.Handle(ctx, req)
+		}
+	}
 	r, resp, done := review(ctx, req, m.policy, Phases{Mutate: true, Accounts: m.hold.policy != nil})
 	if done {
 		return resp
@@ -191,6 +230,15 @@ func (m *mutator) Handle(ctx context.Context, req admission.Request) admission.R
 
 // Handle implements admission.Handler.
 func (v *validator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	if v.defaults != nil {
+		if key := v.defaults.Identity(req.Namespace); key != "" {
+			kept := *v
+			kept.defaults, kept.policy = nil, v.policy.KeepingDefault(key)
+			kept.hold = holdingFor(kept.policy, v.checker)
+			kept.hold.mounts = v.hold.mounts
+			return kept.Handle(ctx, req)
+		}
+	}
 	r, resp, done := review(ctx, req, v.policy, Phases{Validate: true})
 	if done {
 		return resp

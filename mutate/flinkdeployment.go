@@ -40,7 +40,16 @@ func FlinkDeployment(u *unstructured.Unstructured, p *policy.Policy) Result {
 		return r
 	}
 	r.add(completeAll(&o.Object, p))
-	if sa, _ := o.Spec["serviceAccount"].(string); sa == "" || sa == "default" {
+	sa, _ := o.Spec["serviceAccount"].(string)
+	switch {
+	case p.DefaultIdentity != "" && sa == "":
+		// The operator requires an account: the one whose identity
+		// Flink keeps (policy.KeepingDefault).
+		o.Spec["serviceAccount"] = "default"
+		r.changed(RuleServiceAccount, Warning("spec.serviceAccount: set default, whose %s %s would not carry", p.DefaultIdentity, p.ServiceAccount))
+	case p.DefaultIdentity != "" && sa == "default":
+		r.note("spec.serviceAccount: kept default, whose %s %s would not carry", p.DefaultIdentity, p.ServiceAccount)
+	case sa == "" || sa == "default":
 		o.Spec["serviceAccount"] = p.ServiceAccount
 		jm, tm := o.RoleAccounts()
 		jmOwn, tmOwn := jm.Own && jm.Name != p.ServiceAccount, tm.Own && tm.Name != p.ServiceAccount

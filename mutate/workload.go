@@ -48,8 +48,13 @@ func Workload(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *policy.Po
 	}
 
 	spec := &tpl.Spec
-	if !w.Pod.Native && (spec.ServiceAccountName == "" || spec.ServiceAccountName == "default") &&
-		(spec.DeprecatedServiceAccount == "" || spec.DeprecatedServiceAccount == "default") {
+	onDefault := (spec.ServiceAccountName == "" || spec.ServiceAccountName == "default") &&
+		(spec.DeprecatedServiceAccount == "" || spec.DeprecatedServiceAccount == "default")
+	switch {
+	case !w.Pod.Native && onDefault && p.DefaultIdentity != "":
+		// Its identity would not follow the pods (policy.KeepingDefault).
+		r.note("spec.template.spec.serviceAccountName: kept default, whose %s %s would not carry", p.DefaultIdentity, p.ServiceAccount)
+	case !w.Pod.Native && onDefault:
 		spec.ServiceAccountName = p.ServiceAccount
 		if spec.DeprecatedServiceAccount != "" {
 			spec.DeprecatedServiceAccount = p.ServiceAccount

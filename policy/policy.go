@@ -68,6 +68,12 @@ type Policy struct {
 	// CheckAccounts asks the API server whether an account the user chose
 	// for Flink may do what HA needs: "warn" (default), "enforce" or "off".
 	CheckAccounts Enforcement `json:"checkAccounts,omitempty"`
+
+	// DefaultIdentity is set per namespace, never in a file
+	// (KeepingDefault): the annotation by which the namespace's default
+	// account carries a cloud workload identity, so Flink's pods stay
+	// under it and it counts as an account the user chose.
+	DefaultIdentity string `json:"-"`
 }
 
 // CheckOff turns the account check off.
@@ -105,6 +111,19 @@ func (p *Policy) HoldingBack() *Policy {
 	held := *p
 	held.Mode = ModeOptIn
 	return &held
+}
+
+// KeepingDefault is the policy for a namespace whose default account
+// carries a cloud workload identity by the annotation identity (such as
+// eks.amazonaws.com/role-arn): the identity provider trusts that account
+// by name, so Flink's pods moved off it to ServiceAccount would lose the
+// identity (and, most often, the storage their checkpoints and HA data
+// live in). They stay under default, which is then asked about like an
+// account the user chose.
+func (p *Policy) KeepingDefault(identity string) *Policy {
+	kept := *p
+	kept.DefaultIdentity = identity
+	return &kept
 }
 
 // DefaultServiceAccount is the account injected when the policy names none.

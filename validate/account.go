@@ -39,6 +39,18 @@ type Account struct {
 	// Flink is the release lines the cluster may run; the zero Range is
 	// unknown, which means any supported one.
 	Flink flinkconf.Range
+	// Identity is the annotation by which the account, its namespace's
+	// default, carries a cloud workload identity that keeps Flink under it
+	// (policy.KeepingDefault); "" for any other account.
+	Identity string
+}
+
+// identity is the Account.Identity of the account name under p.
+func identity(name string, p *policy.Policy) string {
+	if name == "" || name == "default" {
+		return p.DefaultIdentity
+	}
+	return ""
 }
 
 // Needs lists what the account must be allowed (package rights): for a
@@ -73,7 +85,12 @@ func (a Account) Role() string {
 // needs, webhookAccount being the one the webhook makes and binds.
 func (a Account) Fix(webhookAccount string) string {
 	fix := fmt.Sprintf("bind it to a Role that allows it, or leave the account to the webhook (%s)", webhookAccount)
-	if a.RoleKey {
+	switch {
+	case a.Identity != "":
+		// The webhook's account would not carry the identity.
+		fix = fmt.Sprintf("bind it to a Role that allows it, or name an account of your own that the identity of its %s trusts "+
+			"(the webhook keeps Flink under default, since %s would lose it)", a.Identity, webhookAccount)
+	case a.RoleKey:
 		fix = fmt.Sprintf("bind it to a Role that allows it, or set the key to the webhook's account (%s), "+
 			"or remove it for %s to run under spec.serviceAccount", webhookAccount, a.Role())
 	}
@@ -91,7 +108,19 @@ type Access = rights.Access
 // not "default" (which mutation replaces), not the policy's own (which
 // the webhook makes and binds).
 func chosen(name string, p *policy.Policy) bool {
+	if p.DefaultIdentity != "" && (name == "" || name == "default") {
+		return true // kept for its identity (policy.KeepingDefault)
+	}
 	return name != "" && name != "default" && name != p.ServiceAccount
+}
+
+// accountName is the account a pod or FlinkDeployment field names: "" is
+// the namespace's default.
+func accountName(name string) string {
+	if name == "" {
+		return "default"
+	}
+	return name
 }
 
 // flinkOf is the Account.Flink of an object the model knows: its release
@@ -115,7 +144,7 @@ func WorkloadAccount(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec, p *po
 		return Account{}, false
 	}
 	native := w.Pod.Native && w.Pod.Role == recognise.JobManager
-	return Account{Namespace: meta.Namespace, Name: tpl.Spec.ServiceAccountName,
+	return Account{Namespace: meta.Namespace, Name: accountName(tpl.Spec.ServiceAccountName), Identity: identity(tpl.Spec.ServiceAccountName, p),
 		Path:        field.NewPath("spec", "template", "spec", "serviceAccountName"),
 		TaskManager: w.Pod.Role == recognise.TaskManager, Native: native,
 		// What Flink's client writes for kubernetes.hostnetwork.enabled.
@@ -157,11 +186,11 @@ func FlinkDeploymentAccounts(u *unstructured.Unstructured, p *policy.Policy) []A
 	jm, tm := o.RoleAccounts()
 	var out []Account
 	if checked(jm, p) {
-		out = append(out, Account{Namespace: u.GetNamespace(), Name: jm.Name, Path: jm.Path, RoleKey: jm.Own,
+		out = append(out, Account{Namespace: u.GetNamespace(), Name: accountName(jm.Name), Path: jm.Path, RoleKey: jm.Own, Identity: identity(jm.Name, p),
 			Native: o.RunsNative(), HostNetwork: o.RunsNative() && o.OnHostNetwork(), Flink: flinkOf(&o.Object)})
 	}
 	if checked(tm, p) && (tm.Own || jm.Own) { // else both are spec.serviceAccount, checked as the JobManager's
-		out = append(out, Account{Namespace: u.GetNamespace(), Name: tm.Name, Path: tm.Path, RoleKey: tm.Own,
+		out = append(out, Account{Namespace: u.GetNamespace(), Name: accountName(tm.Name), Path: tm.Path, RoleKey: tm.Own, Identity: identity(tm.Name, p),
 			TaskManager: true, Flink: flinkOf(&o.Object)})
 	}
 	return out

@@ -64,6 +64,9 @@ type httpsServer struct {
 	// listening is closed once the listener is bound.
 	listening chan struct{}
 	boundAddr net.Addr
+	// waitFor are what reviews read besides the manager's caches; Start
+	// serves once each has said it is ready.
+	waitFor []func(context.Context) bool
 }
 
 func newHTTPSServer(addr, certDir string, h http.Handler, maxConns int, shutdownTimeout time.Duration, log logr.Logger) *httpsServer {
@@ -78,6 +81,11 @@ func (*httpsServer) NeedLeaderElection() bool { return false }
 // Start implements manager.Runnable: it serves until ctx ends, then stops
 // accepting, waits for the requests in flight and returns.
 func (s *httpsServer) Start(ctx context.Context) error {
+	for _, ready := range s.waitFor {
+		if !ready(ctx) {
+			return nil // stopped before it was ready
+		}
+	}
 	watcher, err := certwatcher.New(filepath.Join(s.certDir, "tls.crt"), filepath.Join(s.certDir, "tls.key"))
 	if err != nil {
 		return fmt.Errorf("loading the serving certificate from --cert-dir %s (tls.crt, tls.key): %w", s.certDir, err)

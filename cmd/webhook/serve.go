@@ -46,6 +46,7 @@ func serve(args []string, stderr io.Writer) int {
 	checkCollisions := fs.Bool("check-collisions", true, "deny a cluster whose cluster-id or HA storage path another cluster uses (needs the API server)")
 	auditInterval := fs.Duration("audit-interval", 10*time.Minute, "how often the leader audits every Flink cluster for the gauges and policy reports; 0 disables it")
 	crdInterval := fs.Duration("crd-discovery-interval", 30*time.Second, "while the FlinkDeployment CRD is not installed, how often to ask the API server whether it is; once it is, FlinkDeployments are watched without a restart")
+	keepIdentities := fs.Bool("keep-default-identities", true, "keep Flink's pods under a namespace's default account where it carries a cloud workload identity (eks.amazonaws.com/role-arn, iam.gke.io/gcp-service-account, azure.workload.identity/client-id), which the policy's account would not (needs the API server)")
 	holdBackStandalone := fs.Bool("hold-back-standalone", true, "where an account of a standalone cluster may not run HA, hold HA back for all the workloads mounting its ConfigMap alike, read from the cache (needs the API server)")
 	namespacePolicies := fs.Bool("namespace-policies", true, "apply FlinkHAPolicy resources, where their CRD is installed, over the policy file")
 	leaderElect := fs.Bool("leader-elect", false, "run the background reconcilers in one replica at a time (the webhook serves in all)")
@@ -142,17 +143,38 @@ func serve(args []string, stderr io.Writer) int {
 			return fail(err)
 		}
 	}
+	// Default accounts that carry a cloud workload identity keep Flink
+	// under them: reviews read every namespace's from a watch of its own.
+	var identities *accounts.DefaultIdentities
+	if *keepIdentities {
+		if identities, err = accounts.NewDefaultIdentities(cfg); err != nil {
+			return fail(err)
+		}
+		if err := mgr.Add(identities); err != nil {
+			return fail(err)
+		}
+	}
+	var defaults handler.DefaultIdentities
+	if identities != nil {
+		defaults = identities
+	}
 	mutating := nspolicy.PerNamespace(live, p, func(p *policy.Policy) admission.Handler {
-		return handler.Recording(handler.WithMounts(handler.MutatingHoldingBack(p, checker), mounts))
+		h := handler.WithDefaultIdentities(handler.WithMounts(handler.MutatingHoldingBack(p, checker), mounts), defaults)
+		return handler.Recording(h)
 	})
 	validating := nspolicy.PerNamespace(live, p, func(p *policy.Policy) admission.Handler {
-		return handler.WithMounts(handler.ValidatingWithCollisions(p, checker, collisions), mounts)
+		return handler.WithDefaultIdentities(handler.WithMounts(handler.ValidatingWithCollisions(p, checker, collisions), mounts), defaults)
 	})
 	limit := handler.NewLimiter(*maxReviews, *queueTimeout)
 	mux := http.NewServeMux()
 	mux.Handle(handler.MutatePath, handler.Serve("mutate", mutating, limit))
 	mux.Handle(handler.ValidatePath, handler.Serve("validate", validating, limit))
 	srv := newHTTPSServer(fmt.Sprintf(":%d", *port), *certDir, mux, *maxConns, *shutdownTimeout, ctrl.Log.WithName("https"))
+	if identities != nil {
+		// A review before the watch has listed them would move Flink off
+		// an account whose identity it needs.
+		srv.waitFor = append(srv.waitFor, identities.WaitForSync)
+	}
 	if err := mgr.Add(srv); err != nil {
 		return fail(err)
 	}

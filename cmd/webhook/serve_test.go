@@ -145,7 +145,7 @@ func startReady(t *testing.T, args ...string) *served {
 	s := &served{addr: fmt.Sprintf("127.0.0.1:%d", port), probe: fmt.Sprintf("127.0.0.1:%d", probe), dir: dir}
 	s.cmd, s.logs = startServe(t, append([]string{"--cert-dir", certDir, "--port", strconv.Itoa(port),
 		"--health-probe-bind-address", s.probe, "--metrics-bind-address", "0",
-		"--kubeconfig", unreachableKubeconfig(t, dir), "--safety-net=false", "--ensure-accounts=false", "--check-collisions=false", "--hold-back-standalone=false", "--namespace-policies=false"}, args...)...)
+		"--kubeconfig", unreachableKubeconfig(t, dir), "--safety-net=false", "--ensure-accounts=false", "--check-collisions=false", "--hold-back-standalone=false", "--keep-default-identities=false", "--namespace-policies=false"}, args...)...)
 	require.Eventually(t, func() bool { return s.ready() == http.StatusOK }, 30*time.Second, 100*time.Millisecond, "never ready: %s", s.logs)
 	return s
 }
@@ -400,7 +400,7 @@ func TestServeRefuses(t *testing.T) {
 	// Everything that talks to the API server off, and nothing listening
 	// on fixed ports, unless a case says otherwise.
 	quiet := []string{"--kubeconfig", kubeconfig, "--metrics-bind-address", "0", "--health-probe-bind-address", "0",
-		"--safety-net=false", "--ensure-accounts=false", "--check-collisions=false", "--hold-back-standalone=false", "--namespace-policies=false", "--audit-interval=0"}
+		"--safety-net=false", "--ensure-accounts=false", "--check-collisions=false", "--hold-back-standalone=false", "--keep-default-identities=false", "--namespace-policies=false", "--audit-interval=0"}
 	const unreachable = `Get "https://127.0.0.1:1/api": dial tcp 127.0.0.1:1: connect: connection refused`
 
 	cases := map[string]struct {
