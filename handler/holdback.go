@@ -224,9 +224,8 @@ func (m *mutator) holdBack(ctx context.Context, req admission.Request, r *Review
 // of the accounts that hold it back, its cluster's other workloads'
 // included, say that HA waits for the fix.
 func (v *validator) checkAccounts(ctx context.Context, req admission.Request, r *Review) {
-	members := r.Accounts
-	all := make([]clusterAccount, 0, len(members))
-	for _, a := range members {
+	all := make([]clusterAccount, 0, len(r.Accounts))
+	for _, a := range r.Accounts {
 		all = append(all, clusterAccount{Account: a})
 	}
 	if v.hold.policy != nil {
