@@ -38,6 +38,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -122,6 +123,30 @@ type Controller struct {
 	controller controller.Controller
 	cache      cache.Cache
 	events     handler.EventHandler
+}
+
+// WatchDefaultAccounts makes the reconciler follow the image pull secrets
+// of every namespace's default account, which the account it gives Flink
+// copies: a change of them puts the namespace in the queue, so a secret
+// added to default later reaches Flink's next pods without waiting for a
+// change of a Flink object. It must run before the manager starts.
+func (c *Controller) WatchDefaultAccounts(d *DefaultAccounts) error {
+	return c.controller.Watch(&source.Informer{
+		Informer: d.informer,
+		Handler: handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: o.GetNamespace()}}}
+		}),
+		Predicates: []predicate.Predicate{predicate.Funcs{
+			CreateFunc:  func(event.CreateEvent) bool { return false }, // a new namespace runs no Flink yet
+			DeleteFunc:  func(event.DeleteEvent) bool { return false },
+			GenericFunc: func(event.GenericEvent) bool { return false },
+			UpdateFunc: func(e event.UpdateEvent) bool {
+				before, ok1 := e.ObjectOld.(*corev1.ServiceAccount)
+				after, ok2 := e.ObjectNew.(*corev1.ServiceAccount)
+				return ok1 && ok2 && !slices.Equal(before.ImagePullSecrets, after.ImagePullSecrets)
+			},
+		}},
+	})
 }
 
 // WatchFlinkDeployments makes the reconciler watch FlinkDeployments, once

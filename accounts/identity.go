@@ -22,33 +22,33 @@ import (
 // does not follow pods to another account.
 var IdentityAnnotations = []string{"eks.amazonaws.com/role-arn", "iam.gke.io/gcp-service-account", "azure.workload.identity/client-id"}
 
-// DefaultIdentities watches every namespace's default ServiceAccount, and
+// DefaultAccounts watches every namespace's default ServiceAccount, and
 // keeps of each only the identity annotations it carries, to say where
-// Flink's pods must stay under it (handler.WithDefaultIdentities). All
+// Flink's pods must stay under it (handler.WithDefaultAccounts). All
 // replicas run it: every one of them serves reviews.
-type DefaultIdentities struct {
+type DefaultAccounts struct {
 	informer toolscache.SharedIndexInformer
 }
 
-// NewDefaultIdentities watches the default accounts through cfg.
-func NewDefaultIdentities(cfg *rest.Config) (*DefaultIdentities, error) {
+// NewDefaultAccounts watches the default accounts through cfg.
+func NewDefaultAccounts(cfg *rest.Config) (*DefaultAccounts, error) {
 	c, err := corev1client.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("a client for the default ServiceAccounts: %w", err)
 	}
-	return newDefaultIdentities(c.ServiceAccounts(metav1.NamespaceAll), c), nil
+	return newDefaultAccounts(c.ServiceAccounts(metav1.NamespaceAll), c), nil
 }
 
-// accountLister is what DefaultIdentities lists and watches accounts
+// accountLister is what DefaultAccounts lists and watches accounts
 // through.
 type accountLister interface {
 	List(ctx context.Context, opts metav1.ListOptions) (*corev1.ServiceAccountList, error)
 	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
 }
 
-// newDefaultIdentities watches through accounts, which client made: the
+// newDefaultAccounts watches through accounts, which client made: the
 // reflector reads from client whether it may stream the initial list.
-func newDefaultIdentities(accounts accountLister, client any) *DefaultIdentities {
+func newDefaultAccounts(accounts accountLister, client any) *DefaultAccounts {
 	named := fields.OneTermEqualSelector("metadata.name", "default").String()
 	lw := &toolscache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
@@ -62,17 +62,18 @@ func newDefaultIdentities(accounts accountLister, client any) *DefaultIdentities
 	}
 	informer := toolscache.NewSharedIndexInformer(toolscache.ToListWatcherWithWatchListSemantics(lw, client), &corev1.ServiceAccount{}, 0, toolscache.Indexers{})
 	_ = informer.SetTransform(slimDefault)
-	return &DefaultIdentities{informer: informer}
+	return &DefaultAccounts{informer: informer}
 }
 
-// slimDefault keeps of a default account its name and the identity
-// annotations it carries.
+// slimDefault keeps of a default account its name, the identity
+// annotations it carries and its image pull secrets.
 func slimDefault(o any) (any, error) {
 	sa, ok := o.(*corev1.ServiceAccount)
 	if !ok {
 		return o, nil
 	}
-	slim := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa.Name, Namespace: sa.Namespace, UID: sa.UID, ResourceVersion: sa.ResourceVersion}}
+	slim := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa.Name, Namespace: sa.Namespace, UID: sa.UID, ResourceVersion: sa.ResourceVersion},
+		ImagePullSecrets: sa.ImagePullSecrets}
 	for _, k := range IdentityAnnotations {
 		if v := sa.Annotations[k]; v != "" {
 			if slim.Annotations == nil {
@@ -85,24 +86,24 @@ func slimDefault(o any) (any, error) {
 }
 
 // Start runs the watch until ctx ends (manager.Runnable).
-func (d *DefaultIdentities) Start(ctx context.Context) error {
+func (d *DefaultAccounts) Start(ctx context.Context) error {
 	d.informer.RunWithContext(ctx)
 	return nil
 }
 
 // WaitForSync waits until the watch has listed every default account, or
 // ctx ends; it reports which.
-func (d *DefaultIdentities) WaitForSync(ctx context.Context) bool {
+func (d *DefaultAccounts) WaitForSync(ctx context.Context) bool {
 	return toolscache.WaitForCacheSync(ctx.Done(), d.informer.HasSynced)
 }
 
 // NeedLeaderElection is false: every replica reviews.
-func (d *DefaultIdentities) NeedLeaderElection() bool { return false }
+func (d *DefaultAccounts) NeedLeaderElection() bool { return false }
 
 // Identity returns the first of IdentityAnnotations that namespace's
 // default account carries, or "" (also while the watch has not synced:
 // nothing is kept back for want of it).
-func (d *DefaultIdentities) Identity(namespace string) string {
+func (d *DefaultAccounts) Identity(namespace string) string {
 	if d == nil || !d.informer.HasSynced() {
 		return ""
 	}

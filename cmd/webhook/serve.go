@@ -144,19 +144,20 @@ func serve(args []string, stderr io.Writer) int {
 		}
 	}
 	// Default accounts that carry a cloud workload identity keep Flink
-	// under them: reviews read every namespace's from a watch of its own.
-	var identities *accounts.DefaultIdentities
-	if *keepIdentities {
-		if identities, err = accounts.NewDefaultIdentities(cfg); err != nil {
+	// under them, and the account reconciler copies their pull secrets:
+	// every namespace's is read from a watch of its own.
+	var defaultAccounts *accounts.DefaultAccounts
+	if *keepIdentities || *ensureAccounts {
+		if defaultAccounts, err = accounts.NewDefaultAccounts(cfg); err != nil {
 			return fail(err)
 		}
-		if err := mgr.Add(identities); err != nil {
+		if err := mgr.Add(defaultAccounts); err != nil {
 			return fail(err)
 		}
 	}
 	var defaults handler.DefaultIdentities
-	if identities != nil {
-		defaults = identities
+	if *keepIdentities {
+		defaults = defaultAccounts
 	}
 	mutating := nspolicy.PerNamespace(live, p, func(p *policy.Policy) admission.Handler {
 		h := handler.WithDefaultIdentities(handler.WithMounts(handler.MutatingHoldingBack(p, checker), mounts), defaults)
@@ -170,10 +171,10 @@ func serve(args []string, stderr io.Writer) int {
 	mux.Handle(handler.MutatePath, handler.Serve("mutate", mutating, limit))
 	mux.Handle(handler.ValidatePath, handler.Serve("validate", validating, limit))
 	srv := newHTTPSServer(fmt.Sprintf(":%d", *port), *certDir, mux, *maxConns, *shutdownTimeout, ctrl.Log.WithName("https"))
-	if identities != nil {
+	if *keepIdentities {
 		// A review before the watch has listed them would move Flink off
 		// an account whose identity it needs.
-		srv.waitFor = append(srv.waitFor, identities.WaitForSync)
+		srv.waitFor = append(srv.waitFor, defaultAccounts.WaitForSync)
 	}
 	if err := mgr.Add(srv); err != nil {
 		return fail(err)
@@ -202,6 +203,9 @@ func serve(args []string, stderr io.Writer) int {
 	if *ensureAccounts {
 		reconciler, err := accounts.Setup(mgr, p, live, *clusterRoles)
 		if err != nil {
+			return fail(err)
+		}
+		if err := reconciler.WatchDefaultAccounts(defaultAccounts); err != nil {
 			return fail(err)
 		}
 		watchFlinkDeployments = append(watchFlinkDeployments, func(context.Context) error { return reconciler.WatchFlinkDeployments() })

@@ -15,7 +15,8 @@ import (
 // pods from the namespace's default account to its own, the pods still get
 // the image pull secrets the default account gives every pod of the
 // namespace (the API server's ServiceAccount admission copies an account's
-// imagePullSecrets into its pods), so a private image still pulls.
+// imagePullSecrets into its pods), so a private image still pulls, also
+// after a secret is added to default.
 func TestPodsKeepTheDefaultAccountsPullSecrets(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -43,4 +44,23 @@ func TestPodsKeepTheDefaultAccountsPullSecrets(t *testing.T) {
 		require.Equal(t, "flink-ha", pod.Spec.ServiceAccountName)
 		require.Equal(t, []corev1.LocalObjectReference{{Name: "registry"}}, pod.Spec.ImagePullSecrets, pod.Name)
 	}
+
+	// A secret added to default later reaches Flink's account without a
+	// change of any Flink object: the reconciler watches default accounts.
+	// The reconciles the apply set off end first, so that nothing else
+	// brings the secret.
+	time.Sleep(5 * time.Second)
+	_, err = core.ServiceAccounts(ns).Patch(ctx, "default", types.MergePatchType,
+		[]byte(`{"imagePullSecrets":[{"name":"registry"},{"name":"mirror"}]}`), metav1.PatchOptions{})
+	require.NoError(t, err)
+	var got []corev1.LocalObjectReference
+	require.Eventually(t, func() bool {
+		sa, err := core.ServiceAccounts(ns).Get(ctx, "flink-ha", metav1.GetOptions{})
+		if err != nil {
+			return false
+		}
+		got = sa.ImagePullSecrets
+		return len(got) == 2
+	}, 30*time.Second, 100*time.Millisecond, "Flink's account should get the secret added to default")
+	require.Equal(t, []corev1.LocalObjectReference{{Name: "registry"}, {Name: "mirror"}}, got)
 }
