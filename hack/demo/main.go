@@ -185,6 +185,39 @@ data:
 		return fmt.Errorf("the ConfigMap without cluster-id was admitted")
 	}
 
+	say("A cluster whose own account may not manage ConfigMaps keeps running as it was, without HA")
+	if _, err := p.Clientset.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "reports"}}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	reports := `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: reports-jobmanager
+spec:
+  selector: {matchLabels: {app: reports, component: jobmanager}}
+  template:
+    metadata:
+      labels: {app: reports, component: jobmanager}
+    spec:
+      serviceAccountName: reports
+      containers:
+      - name: jobmanager
+        image: flink:1.20
+        args: [jobmanager]
+        env:
+        - {name: FLINK_PROPERTIES, value: "kubernetes.cluster-id: reports\n"}
+`
+	// The webhook asks the authorizer about a new account in the
+	// background; a dry run, which stores nothing, waits for its answer.
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if _, errOut, err := p.Kubectl(ctx, reports, "--namespace", ns, "apply", "--dry-run=server", "-f", "-"); err == nil && strings.Contains(errOut, "HA not turned on") {
+			break
+		}
+	}
+	if err := kubectl(map[string]string{"reports.yaml": reports}, "apply", "-f", "reports.yaml"); err != nil {
+		return err
+	}
+
 	say("Done in %s", time.Since(start).Round(time.Second))
 	return nil
 }
