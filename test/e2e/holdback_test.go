@@ -46,15 +46,7 @@ spec:
 `, "SLOTS", slots)
 	}
 	const heldBack = "Warning: spec.serviceAccount: HA not turned on: account mine lacks what HA needs on configmaps"
-	// The first review of an account waits for the authorizer only
-	// briefly; server-side dry runs, which store nothing, ask until the
-	// webhook knows the answer.
-	var errOut string
-	require.Eventually(t, func() bool {
-		_, errOut, err = kubectlIn(ctx, ns, fd("2"), "apply", "--dry-run=server", "-f", "-")
-		return err == nil && strings.Contains(errOut, heldBack)
-	}, 30*time.Second, 200*time.Millisecond, "the webhook should learn that the account may do nothing: %v %s", err, errOut)
-
+	untilWarned(ctx, t, ns, fd("2"), heldBack)
 	out, errOut, err := kubectlIn(ctx, ns, fd("2"), "apply", "-f", "-")
 	require.NoError(t, err, errOut)
 	assert.Equal(t, "flinkdeployment.flink.apache.org/orders created\n", out)
@@ -72,12 +64,7 @@ spec:
 	assert.JSONEq(t, `{"taskmanager.numberOfTaskSlots":"2"}`, conf, "stored as written: no HA for a JobManager that could not run it")
 
 	bindRole(ctx, t, ns, "mine", rights.Rules(rights.Native, flinkconf.Exactly(flinkconf.V1_20)))
-	// The webhook keeps an answer and asks again in the background once
-	// it is 30 s old: a review after that gets the new one.
-	require.Eventually(t, func() bool {
-		_, errOut, err = kubectlIn(ctx, ns, fd("3"), "apply", "--dry-run=server", "-f", "-")
-		return err == nil && !strings.Contains(errOut, "HA not turned on")
-	}, 90*time.Second, time.Second, "the bound account should get HA: %v %s", err, errOut)
+	untilMadeHA(ctx, t, ns, fd("3"))
 	out, errOut, err = kubectlIn(ctx, ns, fd("3"), "apply", "-f", "-")
 	require.NoError(t, err, errOut)
 	assert.Equal(t, "flinkdeployment.flink.apache.org/orders configured\n", out)
@@ -139,12 +126,8 @@ data:
 `, "SLOTS", slots)
 	}
 	const ownHeldBack = "Warning: spec.template.spec.serviceAccountName: HA not turned on: account mine lacks what HA needs on configmaps"
-	var errOut string
-	require.Eventually(t, func() bool {
-		_, errOut, err = kubectlIn(ctx, ns, workload("jobmanager", "a"), "apply", "--dry-run=server", "-f", "-")
-		return err == nil && strings.Contains(errOut, ownHeldBack)
-	}, 30*time.Second, 200*time.Millisecond, "the webhook should learn that the account may do nothing: %v %s", err, errOut)
-	_, errOut, err = kubectlIn(ctx, ns, workload("jobmanager", "a"), "apply", "-f", "-")
+	untilWarned(ctx, t, ns, workload("jobmanager", "a"), ownHeldBack)
+	_, errOut, err := kubectlIn(ctx, ns, workload("jobmanager", "a"), "apply", "-f", "-")
 	require.NoError(t, err, errOut)
 	assert.Contains(t, errOut, ownHeldBack+"\n")
 	// The TaskManagers get nothing either way; the validating webhook
@@ -161,10 +144,7 @@ data:
 	// The webhook reads the Deployments from its cache, which learns of
 	// them from its watch.
 	const ofJobManager = "Warning: HA not turned on: account mine of Deployment/flink-jobmanager lacks what HA needs on configmaps"
-	require.Eventually(t, func() bool {
-		_, errOut, err = kubectlIn(ctx, ns, configMap("2"), "apply", "--dry-run=server", "-f", "-")
-		return err == nil && strings.Contains(errOut, ofJobManager)
-	}, 30*time.Second, 200*time.Millisecond, "the ConfigMap's cluster should be known: %v %s", err, errOut)
+	untilWarned(ctx, t, ns, configMap("2"), ofJobManager)
 	out, errOut, err := kubectlIn(ctx, ns, configMap("2"), "apply", "-f", "-")
 	require.NoError(t, err, errOut)
 	assert.Equal(t, "configmap/flink-config created\n", out)
@@ -177,12 +157,7 @@ data:
 	assert.NotContains(t, cm.Data["flink-conf.yaml"], "high-availability", "stored as written")
 
 	bindRole(ctx, t, ns, "mine", rights.Rules(rights.Standalone, flinkconf.Exactly(flinkconf.V1_20)))
-	// The webhook keeps an answer and asks again in the background once
-	// it is 30 s old: a review after that gets the new one.
-	require.Eventually(t, func() bool {
-		_, errOut, err = kubectlIn(ctx, ns, configMap("3"), "apply", "--dry-run=server", "-f", "-")
-		return err == nil && !strings.Contains(errOut, "HA not turned on")
-	}, 90*time.Second, time.Second, "the bound account should get HA: %v %s", err, errOut)
+	untilMadeHA(ctx, t, ns, configMap("3"))
 	_, errOut, err = kubectlIn(ctx, ns, configMap("3"), "apply", "-f", "-")
 	require.NoError(t, err, errOut)
 	cm, err = plane.Clientset.CoreV1().ConfigMaps(ns).Get(ctx, "flink-config", metav1.GetOptions{})
@@ -193,4 +168,27 @@ data:
 	jm, err = plane.Clientset.AppsV1().Deployments(ns).Get(ctx, "flink-jobmanager", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "POD_IP", jm.Spec.Template.Spec.Containers[0].Env[0].Name, "the JobManager advertises its pod IP once its cluster is HA")
+}
+
+// untilWarned dry-runs manifest in namespace ns until kubectl prints
+// warning: the first review of an account waits for the authorizer only
+// briefly, and the webhook's cache learns of new objects from its watch.
+// A server-side dry run stores nothing.
+func untilWarned(ctx context.Context, t *testing.T, ns, manifest, warning string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		_, errOut, err := kubectlIn(ctx, ns, manifest, "apply", "--dry-run=server", "-f", "-")
+		return err == nil && strings.Contains(errOut, warning)
+	}, 30*time.Second, 200*time.Millisecond, "kubectl should print %q", warning)
+}
+
+// untilMadeHA dry-runs manifest in namespace ns until the webhook no
+// longer holds HA back: it keeps an answer and asks again in the
+// background once it is 30 s old, and a review after that gets the new one.
+func untilMadeHA(ctx context.Context, t *testing.T, ns, manifest string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		_, errOut, err := kubectlIn(ctx, ns, manifest, "apply", "--dry-run=server", "-f", "-")
+		return err == nil && !strings.Contains(errOut, "HA not turned on")
+	}, 90*time.Second, time.Second, "the bound account should get HA")
 }

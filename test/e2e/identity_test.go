@@ -52,13 +52,8 @@ spec:
 `, "LABEL", label)
 	}
 	const heldBack = "Warning: spec.template.spec.serviceAccountName: HA not turned on: account default lacks what HA needs on configmaps"
-	var errOut string
-	var err error
-	require.Eventually(t, func() bool {
-		_, errOut, err = kubectlIn(ctx, ns, jobManager("a"), "apply", "--dry-run=server", "-f", "-")
-		return err == nil && strings.Contains(errOut, heldBack)
-	}, 30*time.Second, 200*time.Millisecond, "the webhook should keep the default account and learn what it may do: %v %s", err, errOut)
-	_, errOut, err = kubectlIn(ctx, ns, jobManager("a"), "apply", "-f", "-")
+	untilWarned(ctx, t, ns, jobManager("a"), heldBack)
+	_, errOut, err := kubectlIn(ctx, ns, jobManager("a"), "apply", "-f", "-")
 	require.NoError(t, err, errOut)
 	assert.Contains(t, errOut, heldBack+"\n")
 	assert.Contains(t, errOut, "or name an account of your own that the identity of its eks.amazonaws.com/role-arn trusts "+
@@ -69,11 +64,7 @@ spec:
 	assert.Equal(t, "kubernetes.cluster-id: orders\n", jm.Spec.Template.Spec.Containers[0].Env[0].Value, "without HA")
 
 	bindRole(ctx, t, ns, "default", rights.Rules(rights.Standalone, flinkconf.Exactly(flinkconf.V1_20)))
-	// The webhook asks again about an answer 30 s old.
-	require.Eventually(t, func() bool {
-		_, errOut, err = kubectlIn(ctx, ns, jobManager("b"), "apply", "--dry-run=server", "-f", "-")
-		return err == nil && !strings.Contains(errOut, "HA not turned on")
-	}, 90*time.Second, time.Second, "the bound account should get HA: %v %s", err, errOut)
+	untilMadeHA(ctx, t, ns, jobManager("b"))
 	_, errOut, err = kubectlIn(ctx, ns, jobManager("b"), "apply", "-f", "-")
 	require.NoError(t, err, errOut)
 	assert.Contains(t, errOut, "Warning: spec.template.spec.serviceAccountName: kept default, whose eks.amazonaws.com/role-arn flink-ha would not carry\n")
