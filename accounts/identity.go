@@ -85,6 +85,12 @@ func slimDefault(o any) (any, error) {
 	return slim, nil
 }
 
+// SetWatchErrorHandler has h told why the watch failed to list or watch.
+// It must be called before Start.
+func (d *DefaultAccounts) SetWatchErrorHandler(h toolscache.WatchErrorHandlerWithContext) error {
+	return d.informer.SetWatchErrorHandlerWithContext(h)
+}
+
 // Start runs the watch until ctx ends (manager.Runnable).
 func (d *DefaultAccounts) Start(ctx context.Context) error {
 	d.informer.RunWithContext(ctx)

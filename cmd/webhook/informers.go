@@ -12,7 +12,8 @@ import (
 // watches: most often a new image running with an older install's RBAC.
 const rbacHint = "the webhook's own account may not list or watch a kind it reads: apply the RBAC of this version " +
 	"(manifests/rbac.yaml, rbac-policies.yaml and rbac-reports.yaml, or upgrade the chart), or turn off the feature that reads it " +
-	"(--ensure-accounts, --check-collisions, --safety-net, --namespace-policies, --audit-interval=0); until it can, " +
+	"(--ensure-accounts, --check-collisions, --safety-net, --namespace-policies, --hold-back-standalone, " +
+	"--keep-default-identities, --audit-interval=0); until it can, " +
 	"this replica does not start serving reviews or become ready, and replicas that are ready keep serving"
 
 // informerErrors reports why an informer of the manager's cache failed to

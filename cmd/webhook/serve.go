@@ -151,6 +151,9 @@ func serve(args []string, stderr io.Writer) int {
 		if defaultAccounts, err = accounts.NewDefaultAccounts(cfg); err != nil {
 			return fail(err)
 		}
+		if err := defaultAccounts.SetWatchErrorHandler(informerErrors(ctrl.Log.WithName("cache"))); err != nil {
+			return fail(err)
+		}
 		if err := mgr.Add(defaultAccounts); err != nil {
 			return fail(err)
 		}
