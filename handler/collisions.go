@@ -160,24 +160,48 @@ func annotation(o metav1.Object, key string) string {
 type Collisions struct {
 	// kinds is read by every review while a kind whose CRD was installed
 	// after the start may be added: an immutable slice, replaced whole.
-	kinds atomic.Pointer[[]collisionKind]
+	kinds atomic.Pointer[[]cachedKind]
 	// mu orders additions; informers is where they come from.
 	mu        sync.Mutex
 	informers cache.Informers
 }
 
-type collisionKind struct {
+// cachedKind is one kind the webhooks read from the manager's cache, by
+// its informer's indexer.
+type cachedKind struct {
 	kind    string
 	indexer toolscache.Indexer
 	synced  toolscache.InformerSynced
 }
 
+// cached returns informers' informer of obj, read as kind, with indexers
+// added to it (none: nil); what says what it is read for, in errors.
+func cached(ctx context.Context, informers cache.Informers, kind, what string, obj client.Object, indexers toolscache.Indexers) (cachedKind, error) {
+	informer, err := informers.GetInformer(ctx, obj, cache.BlockUntilSynced(false))
+	if err != nil {
+		return cachedKind{}, fmt.Errorf("watching %ss %s: %w", kind, what, err)
+	}
+	withIndexer, ok := informer.(interface{ GetIndexer() toolscache.Indexer })
+	if !ok {
+		return cachedKind{}, fmt.Errorf("the cache's informer of %ss (%T) has no indexer to read %s; "+
+			"run serve with the manager's own cache", kind, informer, what)
+	}
+	// An informer already running (the account reconciler's) indexes
+	// what it holds as the indexers are added.
+	if indexers != nil {
+		if err := informer.AddIndexers(indexers); err != nil {
+			return cachedKind{}, fmt.Errorf("indexing %ss %s: %w", kind, what, err)
+		}
+	}
+	return cachedKind{kind: kind, indexer: withIndexer.GetIndexer(), synced: informer.HasSynced}, nil
+}
+
 // newCollisions reads indexers (each with collisionIndexers) as the given
 // kinds, in order, all synced.
 func newCollisions(kinds []string, indexers []toolscache.Indexer) *Collisions {
-	read := make([]collisionKind, 0, len(kinds))
+	read := make([]cachedKind, 0, len(kinds))
 	for i, k := range kinds {
-		read = append(read, collisionKind{kind: k, indexer: indexers[i], synced: func() bool { return true }})
+		read = append(read, cachedKind{kind: k, indexer: indexers[i], synced: func() bool { return true }})
 	}
 	c := &Collisions{}
 	c.kinds.Store(&read)
@@ -185,7 +209,7 @@ func newCollisions(kinds []string, indexers []toolscache.Indexer) *Collisions {
 }
 
 // read returns the kinds c reads now.
-func (c *Collisions) read() []collisionKind {
+func (c *Collisions) read() []cachedKind {
 	if kinds := c.kinds.Load(); kinds != nil {
 		return *kinds
 	}
@@ -195,7 +219,7 @@ func (c *Collisions) read() []collisionKind {
 // ValidatingWithCollisions is Validating that also denies a cluster whose
 // cluster-id or HA storage path another cluster in c already uses.
 func ValidatingWithCollisions(p *policy.Policy, checker AccessChecker, c *Collisions) admission.Handler {
-	return &validator{policy: p, checker: checker, collisions: c, hold: holdingFor(p, checker)}
+	return &validator{policy: p, collisions: c, hold: holdingFor(p, checker)}
 }
 
 // collisionTimeout bounds the wait for a kind's informer to finish its
@@ -248,24 +272,14 @@ func (c *Collisions) watch(ctx context.Context, kind string, obj client.Object) 
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	old := c.read()
-	if slices.ContainsFunc(old, func(k collisionKind) bool { return k.kind == kind }) {
+	if slices.ContainsFunc(old, func(k cachedKind) bool { return k.kind == kind }) {
 		return nil
 	}
-	informer, err := c.informers.GetInformer(ctx, obj, cache.BlockUntilSynced(false))
+	k, err := cached(ctx, c.informers, kind, "for the collision check", obj, collisionIndexers)
 	if err != nil {
-		return fmt.Errorf("watching %ss for the collision check: %w", kind, err)
+		return err
 	}
-	withIndexer, ok := informer.(interface{ GetIndexer() toolscache.Indexer })
-	if !ok {
-		return fmt.Errorf("the cache's informer of %ss (%T) has no indexer for the collision check to read; "+
-			"run it with the manager's own cache or --check-collisions=false", kind, informer)
-	}
-	// An informer already running (the account reconciler's) indexes
-	// what it holds as the indexers are added.
-	if err := informer.AddIndexers(collisionIndexers); err != nil {
-		return fmt.Errorf("indexing %ss for the collision check: %w", kind, err)
-	}
-	kinds := append(slices.Clip(old), collisionKind{kind: kind, indexer: withIndexer.GetIndexer(), synced: informer.HasSynced})
+	kinds := append(slices.Clip(old), k)
 	c.kinds.Store(&kinds)
 	return nil
 }

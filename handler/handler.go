@@ -32,10 +32,10 @@ const MaxRequestBytes = 3 << 20
 func Mutating(p *policy.Policy) admission.Handler { return &mutator{policy: p} }
 
 // MutatingHoldingBack is Mutating that, where the policy holds HA back
-// (policy.HoldingBack), does not turn HA on for a FlinkDeployment one of
-// whose accounts of the user's choosing checker says may not do what HA
-// needs: HA would stop its JobManager at its next start. It says so in a
-// warning; the validating webhook's says how to fix it.
+// (policy.HoldingBack), does not turn HA on for a cluster that runs a role
+// under an account of the user's choosing that checker says may not do
+// what HA needs (holding): HA would stop its JobManager at its next start.
+// It says so in a warning; the validating webhook's says how to fix it.
 func MutatingHoldingBack(p *policy.Policy, checker AccessChecker) admission.Handler {
 	return &mutator{policy: p, hold: holdingFor(p, checker)}
 }
@@ -60,32 +60,27 @@ type DefaultIdentities interface {
 // carries a cloud workload identity (policy.KeepingDefault). Any other
 // handler is returned as it is.
 func WithDefaultIdentities(h admission.Handler, defaults DefaultIdentities) admission.Handler {
-	switch h := h.(type) {
-	case *mutator:
-		c := *h
-		c.defaults = defaults
-		return &c
-	case *validator:
-		c := *h
-		c.defaults = defaults
-		return &c
-	}
-	return h
+	return withHolding(h, func(hold *holding) { hold.defaults = defaults })
 }
 
-// WithMounts has h, a handler Mutating, MutatingHoldingBack, Validating
-// or ValidatingWithCollisions returned, read a ConfigMap's cluster from
-// mounts: HA is held back for a standalone cluster whose workloads mount
-// one ConfigMap alike. Any other handler is returned as it is.
+// WithMounts has h, a handler of this package, read a ConfigMap's cluster
+// from mounts: HA is held back alike for a standalone cluster whose
+// workloads mount one ConfigMap. Any other handler is returned as it is.
 func WithMounts(h admission.Handler, mounts *Mounts) admission.Handler {
+	return withHolding(h, func(hold *holding) { hold.mounts = mounts })
+}
+
+// withHolding returns a copy of h, a handler of this package, whose
+// holding set changed; any other handler as it is.
+func withHolding(h admission.Handler, set func(*holding)) admission.Handler {
 	switch h := h.(type) {
 	case *mutator:
 		c := *h
-		c.hold.mounts = mounts
+		set(&c.hold)
 		return &c
 	case *validator:
 		c := *h
-		c.hold.mounts = mounts
+		set(&c.hold)
 		return &c
 	}
 	return h
@@ -95,7 +90,7 @@ func WithMounts(h admission.Handler, mounts *Mounts) admission.Handler {
 // also asks whether accounts users chose for Flink may do what HA needs
 // (policy checkAccounts); without one (offline) it does not.
 func Validating(p *policy.Policy, checker AccessChecker) admission.Handler {
-	return &validator{policy: p, checker: checker, hold: holdingFor(p, checker)}
+	return &validator{policy: p, hold: holdingFor(p, checker)}
 }
 
 type mutator struct {
@@ -103,22 +98,18 @@ type mutator struct {
 	// record adds the recorded annotations (Recording) to the patch.
 	record bool
 	// hold holds HA back for accounts that may not do what it needs
-	// (MutatingHoldingBack).
+	// (MutatingHoldingBack), and keeps Flink under default accounts that
+	// carry a cloud workload identity (WithDefaultIdentities).
 	hold holding
-	// defaults, if set, keeps Flink under default accounts that carry a
-	// cloud workload identity (WithDefaultIdentities).
-	defaults DefaultIdentities
 }
 
 type validator struct {
 	policy     *policy.Policy
 	checker    AccessChecker
 	collisions *Collisions // nil: not checked (offline)
-	// hold judges objects whose HA the mutating webhook held back as it
-	// did.
+	// hold asks the authorizer (its checker; nil offline), and judges
+	// objects whose HA the mutating webhook held back as it did.
 	hold holding
-	// defaults is the mutating webhook's (WithDefaultIdentities).
-	defaults DefaultIdentities
 }
 
 // accessTimeout bounds the authorizer's answer; the webhook's own timeout
@@ -175,14 +166,10 @@ func review(ctx context.Context, req admission.Request, p *policy.Policy, phases
 
 // Handle implements admission.Handler.
 func (m *mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	if m.defaults != nil {
-		if key := m.defaults.Identity(req.Namespace); key != "" {
-			kept := *m
-			kept.defaults, kept.policy = nil, m.policy.KeepingDefault(key)
-			kept.hold = holdingFor(kept.policy, m.hold.checker)
-			kept.hold.mounts = m.hold.mounts
-			return kept.Handle(ctx, req)
-		}
+	if p, hold, ok := m.hold.keepingDefault(m.policy, req.Namespace); ok {
+		kept := *m
+		kept.policy, kept.hold = p, hold
+		return kept.Handle(ctx, req)
 	}
 	r, resp, done := review(ctx, req, m.policy, Phases{Mutate: true, Accounts: m.hold.policy != nil})
 	if done {
@@ -230,21 +217,17 @@ func (m *mutator) Handle(ctx context.Context, req admission.Request) admission.R
 
 // Handle implements admission.Handler.
 func (v *validator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	if v.defaults != nil {
-		if key := v.defaults.Identity(req.Namespace); key != "" {
-			kept := *v
-			kept.defaults, kept.policy = nil, v.policy.KeepingDefault(key)
-			kept.hold = holdingFor(kept.policy, v.checker)
-			kept.hold.mounts = v.hold.mounts
-			return kept.Handle(ctx, req)
-		}
+	if p, hold, ok := v.hold.keepingDefault(v.policy, req.Namespace); ok {
+		kept := *v
+		kept.policy, kept.hold = p, hold
+		return kept.Handle(ctx, req)
 	}
 	r, resp, done := review(ctx, req, v.policy, Phases{Validate: true})
 	if done {
 		return resp
 	}
 	gk := r.Kind
-	if v.checker != nil && v.policy.CheckAccounts != policy.CheckOff {
+	if v.hold.checker != nil && v.policy.CheckAccounts != policy.CheckOff {
 		v.checkAccounts(ctx, req, r)
 	}
 	errs, warnings := v.collisions.check(ctx, r.Object, req.Namespace, v.policy)

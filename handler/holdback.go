@@ -9,6 +9,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -23,8 +24,9 @@ import (
 
 // holding is what holding HA back needs: the policy that holds it back
 // (policy.HoldingBack; nil holds nothing back), the authorizer's answers,
-// and the workloads that mount each ConfigMap (nil: a ConfigMap's cluster
-// is not known, and a workload's is itself).
+// the workloads that mount each ConfigMap (nil: a ConfigMap's cluster is
+// not known, and a workload's is itself), and which namespaces' default
+// accounts carry a cloud workload identity (nil: none is kept).
 //
 // HA is held back for a cluster, not an object: a FlinkDeployment is its
 // cluster; a standalone cluster is a ConfigMap of Flink's configuration
@@ -33,14 +35,32 @@ import (
 // back alike. A workload that carries its own configuration is its own
 // cluster as far as the webhook can tell.
 type holding struct {
-	policy  *policy.Policy
-	checker AccessChecker
-	mounts  *Mounts
+	policy   *policy.Policy
+	checker  AccessChecker
+	mounts   *Mounts
+	defaults DefaultIdentities
 }
 
-// clusterAccount is an account of the user's choosing that a cluster runs a role
-// under: of the object under review, or of another workload of its
-// cluster (object, "Deployment/flink-taskmanager").
+// keepingDefault returns the policy p becomes in namespace, and the
+// holding under it, where namespace's default account carries a cloud
+// workload identity (policy.KeepingDefault); ok is false elsewhere.
+func (h holding) keepingDefault(p *policy.Policy, namespace string) (kept *policy.Policy, under holding, ok bool) {
+	if h.defaults == nil {
+		return nil, holding{}, false
+	}
+	key := h.defaults.Identity(namespace)
+	if key == "" {
+		return nil, holding{}, false
+	}
+	kept = p.KeepingDefault(key)
+	under = holdingFor(kept, h.checker)
+	under.mounts = h.mounts
+	return kept, under, true
+}
+
+// clusterAccount is an account of the user's choosing that a cluster runs
+// a role under: of the object under review, or of another workload of
+// its cluster (object, "Deployment/flink-taskmanager").
 type clusterAccount struct {
 	validate.Account
 	object string
@@ -90,18 +110,18 @@ func mountedBy(obj any) string {
 
 // answers asks checker about members, one after the other within one
 // bound; answers[i] is members[i]'s.
-func answers(ctx context.Context, checker AccessChecker, members []clusterAccount) []verdictOf {
+func answers(ctx context.Context, checker AccessChecker, members []clusterAccount) []accountAnswer {
 	ctx, cancel := context.WithTimeout(ctx, accessTimeout)
 	defer cancel()
-	out := make([]verdictOf, len(members))
+	out := make([]accountAnswer, len(members))
 	for i, m := range members {
 		out[i].denied, out[i].err = checker.Denied(ctx, m.Account)
 	}
 	return out
 }
 
-// answer is what the authorizer said of one account.
-type verdictOf struct {
+// accountAnswer is what the authorizer said of one account.
+type accountAnswer struct {
 	denied []validate.Access
 	err    error
 }
@@ -109,7 +129,7 @@ type verdictOf struct {
 // lacking is the members whose answers deny something Kubernetes HA needs
 // to run (rights.RunsHA), with what. An account the authorizer could not
 // be asked about is not among them.
-func lacking(members []clusterAccount, answers []verdictOf) []lack {
+func lacking(members []clusterAccount, answers []accountAnswer) []lack {
 	var out []lack
 	for i, m := range members {
 		if ha := runningHA(answers[i].denied); answers[i].err == nil && len(ha) > 0 {
@@ -137,8 +157,8 @@ func runningHA(denied []validate.Access) []validate.Access {
 // holds HA back is not Skip), or a workload mounts a ConfigMap last
 // admitted with HA.
 func (h *holding) runsHA(req admission.Request, r *Review) bool {
-	if kind, _, _ := workloadParts(r.Object); kind != "" {
-		if cm := mountedBy(r.Object); cm != "" && h.mounts.RecordedHA(req.Namespace, cm) {
+	if kind, meta, tpl := workloadParts(r.Object); kind != "" {
+		if cm := mountedConfigMap(meta, tpl); cm != "" && h.mounts.RecordedHA(req.Namespace, cm) {
 			return true
 		}
 	}
@@ -153,10 +173,8 @@ func (h *holding) runsHA(req admission.Request, r *Review) bool {
 	if err := json.Unmarshal(req.OldObject.Raw, old); err != nil {
 		return false // an old object that does not decode is taken for one without HA
 	}
-	if m, ok := old.(interface{ GetNamespace() string }); ok && m.GetNamespace() == "" {
-		if o, ok := old.(interface{ SetNamespace(string) }); ok {
-			o.SetNamespace(req.Namespace)
-		}
+	if o := old.(metav1.Object); o.GetNamespace() == "" {
+		o.SetNamespace(req.Namespace)
 	}
 	return decision(old, h.policy) != policy.Skip
 }
@@ -234,7 +252,7 @@ func (v *validator) checkAccounts(ctx context.Context, req admission.Request, r 
 	if len(all) == 0 {
 		return
 	}
-	ans := answers(ctx, v.checker, all)
+	ans := answers(ctx, v.hold.checker, all)
 	heldBack := false
 	if lacks := lacking(all, ans); len(lacks) > 0 && v.hold.policy != nil {
 		heldBack = v.heldBack(req, r)

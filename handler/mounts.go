@@ -2,7 +2,6 @@ package handler
 
 import (
 	"context"
-	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -11,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/flink-ha-webhook/flink-ha-webhook/recognise"
@@ -71,15 +69,9 @@ func mountedConfigMap(meta *metav1.ObjectMeta, tpl *corev1.PodTemplateSpec) stri
 // (accounts.CacheOptions); each workload informer carries one index of
 // its own (mountIndex), so a look-up costs a map access per kind.
 type Mounts struct {
-	kinds []mountKind
+	kinds []cachedKind
 	// configMaps is the cache of ConfigMaps' metadata, for RecordedHA.
-	configMaps mountKind
-}
-
-type mountKind struct {
-	kind    string
-	indexer toolscache.Indexer
-	synced  toolscache.InformerSynced
+	configMaps cachedKind
 }
 
 // MountingWorkload is a workload as the cache keeps it.
@@ -93,7 +85,7 @@ type MountingWorkload struct {
 // the ConfigMap their Flink pods mount. It must run before mgr starts.
 func SetupMounts(ctx context.Context, mgr ctrl.Manager) (*Mounts, error) {
 	m := &Mounts{}
-	for _, k := range []struct {
+	for _, w := range []struct {
 		kind string
 		obj  client.Object
 	}{
@@ -101,39 +93,27 @@ func SetupMounts(ctx context.Context, mgr ctrl.Manager) (*Mounts, error) {
 		{"StatefulSet", &appsv1.StatefulSet{}},
 		{"Job", &batchv1.Job{}},
 	} {
-		informer, err := mgr.GetCache().GetInformer(ctx, k.obj, cache.BlockUntilSynced(false))
+		k, err := cached(ctx, mgr.GetCache(), w.kind, "for the ConfigMaps they mount", w.obj, mountIndexers)
 		if err != nil {
-			return nil, fmt.Errorf("watching %ss for the ConfigMaps they mount: %w", k.kind, err)
+			return nil, err
 		}
-		withIndexer, ok := informer.(interface{ GetIndexer() toolscache.Indexer })
-		if !ok {
-			return nil, fmt.Errorf("the cache's informer of %ss (%T) has no indexer to find the ConfigMaps they mount", k.kind, informer)
-		}
-		if err := informer.AddIndexers(mountIndexers); err != nil {
-			return nil, fmt.Errorf("indexing %ss by the ConfigMaps they mount: %w", k.kind, err)
-		}
-		m.kinds = append(m.kinds, mountKind{kind: k.kind, indexer: withIndexer.GetIndexer(), synced: informer.HasSynced})
+		m.kinds = append(m.kinds, k)
 	}
 	configMaps := &metav1.PartialObjectMetadata{}
 	configMaps.SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"})
-	informer, err := mgr.GetCache().GetInformer(ctx, configMaps, cache.BlockUntilSynced(false))
-	if err != nil {
-		return nil, fmt.Errorf("watching ConfigMaps' metadata: %w", err)
+	var err error
+	if m.configMaps, err = cached(ctx, mgr.GetCache(), "ConfigMap", "for their recorded HA", configMaps, nil); err != nil {
+		return nil, err
 	}
-	withIndexer, ok := informer.(interface{ GetIndexer() toolscache.Indexer })
-	if !ok {
-		return nil, fmt.Errorf("the cache's informer of ConfigMaps (%T) has no indexer", informer)
-	}
-	m.configMaps = mountKind{kind: "ConfigMap", indexer: withIndexer.GetIndexer(), synced: informer.HasSynced}
 	return m, nil
 }
 
 // newMounts reads indexers (each with mountIndexers) as the given kinds,
 // and configMaps as ConfigMaps' metadata, all synced.
 func newMounts(kinds []string, indexers []toolscache.Indexer, configMaps toolscache.Indexer) *Mounts {
-	m := &Mounts{configMaps: mountKind{kind: "ConfigMap", indexer: configMaps, synced: func() bool { return true }}}
+	m := &Mounts{configMaps: cachedKind{kind: "ConfigMap", indexer: configMaps, synced: func() bool { return true }}}
 	for i, k := range kinds {
-		m.kinds = append(m.kinds, mountKind{kind: k, indexer: indexers[i], synced: func() bool { return true }})
+		m.kinds = append(m.kinds, cachedKind{kind: k, indexer: indexers[i], synced: func() bool { return true }})
 	}
 	return m
 }

@@ -171,8 +171,8 @@ type Review struct {
 type Phases struct {
 	Mutate, Validate bool
 	// Accounts has the mutating webhook's review name the accounts to
-	// check too (Review.Accounts), which the validating webhook's always
-	// does.
+	// check too (Review.Accounts) where the rules changed the object: only
+	// a change can be held back. The validating webhook's always does.
 	Accounts bool
 }
 
@@ -264,7 +264,7 @@ func (k rules[T, P]) run(gk schema.GroupKind, raw []byte, decoded runtime.Object
 	if !phases.Validate {
 		r.Errors, r.Warnings = nil, nil
 	}
-	if (phases.Validate || phases.Accounts) && k.accounts != nil {
+	if (phases.Validate || phases.Accounts && len(r.Mutation.Changes) > 0) && k.accounts != nil {
 		r.Accounts = k.accounts(obj, p)
 	}
 	return r, nil
