@@ -105,7 +105,6 @@ type mutator struct {
 
 type validator struct {
 	policy     *policy.Policy
-	checker    AccessChecker
 	collisions *Collisions // nil: not checked (offline)
 	// hold asks the authorizer (its checker; nil offline), and judges
 	// objects whose HA the mutating webhook held back as it did.
